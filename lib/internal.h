@@ -21,4 +21,16 @@ int resdeliv__config_copy(const struct resdeliv_config *cfg,
                           struct resdeliv_config **out, char *err,
                           size_t errsize);
 
+/* Make a store from a `connection` URL: "memory" gives a memory store;
+ * "redis://..." and "unix://..." a Redis store when built with Redis
+ * (RESDELIV_HAVE_REDIS), else RESDELIV_ENOTSUP. Defined in store.c. */
+int resdeliv__store_from_url(const char *url, const char *key_prefix,
+                             resdeliv_store **out, char *err, size_t errsize);
+
+/* The implementation instance behind a store (for type checks such as
+ * resdeliv_store_memory_expire()). Defined in store.c. */
+void *resdeliv__store_self(const resdeliv_store *store);
+const struct resdeliv_store_ops *
+resdeliv__store_ops(const resdeliv_store *store);
+
 #endif /* RESDELIV_INTERNAL_H */
