@@ -1,1 +1,247 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * Stream ids (`MS-SEQ`, two uint64) and log epochs.
+ *
+ * Parsing and formatting run for every published and delivered message, so
+ * both are written by hand: no strtoull (it accepts signs, spaces and
+ * "0x") and no snprintf. Leading zeros are accepted ("007-1" is 7-1), the
+ * way Redis reads ids, so an id a Redis client echoes back always parses;
+ * formatting never writes them.
+ *
+ * Epochs come from getrandom(2), falling back to /dev/urandom where the
+ * syscall is missing; a predictable generator would let two incarnations of
+ * a log share an epoch and pass lost history off as continuous.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+/* UINT64_MAX / 10 and UINT64_MAX % 10, for the overflow test. */
+#define U64_DIV10 1844674407370955161ull
+#define U64_MOD10 5u
+
+/*
+ * Read one decimal part starting at text[*pos], stopping at a '-' or the
+ * end. Digits past an overflow are still consumed so that a malformed id
+ * reports EBADID before a long but well-formed one reports ERANGE.
+ */
+static int parse_part(const char *text, size_t len, size_t *pos,
+                      uint64_t *out, int *overflow)
+{
+    uint64_t v = 0;
+    size_t i = *pos;
+    size_t start = i;
+
+    for (; i < len && text[i] != '-'; i++) {
+        unsigned d = (unsigned char)text[i] - (unsigned)'0';
+        if (d > 9) {
+            return RESDELIV_EBADID;
+        }
+        if (v > U64_DIV10 || (v == U64_DIV10 && d > U64_MOD10)) {
+            *overflow = 1;
+        }
+        v = v * 10 + d;
+    }
+    if (i == start) {
+        return RESDELIV_EBADID;
+    }
+    *pos = i;
+    *out = v;
+    return 0;
+}
+
+int resdeliv_id_parse(const char *text, size_t len, struct resdeliv_id *out)
+{
+    struct resdeliv_id id;
+    size_t pos = 0;
+    int overflow = 0;
+    int rc;
+
+    if (text == NULL || out == NULL) {
+        return RESDELIV_EINVAL;
+    }
+    rc = parse_part(text, len, &pos, &id.ms, &overflow);
+    if (rc != 0) {
+        return rc;
+    }
+    if (pos == len) {
+        return RESDELIV_EBADID; /* bare "MS": the form is always MS-SEQ */
+    }
+    pos++;
+    rc = parse_part(text, len, &pos, &id.seq, &overflow);
+    if (rc != 0) {
+        return rc;
+    }
+    if (pos != len) {
+        return RESDELIV_EBADID; /* a second '-' */
+    }
+    if (overflow) {
+        return RESDELIV_ERANGE;
+    }
+    *out = id;
+    return 0;
+}
+
+static size_t u64_digits(uint64_t v)
+{
+    size_t n = 1;
+
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+/* Write exactly `n` digits of v ending just before `end`. */
+static void u64_write(char *end, uint64_t v, size_t n)
+{
+    while (n-- > 0) {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+int resdeliv_id_format(const struct resdeliv_id *id, char *buf, size_t size)
+{
+    size_t nms;
+    size_t nseq;
+    size_t total;
+
+    if (id == NULL || buf == NULL) {
+        return RESDELIV_EINVAL;
+    }
+    nms = u64_digits(id->ms);
+    nseq = u64_digits(id->seq);
+    total = nms + 1 + nseq;
+    if (size < total + 1) {
+        return RESDELIV_ENOSPC;
+    }
+    u64_write(buf + nms, id->ms, nms);
+    buf[nms] = '-';
+    u64_write(buf + total, id->seq, nseq);
+    buf[total] = '\0';
+    return (int)total;
+}
+
+int resdeliv_id_cmp(const struct resdeliv_id *a, const struct resdeliv_id *b)
+{
+    if (a == NULL || b == NULL) {
+        /* NULL sorts first so a careless caller gets an order, not a
+         * crash. */
+        return (a != NULL) - (b != NULL);
+    }
+    if (a->ms != b->ms) {
+        return a->ms < b->ms ? -1 : 1;
+    }
+    if (a->seq != b->seq) {
+        return a->seq < b->seq ? -1 : 1;
+    }
+    return 0;
+}
+
+int resdeliv_id_is_zero(const struct resdeliv_id *id)
+{
+    return id != NULL && id->ms == 0 && id->seq == 0;
+}
+
+int resdeliv_id_next(const struct resdeliv_id *id, struct resdeliv_id *out)
+{
+    if (id == NULL || out == NULL) {
+        return RESDELIV_EINVAL;
+    }
+    if (id->seq != UINT64_MAX) {
+        out->ms = id->ms;
+        out->seq = id->seq + 1;
+        return 0;
+    }
+    if (id->ms == UINT64_MAX) {
+        return RESDELIV_ERANGE;
+    }
+    out->ms = id->ms + 1;
+    out->seq = 0;
+    return 0;
+}
+
+int resdeliv_epoch_check(const char *epoch, size_t len)
+{
+    if (epoch == NULL || len == 0 || len > RESDELIV_EPOCH_MAX) {
+        return RESDELIV_EINVAL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)epoch[i];
+        int ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                 (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
+        if (!ok) {
+            return RESDELIV_EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int urandom_fill(unsigned char *p, size_t n)
+{
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    size_t got = 0;
+
+    if (fd < 0) {
+        return -1;
+    }
+    while (got < n) {
+        ssize_t r = read(fd, p + got, n - got);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            close(fd);
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    return 0;
+}
+
+static int random_fill(unsigned char *p, size_t n)
+{
+    size_t got = 0;
+
+    while (got < n) {
+        ssize_t r = getrandom(p + got, n - got, 0);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            /* ENOSYS (old kernel) or a seccomp filter: use the device. */
+            return urandom_fill(p, n);
+        }
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+int resdeliv_epoch_new(char *buf, size_t size)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[8];
+
+    if (buf == NULL) {
+        return RESDELIV_EINVAL;
+    }
+    if (size < RESDELIV_EPOCH_BUFSIZE) {
+        return RESDELIV_ENOSPC;
+    }
+    if (random_fill(raw, sizeof(raw)) != 0) {
+        return RESDELIV_ENOTSUP; /* no usable random source at all */
+    }
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        buf[2 * i] = hex[raw[i] >> 4];
+        buf[2 * i + 1] = hex[raw[i] & 0x0f];
+    }
+    buf[2 * sizeof(raw)] = '\0';
+    return 0;
+}

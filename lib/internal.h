@@ -27,6 +27,13 @@ int resdeliv__config_copy(const struct resdeliv_config *cfg,
 int resdeliv__store_from_url(const char *url, const char *key_prefix,
                              resdeliv_store **out, char *err, size_t errsize);
 
+/* The Redis store behind a "redis://" or "unix://" URL, with keys under
+ * `key_prefix`. Only in builds with RESDELIV_HAVE_REDIS; defined in
+ * store_redis.c. */
+int resdeliv__store_redis_from_url(const char *url, const char *key_prefix,
+                                   resdeliv_store **out, char *err,
+                                   size_t errsize);
+
 /* The implementation instance behind a store (for type checks such as
  * resdeliv_store_memory_expire()). Defined in store.c. */
 void *resdeliv__store_self(const resdeliv_store *store);

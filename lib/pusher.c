@@ -1,1 +1,1005 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * Pusher protocol 7 frames. Client frames are parsed with cJSON after a
+ * byte scan that cJSON itself does not do: valid UTF-8, no NUL byte (raw
+ * or as \u0000, which would silently cut a C string short), no raw control
+ * character, bounded nesting. Server frames are written with a JSON string
+ * escaper, because a broadcast's data travels double encoded: the data
+ * text becomes a JSON string inside the frame, and that must round-trip
+ * byte for byte. Invalid UTF-8 in text handed to a builder is written as
+ * U+FFFD so that the frame stays a valid WebSocket text frame.
+ */
+#include "internal.h"
+
+#include <cjson/cJSON.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Client frames have no business nesting deeper than this; it also keeps
+ * cJSON's recursive parser far below its own limit. */
+#define SCAN_MAX_DEPTH 128
+#define CHANNEL_MAX 200
+#define KEY_SHOWN_MAX 64
+
+#define EV_ESTABLISHED "pusher:connection_established"
+#define EV_SUBSCRIBED "pusher_internal:subscription_succeeded"
+#define EV_SUBSCRIBE "pusher:subscribe"
+
+/* ---------------------------------------------------------------- UTF-8 */
+
+/* Length of the valid UTF-8 sequence at `s` (strict: no overlong form, no
+ * surrogate, nothing past U+10FFFF), or 0 when there is none. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t need;
+    unsigned char lo = 0x80, hi = 0xBF;
+
+    if (c < 0x80) {
+        return 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        lo = (c == 0xE0) ? 0xA0 : 0x80;
+        hi = (c == 0xED) ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        lo = (c == 0xF0) ? 0x90 : 0x80;
+        hi = (c == 0xF4) ? 0x8F : 0xBF;
+    } else {
+        return 0;
+    }
+    if (n < need || s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    for (size_t k = 2; k < need; k++) {
+        if (s[k] < 0x80 || s[k] > 0xBF) {
+            return 0;
+        }
+    }
+    return need;
+}
+
+/* ------------------------------------------------------ string escaping */
+
+/* Bytes the escaped form of `s` takes, without the quotes. */
+static size_t esc_len(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t out = 0;
+
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        if (c >= 0x80) {
+            size_t v = utf8_len(s + i, n - i);
+            out += v ? v : 3; /* U+FFFD is 3 bytes */
+            i += v ? v : 1;
+            continue;
+        }
+        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' ||
+            c == '\r' || c == '\t') {
+            out += 2;
+        } else if (c < 0x20) {
+            out += 6;
+        } else {
+            out += 1;
+        }
+        i++;
+    }
+    return out;
+}
+
+static char *esc_ascii(char *d, unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *shortform = NULL;
+
+    switch (c) {
+    case '"': shortform = "\\\""; break;
+    case '\\': shortform = "\\\\"; break;
+    case '\b': shortform = "\\b"; break;
+    case '\f': shortform = "\\f"; break;
+    case '\n': shortform = "\\n"; break;
+    case '\r': shortform = "\\r"; break;
+    case '\t': shortform = "\\t"; break;
+    default: break;
+    }
+    if (shortform != NULL) {
+        *d++ = shortform[0];
+        *d++ = shortform[1];
+    } else if (c < 0x20) {
+        memcpy(d, "\\u00", 4);
+        d[4] = hex[c >> 4];
+        d[5] = hex[c & 0xF];
+        d += 6;
+    } else {
+        *d++ = (char)c;
+    }
+    return d;
+}
+
+/* Write the escaped form of `s` (exactly esc_len() bytes). */
+static char *esc_write(char *d, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+
+    for (size_t i = 0; i < n;) {
+        if (s[i] < 0x80) {
+            d = esc_ascii(d, s[i]);
+            i++;
+            continue;
+        }
+        size_t v = utf8_len(s + i, n - i);
+        if (v == 0) {
+            memcpy(d, "\xEF\xBF\xBD", 3);
+            d += 3;
+            i++;
+        } else {
+            memcpy(d, s + i, v);
+            d += v;
+            i += v;
+        }
+    }
+    return d;
+}
+
+/* ------------------------------------------------------- output buffer */
+
+struct buf {
+    char *p;
+    size_t len;
+    size_t cap;
+    int oom;
+};
+
+static int buf_reserve(struct buf *b, size_t extra)
+{
+    if (b->oom) {
+        return -1;
+    }
+    if (extra <= b->cap - b->len) {
+        return 0;
+    }
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap - b->len < extra) {
+        if (cap > SIZE_MAX / 2) {
+            b->oom = 1;
+            return -1;
+        }
+        cap *= 2;
+    }
+    char *p = realloc(b->p, cap);
+    if (p == NULL) {
+        b->oom = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static void buf_put(struct buf *b, const char *s, size_t n)
+{
+    if (buf_reserve(b, n) == 0) {
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+    }
+}
+
+static void buf_puts(struct buf *b, const char *s)
+{
+    buf_put(b, s, strlen(s));
+}
+
+/* Append `s` as a quoted JSON string. */
+static void buf_put_str(struct buf *b, const char *s, size_t n)
+{
+    size_t e = esc_len(s, n);
+
+    if (e > SIZE_MAX - 2 || buf_reserve(b, e + 2) != 0) {
+        b->oom = 1;
+        return;
+    }
+    char *d = b->p + b->len;
+    *d++ = '"';
+    d = esc_write(d, s, n);
+    *d = '"';
+    b->len += e + 2;
+}
+
+/* Hand the text over NUL-terminated, or report ENOMEM and free it. */
+static int buf_finish(struct buf *b, char **out, size_t *out_len)
+{
+    if (buf_reserve(b, 1) != 0) {
+        free(b->p);
+        *out = NULL;
+        return RESDELIV_ENOMEM;
+    }
+    b->p[b->len] = '\0';
+    *out = b->p;
+    if (out_len != NULL) {
+        *out_len = b->len;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------- input scanner */
+
+struct scan {
+    const unsigned char *s;
+    size_t len;
+    size_t i;
+    const char *what;
+    char *err;
+    size_t errsize;
+    unsigned depth;
+    int expect_key;
+    size_t key_off; /* most recent member name, raw text */
+    size_t key_len;
+    unsigned char stack[SCAN_MAX_DEPTH + 1]; /* '{' or '[' */
+};
+
+static int key_printable(const struct scan *sc)
+{
+    if (sc->key_len == 0 || sc->key_len > KEY_SHOWN_MAX) {
+        return 0;
+    }
+    for (size_t k = 0; k < sc->key_len; k++) {
+        unsigned char c = sc->s[sc->key_off + k];
+        if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int scan_fail(const struct scan *sc, const char *problem)
+{
+    if (key_printable(sc)) {
+        resdeliv__errf(sc->err, sc->errsize,
+                       "%s: %s at offset %zu (in member \"%.*s\")", sc->what,
+                       problem, sc->i, (int)sc->key_len,
+                       (const char *)sc->s + sc->key_off);
+    } else {
+        resdeliv__errf(sc->err, sc->errsize, "%s: %s at offset %zu",
+                       sc->what, problem, sc->i);
+    }
+    return RESDELIV_EBADFRAME;
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* At a backslash inside a string. cJSON checks the escape letters; this
+ * catches what cJSON would turn into a NUL (\u0000, or bad hex digits). */
+static int scan_escape(struct scan *sc)
+{
+    unsigned v = 0;
+
+    if (sc->i + 1 >= sc->len) {
+        return scan_fail(sc, "truncated escape");
+    }
+    if (sc->s[sc->i + 1] != 'u') {
+        sc->i += 2;
+        return 0;
+    }
+    if (sc->len - sc->i < 6) {
+        return scan_fail(sc, "truncated \\u escape");
+    }
+    for (size_t k = 2; k < 6; k++) {
+        int h = hexval(sc->s[sc->i + k]);
+        if (h < 0) {
+            return scan_fail(sc, "bad \\u escape");
+        }
+        v = v * 16 + (unsigned)h;
+    }
+    if (v == 0) {
+        return scan_fail(sc, "\\u0000 (NUL) escape");
+    }
+    sc->i += 6;
+    return 0;
+}
+
+/* At an opening quote; consumes the whole string. */
+static int scan_string(struct scan *sc)
+{
+    size_t start = ++sc->i;
+
+    while (sc->i < sc->len) {
+        unsigned char c = sc->s[sc->i];
+        if (c == '"') {
+            if (sc->expect_key) {
+                sc->key_off = start;
+                sc->key_len = sc->i - start;
+                sc->expect_key = 0;
+            }
+            sc->i++;
+            return 0;
+        }
+        int rc = 0;
+        if (c == '\\') {
+            rc = scan_escape(sc);
+        } else if (c == 0) {
+            rc = scan_fail(sc, "NUL byte");
+        } else if (c < 0x20) {
+            rc = scan_fail(sc, "control character in a string");
+        } else if (c >= 0x80) {
+            size_t n = utf8_len(sc->s + sc->i, sc->len - sc->i);
+            rc = n ? 0 : scan_fail(sc, "invalid UTF-8");
+            sc->i += n;
+        } else {
+            sc->i++;
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return scan_fail(sc, "unterminated string");
+}
+
+/* Structure outside strings: nesting, and where member names stand. */
+static int scan_struct(struct scan *sc, unsigned char c)
+{
+    if (c == '{' || c == '[') {
+        if (sc->depth >= SCAN_MAX_DEPTH) {
+            return scan_fail(sc, "nesting too deep");
+        }
+        sc->stack[++sc->depth] = c;
+        sc->expect_key = (c == '{');
+    } else if (c == '}' || c == ']') {
+        sc->depth -= sc->depth ? 1 : 0;
+        sc->expect_key = 0;
+    } else if (c == ',') {
+        sc->expect_key = sc->depth && sc->stack[sc->depth] == '{';
+    } else if (c >= 0x80) {
+        return scan_fail(sc, "invalid character");
+    } else if (c == 0) {
+        return scan_fail(sc, "NUL byte");
+    } else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+        return scan_fail(sc, "control character");
+    }
+    sc->i++;
+    return 0;
+}
+
+static int scan_json(const char *text, size_t len, const char *what,
+                     char *err, size_t errsize)
+{
+    struct scan sc;
+
+    memset(&sc, 0, sizeof(sc));
+    sc.s = (const unsigned char *)text;
+    sc.len = len;
+    sc.what = what;
+    sc.err = err;
+    sc.errsize = errsize;
+    while (sc.i < sc.len) {
+        int rc = (sc.s[sc.i] == '"') ? scan_string(&sc)
+                                     : scan_struct(&sc, sc.s[sc.i]);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- parsing */
+
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Scan and parse `text` as one JSON object; `what` names it in errors. */
+static int parse_object(const char *text, size_t len, const char *what,
+                        cJSON **root, char *err, size_t errsize)
+{
+    const char *end = NULL;
+
+    *root = NULL;
+    if (len == 0) {
+        resdeliv__errf(err, errsize, "%s is empty", what);
+        return RESDELIV_EBADFRAME;
+    }
+    int rc = scan_json(text, len, what, err, errsize);
+    if (rc != 0) {
+        return rc;
+    }
+    cJSON *obj = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (obj == NULL) {
+        resdeliv__errf(err, errsize, "%s is not valid JSON", what);
+        return RESDELIV_EBADFRAME;
+    }
+    while (end < text + len && is_ws(*end)) {
+        end++;
+    }
+    if (end != text + len) {
+        resdeliv__errf(err, errsize, "%s has data after the JSON value",
+                       what);
+    } else if (!cJSON_IsObject(obj)) {
+        resdeliv__errf(err, errsize, "%s is not a JSON object", what);
+    } else {
+        *root = obj;
+        return 0;
+    }
+    cJSON_Delete(obj);
+    return RESDELIV_EBADFRAME;
+}
+
+/* The member `name` of `obj`; a duplicate is an error, since two readers
+ * of one frame must not see two different values. JSON null counts as
+ * absent. */
+static int get_member(const cJSON *obj, const char *name, const cJSON **val,
+                      char *err, size_t errsize)
+{
+    const cJSON *found = NULL;
+
+    for (const cJSON *it = obj->child; it != NULL; it = it->next) {
+        if (it->string == NULL || strcmp(it->string, name) != 0) {
+            continue;
+        }
+        if (found != NULL) {
+            resdeliv__errf(err, errsize, "member \"%s\" appears twice", name);
+            return RESDELIV_EBADFRAME;
+        }
+        found = it;
+    }
+    *val = cJSON_IsNull(found) ? NULL : found;
+    return 0;
+}
+
+static char *dup_mem(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+
+    if (p != NULL) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+/* Copy the string member `name` into `*dst` (NULL when absent). */
+static int take_string(const cJSON *obj, const char *name, int required,
+                       char **dst, char *err, size_t errsize)
+{
+    const cJSON *v = NULL;
+    int rc = get_member(obj, name, &v, err, errsize);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (v == NULL) {
+        if (required) {
+            resdeliv__errf(err, errsize, "member \"%s\" is missing", name);
+            return RESDELIV_EBADFRAME;
+        }
+        return 0;
+    }
+    if (!cJSON_IsString(v) || v->valuestring == NULL) {
+        resdeliv__errf(err, errsize, "member \"%s\" is not a string", name);
+        return RESDELIV_EBADFRAME;
+    }
+    *dst = dup_mem(v->valuestring, strlen(v->valuestring));
+    return *dst ? 0 : RESDELIV_ENOMEM;
+}
+
+/* `data` as text: an object or array printed compactly, a string as its
+ * content. */
+static int take_data(const cJSON *root, struct resdeliv_pusher_frame *out,
+                     char *err, size_t errsize)
+{
+    const cJSON *v = NULL;
+    int rc = get_member(root, "data", &v, err, errsize);
+
+    if (rc != 0 || v == NULL) {
+        return rc;
+    }
+    if (cJSON_IsString(v) && v->valuestring != NULL) {
+        out->data_len = strlen(v->valuestring);
+        out->data = dup_mem(v->valuestring, out->data_len);
+    } else if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
+        /* cJSON may use a host's hooks; hand out plain malloc memory. */
+        char *printed = cJSON_PrintUnformatted(v);
+        if (printed == NULL) {
+            return RESDELIV_ENOMEM;
+        }
+        out->data_len = strlen(printed);
+        out->data = dup_mem(printed, out->data_len);
+        cJSON_free(printed);
+    } else {
+        resdeliv__errf(err, errsize,
+                       "member \"data\" is not an object, array or string");
+        return RESDELIV_EBADFRAME;
+    }
+    if (out->data == NULL) {
+        out->data_len = 0;
+        return RESDELIV_ENOMEM;
+    }
+    return 0;
+}
+
+int resdeliv_pusher_parse_frame(const char *text, size_t len,
+                                struct resdeliv_pusher_frame *out, char *err,
+                                size_t errsize)
+{
+    cJSON *root = NULL;
+
+    if (out == NULL || (text == NULL && len > 0)) {
+        resdeliv__errf(err, errsize, "NULL argument");
+        return RESDELIV_EINVAL;
+    }
+    memset(out, 0, sizeof(*out));
+    if (len > RESDELIV_PUSHER_MAX_FRAME) {
+        resdeliv__errf(err, errsize, "frame of %zu bytes exceeds %u bytes",
+                       len, RESDELIV_PUSHER_MAX_FRAME);
+        return RESDELIV_EBADFRAME;
+    }
+    int rc = parse_object(text, len, "frame", &root, err, errsize);
+    if (rc == 0) {
+        rc = take_string(root, "event", 1, &out->event, err, errsize);
+    }
+    if (rc == 0) {
+        rc = take_string(root, "channel", 0, &out->channel, err, errsize);
+    }
+    if (rc == 0) {
+        rc = take_data(root, out, err, errsize);
+    }
+    cJSON_Delete(root);
+    if (rc != 0) {
+        resdeliv_pusher_frame_clear(out);
+    }
+    return rc;
+}
+
+void resdeliv_pusher_frame_clear(struct resdeliv_pusher_frame *f)
+{
+    if (f == NULL) {
+        return;
+    }
+    free(f->event);
+    free(f->channel);
+    free(f->data);
+    memset(f, 0, sizeof(*f));
+}
+
+static int channel_char(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+        (c >= '0' && c <= '9')) {
+        return 1;
+    }
+    return c != '\0' && strchr("_-=@,.;", c) != NULL;
+}
+
+int resdeliv_pusher_channel_valid(const char *channel, size_t len)
+{
+    if (channel == NULL || len == 0 || len > CHANNEL_MAX) {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!channel_char((unsigned char)channel[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int fill_subscribe(const cJSON *data,
+                          struct resdeliv_pusher_subscribe *out, char *err,
+                          size_t errsize)
+{
+    int rc = take_string(data, "channel", 1, &out->channel, err, errsize);
+
+    if (rc == 0 &&
+        !resdeliv_pusher_channel_valid(out->channel, strlen(out->channel))) {
+        resdeliv__errf(err, errsize,
+                       "member \"channel\" is not a valid channel name "
+                       "(1 to %d of [A-Za-z0-9_-=@,.;])",
+                       CHANNEL_MAX);
+        rc = RESDELIV_EBADFRAME;
+    }
+    if (rc == 0) {
+        rc = take_string(data, "auth", 0, &out->auth, err, errsize);
+    }
+    if (rc == 0) {
+        rc = take_string(data, "channel_data", 0, &out->channel_data, err,
+                         errsize);
+    }
+    if (rc == 0) {
+        rc = take_string(data, "last_event_id", 0, &out->last_event_id, err,
+                         errsize);
+    }
+    if (rc == 0) {
+        rc = take_string(data, "last_event_epoch", 0, &out->last_event_epoch,
+                         err, errsize);
+    }
+    return rc;
+}
+
+/* The subscribe's data object: given as an object, or as a string that
+ * holds one (parsed into `*owned`). */
+static int subscribe_data(const cJSON *root, const cJSON **data,
+                          cJSON **owned, char *err, size_t errsize)
+{
+    const cJSON *v = NULL;
+    int rc = get_member(root, "data", &v, err, errsize);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (cJSON_IsObject(v)) {
+        *data = v;
+        return 0;
+    }
+    if (cJSON_IsString(v) && v->valuestring != NULL) {
+        rc = parse_object(v->valuestring, strlen(v->valuestring),
+                          "member \"data\"", owned, err, errsize);
+        *data = *owned;
+        return rc;
+    }
+    resdeliv__errf(err, errsize, "member \"data\" is %s",
+                   v ? "not an object or a string holding one"
+                     : "missing");
+    return RESDELIV_EBADFRAME;
+}
+
+int resdeliv_pusher_parse_subscribe(const char *text, size_t len,
+                                    struct resdeliv_pusher_subscribe *out,
+                                    char *err, size_t errsize)
+{
+    cJSON *root = NULL, *owned = NULL;
+    const cJSON *data = NULL, *ev = NULL;
+
+    if (out == NULL || (text == NULL && len > 0)) {
+        resdeliv__errf(err, errsize, "NULL argument");
+        return RESDELIV_EINVAL;
+    }
+    memset(out, 0, sizeof(*out));
+    if (len > RESDELIV_PUSHER_MAX_FRAME) {
+        resdeliv__errf(err, errsize, "frame of %zu bytes exceeds %u bytes",
+                       len, RESDELIV_PUSHER_MAX_FRAME);
+        return RESDELIV_EBADFRAME;
+    }
+    int rc = parse_object(text, len, "frame", &root, err, errsize);
+    if (rc == 0) {
+        rc = get_member(root, "event", &ev, err, errsize);
+    }
+    if (rc == 0 && (!cJSON_IsString(ev) || ev->valuestring == NULL ||
+                    strcmp(ev->valuestring, EV_SUBSCRIBE) != 0)) {
+        resdeliv__errf(err, errsize, "member \"event\" is not \"%s\"",
+                       EV_SUBSCRIBE);
+        rc = RESDELIV_EBADFRAME;
+    }
+    if (rc == 0) {
+        rc = subscribe_data(root, &data, &owned, err, errsize);
+    }
+    if (rc == 0) {
+        rc = fill_subscribe(data, out, err, errsize);
+    }
+    cJSON_Delete(owned);
+    cJSON_Delete(root);
+    if (rc != 0) {
+        resdeliv_pusher_subscribe_clear(out);
+    }
+    return rc;
+}
+
+void resdeliv_pusher_subscribe_clear(struct resdeliv_pusher_subscribe *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    free(s->channel);
+    free(s->auth);
+    free(s->channel_data);
+    free(s->last_event_id);
+    free(s->last_event_epoch);
+    memset(s, 0, sizeof(*s));
+}
+
+/* ------------------------------------------------------------ building */
+
+int resdeliv_pusher_build_event(const char *event, size_t event_len,
+                                const char *channel, size_t channel_len,
+                                const char *data, size_t data_len, char **out,
+                                size_t *out_len)
+{
+    struct buf b = {0};
+
+    if (out == NULL || event == NULL || (data == NULL && data_len > 0)) {
+        return RESDELIV_EINVAL;
+    }
+    *out = NULL;
+    if (data == NULL) {
+        data = "";
+    }
+    /* One exact allocation: this is the broadcast hot path. */
+    size_t el = esc_len(event, event_len), dl = esc_len(data, data_len);
+    size_t cl = channel ? esc_len(channel, channel_len) : 0;
+    size_t need = sizeof("{\"event\":\"\",\"channel\":\"\",\"data\":\"\"}");
+    if (el > SIZE_MAX / 4 || dl > SIZE_MAX / 4 || cl > SIZE_MAX / 4) {
+        return RESDELIV_ENOMEM;
+    }
+    if (buf_reserve(&b, need + el + dl + cl) != 0) {
+        return RESDELIV_ENOMEM;
+    }
+    buf_puts(&b, "{\"event\":");
+    buf_put_str(&b, event, event_len);
+    if (channel != NULL) {
+        buf_puts(&b, ",\"channel\":");
+        buf_put_str(&b, channel, channel_len);
+    }
+    buf_puts(&b, ",\"data\":");
+    buf_put_str(&b, data, data_len);
+    buf_puts(&b, "}");
+    return buf_finish(&b, out, out_len);
+}
+
+/* A frame whose data is the text collected in `inner` (freed here). */
+static int event_from_buf(const char *event, const char *channel,
+                          struct buf *inner, char **out, size_t *out_len)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = buf_finish(inner, &text, &len);
+
+    if (rc == 0) {
+        rc = resdeliv_pusher_build_event(event, strlen(event), channel,
+                                         channel ? strlen(channel) : 0, text,
+                                         len, out, out_len);
+    }
+    free(text);
+    return rc;
+}
+
+int resdeliv_pusher_build_established(const char *socket_id,
+                                      uint32_t activity_timeout, char **out,
+                                      size_t *out_len)
+{
+    struct buf b = {0};
+    char num[16];
+
+    if (out == NULL || socket_id == NULL) {
+        return RESDELIV_EINVAL;
+    }
+    *out = NULL;
+    snprintf(num, sizeof(num), "%" PRIu32, activity_timeout);
+    buf_puts(&b, "{\"socket_id\":");
+    buf_put_str(&b, socket_id, strlen(socket_id));
+    buf_puts(&b, ",\"activity_timeout\":");
+    buf_puts(&b, num);
+    buf_puts(&b, "}");
+    return event_from_buf(EV_ESTABLISHED, NULL, &b, out, out_len);
+}
+
+int resdeliv_pusher_build_error(int code, const char *message, char **out,
+                                size_t *out_len)
+{
+    struct buf b = {0};
+    char num[16];
+
+    if (out == NULL) {
+        return RESDELIV_EINVAL;
+    }
+    *out = NULL;
+    if (message == NULL) {
+        message = "";
+    }
+    /* pusher:error is the one server event whose data is an object. */
+    buf_puts(&b, "{\"event\":\"pusher:error\",\"data\":{\"message\":");
+    buf_put_str(&b, message, strlen(message));
+    buf_puts(&b, ",\"code\":");
+    if (code == 0) {
+        buf_puts(&b, "null");
+    } else {
+        snprintf(num, sizeof(num), "%d", code);
+        buf_puts(&b, num);
+    }
+    buf_puts(&b, "}}");
+    return buf_finish(&b, out, out_len);
+}
+
+/* The epoch of a position as a C string, or NULL when it is not
+ * terminated inside its buffer. */
+static const char *position_epoch(const struct resdeliv_position *pos)
+{
+    if (memchr(pos->epoch, '\0', sizeof(pos->epoch)) == NULL) {
+        return NULL;
+    }
+    return pos->epoch;
+}
+
+/* Remove every top-level member `name`; 1 when one was removed. */
+static int drop_member(cJSON *obj, const char *name)
+{
+    int dropped = 0;
+
+    while (cJSON_GetObjectItemCaseSensitive(obj, name) != NULL) {
+        cJSON_DeleteItemFromObjectCaseSensitive(obj, name);
+        dropped = 1;
+    }
+    return dropped;
+}
+
+/* Append the position members to the object text `base` (which ends with
+ * its closing brace, maybe followed by white space). */
+static void put_position(struct buf *b, const char *base, size_t len,
+                         int empty, const char *id_field, const char *id,
+                         const char *epoch_field, const char *epoch)
+{
+    while (len > 0 && base[len - 1] != '}') {
+        len--;
+    }
+    buf_put(b, base, len ? len - 1 : 0);
+    if (!empty) {
+        buf_puts(b, ",");
+    }
+    buf_put_str(b, id_field, strlen(id_field));
+    buf_puts(b, ":");
+    buf_put_str(b, id, strlen(id));
+    if (epoch[0] != '\0') {
+        buf_puts(b, ",");
+        buf_put_str(b, epoch_field, strlen(epoch_field));
+        buf_puts(b, ":");
+        buf_put_str(b, epoch, strlen(epoch));
+    }
+    buf_puts(b, "}");
+}
+
+/* The subscription data: `data` as given, or with the position members
+ * spliced in. The text is kept as is unless a member of the same name has
+ * to be replaced; then the object is reprinted without it. */
+static int subscribed_inner(cJSON *obj, const char *data, size_t len,
+                            const struct resdeliv_position *pos,
+                            const char *id_field, const char *epoch_field,
+                            struct buf *b)
+{
+    char id[RESDELIV_ID_BUFSIZE];
+    const char *epoch = position_epoch(pos);
+
+    if (epoch == NULL || resdeliv_id_format(&pos->id, id, sizeof(id)) < 0) {
+        return RESDELIV_EINVAL;
+    }
+    id_field = id_field ? id_field : "_replay_id";
+    epoch_field = epoch_field ? epoch_field : "_replay_epoch";
+    int dropped = drop_member(obj, id_field);
+    if (epoch[0] != '\0') {
+        dropped |= drop_member(obj, epoch_field);
+    }
+    if (!dropped) {
+        put_position(b, data, len, obj->child == NULL, id_field, id,
+                     epoch_field, epoch);
+        return 0;
+    }
+    char *printed = cJSON_PrintUnformatted(obj);
+    if (printed == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    put_position(b, printed, strlen(printed), obj->child == NULL, id_field,
+                 id, epoch_field, epoch);
+    cJSON_free(printed);
+    return 0;
+}
+
+/* `data` parsed when it is exactly one JSON object (white space around
+ * it allowed), else NULL. */
+static cJSON *parse_data_object(const char *data, size_t len)
+{
+    const char *end = NULL;
+    cJSON *obj = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+
+    if (obj == NULL) {
+        return NULL;
+    }
+    while (end < data + len && is_ws(*end)) {
+        end++;
+    }
+    if (end != data + len || !cJSON_IsObject(obj)) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+int resdeliv_pusher_build_subscribed(const char *channel, const char *data,
+                                     size_t data_len,
+                                     const struct resdeliv_position *position,
+                                     const char *id_field,
+                                     const char *epoch_field, char **out,
+                                     size_t *out_len)
+{
+    struct buf b = {0};
+
+    if (out == NULL || channel == NULL || (data == NULL && data_len > 0)) {
+        return RESDELIV_EINVAL;
+    }
+    *out = NULL;
+    if (data == NULL) {
+        data = "{}";
+        data_len = 2;
+    }
+    cJSON *obj = parse_data_object(data, data_len);
+    if (obj == NULL) {
+        return RESDELIV_EINVAL;
+    }
+    int rc = 0;
+    if (position == NULL) {
+        buf_put(&b, data, data_len);
+    } else {
+        rc = subscribed_inner(obj, data, data_len, position, id_field,
+                              epoch_field, &b);
+    }
+    cJSON_Delete(obj);
+    if (rc != 0) {
+        free(b.p);
+        return rc;
+    }
+    return event_from_buf(EV_SUBSCRIBED, channel, &b, out, out_len);
+}
+
+/* Append `"ID"`, or null when `id` is NULL. */
+static void put_id_or_null(struct buf *b, const struct resdeliv_id *id)
+{
+    char text[RESDELIV_ID_BUFSIZE];
+
+    if (id == NULL || resdeliv_id_format(id, text, sizeof(text)) < 0) {
+        buf_puts(b, "null");
+    } else {
+        buf_put_str(b, text, strlen(text));
+    }
+}
+
+int resdeliv_pusher_build_gap(const char *channel,
+                              const struct resdeliv_replay_status *status,
+                              char **out, size_t *out_len)
+{
+    struct buf b = {0};
+    char num[24];
+
+    if (out == NULL || channel == NULL || status == NULL) {
+        return RESDELIV_EINVAL;
+    }
+    *out = NULL;
+    const char *epoch = position_epoch(&status->position);
+    if (epoch == NULL) {
+        return RESDELIV_EINVAL;
+    }
+    const char *reason = resdeliv_gap_reason_name(status->reason);
+    buf_puts(&b, "{\"reason\":");
+    buf_put_str(&b, reason, strlen(reason));
+    buf_puts(&b, ",\"oldest\":");
+    put_id_or_null(&b, status->has_oldest ? &status->oldest : NULL);
+    buf_puts(&b, ",\"lost\":");
+    if (status->lost < 0) {
+        buf_puts(&b, "null");
+    } else {
+        snprintf(num, sizeof(num), "%" PRId64, status->lost);
+        buf_puts(&b, num);
+    }
+    buf_puts(&b, ",\"position\":");
+    put_id_or_null(&b, &status->position.id);
+    buf_puts(&b, ",\"epoch\":");
+    if (epoch[0] == '\0') {
+        buf_puts(&b, "null");
+    } else {
+        buf_put_str(&b, epoch, strlen(epoch));
+    }
+    buf_puts(&b, "}");
+    return event_from_buf(RESDELIV_GAP_EVENT, channel, &b, out, out_len);
+}

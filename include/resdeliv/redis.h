@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file redis.h
+ * The Redis Streams store (blocking client).
+ *
+ * One stream per (app id, channel) plus a companion epoch key, both under
+ * one Redis Cluster hash tag: `delivery:{app-id:orders}` and
+ * `delivery:{app-id:orders}:epoch` (names with '%', '{', '}' or, in the app
+ * id, ':' are percent-escaped so keys of different logs never collide).
+ * Appends run a server-side script that creates the epoch with the first
+ * entry, starts a new epoch when the epoch key was lost, trims with
+ * `MAXLEN ~` (and `MINID ~` when an age is set) and expires idle logs.
+ *
+ * Store URLs: `redis://[user:password@]host[:port][/db]` (IPv6 as `[::1]`,
+ * user and password percent-decoded, port 1..65535, default 6379, db
+ * 0..1000000, default 0) and `unix:///path/to/sock[?db=N&password=P&user=U]`.
+ *
+ * This store has RESDELIV_STORE_SYNC but not RESDELIV_STORE_THREADSAFE: it
+ * owns one connection, so threads each open their own store. After an I/O
+ * error it reconnects on the next call, waiting at most the connect timeout
+ * between attempts. Store errors are RESDELIV_ESTORE with the Redis text in
+ * resdeliv_store_errmsg().
+ *
+ * A library built without hiredis still has these functions:
+ * resdeliv_store_redis_new() then answers RESDELIV_ENOTSUP.
+ */
+#ifndef RESDELIV_REDIS_H
+#define RESDELIV_REDIS_H
+
+#include "common.h"
+#include "store.h"
+
+RESDELIV_BEGIN_DECLS
+
+/** Default timeouts in milliseconds. */
+#define RESDELIV_REDIS_CONNECT_TIMEOUT_MS 2000u
+#define RESDELIV_REDIS_COMMAND_TIMEOUT_MS 5000u
+
+/** Redis store options. Zero members take their defaults. */
+struct resdeliv_redis_options {
+    uint32_t struct_size;
+    uint32_t abi_version;
+    const char *url;              /**< store URL (mandatory) */
+    const char *key_prefix;       /**< NULL: "delivery" */
+    uint64_t connect_timeout_ms;  /**< 0: RESDELIV_REDIS_CONNECT_TIMEOUT_MS */
+    uint64_t command_timeout_ms;  /**< 0: RESDELIV_REDIS_COMMAND_TIMEOUT_MS */
+};
+
+/** Fill `opts` with defaults (url NULL), including the struct head.
+ * Thread: safe. */
+RESDELIV_API void resdeliv_redis_options_init(
+    struct resdeliv_redis_options *opts);
+
+/**
+ * Make a Redis store. The URL is checked first (RESDELIV_EBADURL, the
+ * message in `err` names the part: scheme, host, port, db, user, password,
+ * path, query). Then it connects: a server that refuses the credentials or
+ * the database fails here (RESDELIV_EAUTH or RESDELIV_ESTORE with the
+ * server's message); an unreachable server does not fail the call, the
+ * store connects on first use. Options from another ABI major give
+ * RESDELIV_EABI.
+ * @return 0, RESDELIV_EINVAL, RESDELIV_EBADURL, RESDELIV_EAUTH,
+ * RESDELIV_ESTORE, RESDELIV_ENOMEM, or RESDELIV_ENOTSUP without Redis.
+ * Ownership: options copied; free with resdeliv_store_free(). Thread: safe.
+ */
+RESDELIV_API int resdeliv_store_redis_new(
+    const struct resdeliv_redis_options *opts, resdeliv_store **out,
+    char *err, size_t errsize);
+
+RESDELIV_END_DECLS
+
+#endif /* RESDELIV_REDIS_H */

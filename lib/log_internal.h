@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The log handle's layout, shared by the publish side (log.c) and the
+ * replay cursor (replay.c), which both need the configuration, the store,
+ * the counters and the per-handle error message. Nothing here is exported.
+ */
+#ifndef RESDELIV_LOG_INTERNAL_H
+#define RESDELIV_LOG_INTERNAL_H
+
+#include "internal.h"
+
+#include <string.h>
+
+#define LOG_ERRMSG_SIZE 256
+
+struct resdeliv_log {
+    struct resdeliv_config *cfg; /* validated deep copy */
+    resdeliv_store *store;
+    int own_store;               /* 1: made from cfg->connection */
+    uint32_t store_flags;
+    char *app_id;
+    size_t app_id_len;
+    size_t id_field_len;         /* strlen(cfg->replay_id_field) */
+    size_t epoch_field_len;      /* strlen(cfg->replay_epoch_field) */
+    struct resdeliv_counters counters;
+    char errmsg[LOG_ERRMSG_SIZE];
+};
+
+/* Set the handle's error message, printf style. */
+void resdeliv__log_seterr(resdeliv_log *log, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Copy the store's error detail (or `fallback` when it has none) into the
+ * handle's message, prefixed with `what`. */
+void resdeliv__log_store_err(resdeliv_log *log, const char *what,
+                             int status);
+
+/* Check a channel name: 1..RESDELIV_MAX_CHANNEL_LEN bytes, no control
+ * characters. @return 0 or RESDELIV_EINVAL with the handle's message set. */
+int resdeliv__log_check_channel(resdeliv_log *log, const char *channel,
+                                size_t len);
+
+/* Buffer size that always holds `data_len` bytes of data tagged with an id
+ * and an epoch, and the NUL (the bound resdeliv_tag_into() documents). */
+static inline size_t resdeliv__log_tag_bound(const resdeliv_log *log,
+                                             size_t data_len)
+{
+    return data_len + log->id_field_len + log->epoch_field_len +
+           RESDELIV_ID_BUFSIZE + RESDELIV_EPOCH_BUFSIZE + 16;
+}
+
+/*
+ * Tag `data` into `buf` (of a size from resdeliv__log_tag_bound()), or copy
+ * it untagged when it is not a JSON object. Sets `*tagged`.
+ * @return the payload length (a NUL follows).
+ */
+size_t resdeliv__log_tag_into(const resdeliv_log *log, const char *data,
+                              size_t len, const struct resdeliv_id *id,
+                              const char *epoch, char *buf, size_t size,
+                              uint32_t *tagged);
+
+#endif /* RESDELIV_LOG_INTERNAL_H */
