@@ -8,13 +8,14 @@
  * Owned configurations (resdeliv_config_new(), resdeliv_config_from_json(),
  * resdeliv__config_copy()) are a struct owned_config whose FIRST member is
  * the public struct: the pointer handed out is that member, so a cast gives
- * back the owner, and the owner keeps every string and the rule array it
- * points at. The magic sits AFTER the public struct, never before it, so
- * the check never reads below the address the caller gave. Reading it is
- * still only defined for pointers that came from this file: that is the
- * rule resdeliv_config_set() and resdeliv_config_free() state. The magic
- * catches a stale or mistaken pointer in most cases; it is not a licence to
- * pass a caller's own struct, whose following bytes may be anything.
+ * back the owner, which keeps every string and the rule array the public
+ * members point at. The magic sits AFTER the public struct, never before
+ * it, so the check never reads below the address the caller gave. Reading
+ * it is still only defined for pointers that came from this file: that is
+ * the rule resdeliv_config_set() and resdeliv_config_free() state. The
+ * magic turns most stale or mistaken pointers into a refusal; it does not
+ * make passing a caller's own struct safe, as the bytes after it may be
+ * anything or nothing.
  */
 #include "internal.h"
 
@@ -23,6 +24,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -31,18 +33,17 @@
 #define MAX_AGE_SECONDS UINT64_C(315360000) /* ten years */
 #define MAX_PATTERN_LEN 200
 #define HEAD_SIZE (2 * sizeof(uint32_t))
-/* Above 2^53 a JSON number no longer maps to one integer. */
+/* From 2^53 on, a JSON number no longer stands for one integer. */
 #define JSON_INT_LIMIT 9007199254740992.0
 #define DEFAULT_MAX_MESSAGES 1000
 #define KEY_BUF 256
 
-enum str_slot {
-    SLOT_CONNECTION,
-    SLOT_PREFIX,
-    SLOT_ID_FIELD,
-    SLOT_EPOCH_FIELD,
-    SLOT_COUNT
-};
+/* Writes a message into the caller's buffer (locals `err`, `errsize`) and
+ * yields the code: every error path here is "say what, then return". */
+#define FAIL(code, ...) (resdeliv__errf(err, errsize, __VA_ARGS__), (code))
+#define BAD(...) FAIL(RESDELIV_EBADCONFIG, __VA_ARGS__)
+
+enum str_slot { SLOT_CONN, SLOT_PREFIX, SLOT_ID, SLOT_EPOCH, SLOT_COUNT };
 
 struct owned_config {
     struct resdeliv_config pub; /* first: callers hold &pub */
@@ -56,61 +57,19 @@ enum key_kind { K_STRING, K_UINT, K_BOOL, K_FAILMODE, K_RULES };
 
 struct key_def;
 typedef int (*check_fn)(const struct resdeliv_config *cfg,
-                        const struct key_def *def, char *err,
-                        size_t errsize);
+                        const struct key_def *def, char *err, size_t errsize);
 
 struct key_def {
     const char *name;
     enum key_kind kind;
     size_t offset; /* of the member in struct resdeliv_config */
     int slot;      /* enum str_slot for strings, else -1 */
-    uint64_t min;
+    uint64_t min;  /* numbers: the range; strings: the length */
     uint64_t max;
     check_fn check;
 };
 
-static int check_connection(const struct resdeliv_config *cfg,
-                            const struct key_def *def, char *err,
-                            size_t errsize);
-static int check_prefix(const struct resdeliv_config *cfg,
-                        const struct key_def *def, char *err, size_t errsize);
-static int check_field(const struct resdeliv_config *cfg,
-                       const struct key_def *def, char *err, size_t errsize);
-static int check_uint(const struct resdeliv_config *cfg,
-                      const struct key_def *def, char *err, size_t errsize);
-static int check_flag(const struct resdeliv_config *cfg,
-                      const struct key_def *def, char *err, size_t errsize);
-static int check_rules(const struct resdeliv_config *cfg,
-                       const struct key_def *def, char *err, size_t errsize);
-
 #define MEMBER(m) offsetof(struct resdeliv_config, m)
-
-/* Validation reports the first bad key in this order. */
-static const struct key_def keys[] = {
-    {"connection", K_STRING, MEMBER(connection), SLOT_CONNECTION, 0, 0,
-     check_connection},
-    {"key_prefix", K_STRING, MEMBER(key_prefix), SLOT_PREFIX, 1,
-     RESDELIV_MAX_PREFIX_LEN, check_prefix},
-    {"retention.default_max_messages", K_UINT, MEMBER(default_max_messages),
-     -1, 1, RESDELIV_MAX_RETENTION, check_uint},
-    {"retention.per_channel", K_RULES, MEMBER(per_channel), -1, 1,
-     RESDELIV_MAX_RETENTION, check_rules},
-    {"retention.max_age_seconds", K_UINT, MEMBER(max_age_seconds), -1, 0,
-     MAX_AGE_SECONDS, check_uint},
-    {"replay_id_field", K_STRING, MEMBER(replay_id_field), SLOT_ID_FIELD, 1,
-     RESDELIV_MAX_FIELD_LEN, check_field},
-    {"replay_epoch_field", K_STRING, MEMBER(replay_epoch_field),
-     SLOT_EPOCH_FIELD, 1, RESDELIV_MAX_FIELD_LEN, check_field},
-    {"on_log_failure", K_FAILMODE, MEMBER(on_log_failure), -1, 0, 1,
-     check_flag},
-    {"replay_batch_size", K_UINT, MEMBER(replay_batch_size), -1, 1,
-     RESDELIV_MAX_BATCH_SIZE, check_uint},
-    {"replay_max_messages", K_UINT, MEMBER(replay_max_messages), -1, 0,
-     RESDELIV_MAX_RETENTION, check_uint},
-    {"gap_notice", K_BOOL, MEMBER(gap_notice), -1, 0, 1, check_flag},
-};
-
-#define KEY_COUNT (sizeof(keys) / sizeof(keys[0]))
 
 static const void *cmember(const struct resdeliv_config *cfg,
                            const struct key_def *def)
@@ -129,26 +88,6 @@ static const char *get_str(const struct resdeliv_config *cfg,
     return *(const char *const *)cmember(cfg, def);
 }
 
-static const struct key_def *find_key(const char *name)
-{
-    for (size_t i = 0; i < KEY_COUNT; i++) {
-        if (strcmp(keys[i].name, name) == 0) {
-            return &keys[i];
-        }
-    }
-    return NULL;
-}
-
-static const struct key_def *key_by_slot(int slot)
-{
-    for (size_t i = 0; i < KEY_COUNT; i++) {
-        if (keys[i].slot == slot) {
-            return &keys[i];
-        }
-    }
-    return NULL;
-}
-
 static bool is_ctl(unsigned char c)
 {
     return c < 0x20 || c == 0x7f;
@@ -161,67 +100,44 @@ static bool is_space(unsigned char c)
 
 /* ---- validation --------------------------------------------------- */
 
-static int check_present(const char *s, const struct key_def *def,
-                         char *err, size_t errsize)
-{
-    if (s == NULL) {
-        resdeliv__errf(err, errsize, "%s: must not be NULL", def->name);
-        return RESDELIV_EBADCONFIG;
-    }
-    return 0;
-}
-
 static int check_connection(const struct resdeliv_config *cfg,
                             const struct key_def *def, char *err,
                             size_t errsize)
 {
     const char *s = get_str(cfg, def);
-    if (check_present(s, def, err, errsize) != 0) {
-        return RESDELIV_EBADCONFIG;
-    }
-    if (*s == '\0') {
-        resdeliv__errf(err, errsize, "%s: must not be empty", def->name);
-        return RESDELIV_EBADCONFIG;
+    if (s == NULL || *s == '\0') {
+        return BAD("%s: must not be %s", def->name, s ? "empty" : "NULL");
     }
     for (const char *p = s; *p != '\0'; p++) {
         if (is_ctl((unsigned char)*p) || is_space((unsigned char)*p)) {
-            resdeliv__errf(err, errsize,
-                           "%s: must not contain whitespace or control "
-                           "characters (byte %zu)",
-                           def->name, (size_t)(p - s));
-            return RESDELIV_EBADCONFIG;
+            return BAD("%s: must not contain whitespace or control "
+                       "characters (byte %zu)",
+                       def->name, (size_t)(p - s));
         }
     }
-    if (strcmp(s, "memory") == 0 || strncmp(s, "redis://", 8) == 0) {
-        return 0;
-    }
-    if (strncmp(s, "unix://", 7) == 0 && s[7] != '\0') {
+    if (strcmp(s, "memory") == 0 || strncmp(s, "redis://", 8) == 0 ||
+        (strncmp(s, "unix://", 7) == 0 && s[7] != '\0')) {
         return 0;
     }
     if (strncmp(s, "rediss://", 9) == 0) {
-        resdeliv__errf(err, errsize,
-                       "%s: TLS URLs (rediss://) are not supported, "
-                       "got '%.80s'",
-                       def->name, s);
-        return RESDELIV_EBADCONFIG;
-    }
-    resdeliv__errf(err, errsize,
-                   "%s: expected \"memory\", a redis:// URL or a unix:// "
-                   "socket path, got '%.80s'",
+        return BAD("%s: TLS URLs (rediss://) are not supported, got '%.80s'",
                    def->name, s);
-    return RESDELIV_EBADCONFIG;
+    }
+    return BAD("%s: expected \"memory\", a redis:// URL or a unix:// socket "
+               "path, got '%.80s'",
+               def->name, s);
 }
 
-static int check_length(const char *s, const struct key_def *def, char *err,
+static int check_string(const char *s, const struct key_def *def, char *err,
                         size_t errsize)
 {
+    if (s == NULL) {
+        return BAD("%s: must not be NULL", def->name);
+    }
     size_t len = strlen(s);
     if (len < def->min || len > def->max) {
-        resdeliv__errf(err, errsize,
-                       "%s: must be %" PRIu64 " to %" PRIu64
-                       " bytes long, got %zu",
-                       def->name, def->min, def->max, len);
-        return RESDELIV_EBADCONFIG;
+        return BAD("%s: must be %" PRIu64 " to %" PRIu64 " bytes long, got %zu",
+                   def->name, def->min, def->max, len);
     }
     return 0;
 }
@@ -230,63 +146,49 @@ static int check_prefix(const struct resdeliv_config *cfg,
                         const struct key_def *def, char *err, size_t errsize)
 {
     const char *s = get_str(cfg, def);
-    if (check_present(s, def, err, errsize) != 0 ||
-        check_length(s, def, err, errsize) != 0) {
-        return RESDELIV_EBADCONFIG;
-    }
+    int rc = check_string(s, def, err, errsize);
     /* Braces would turn the prefix into a Redis Cluster hash tag. */
-    for (const char *p = s; *p != '\0'; p++) {
+    for (const char *p = s; rc == 0 && *p != '\0'; p++) {
         unsigned char c = (unsigned char)*p;
         if (is_ctl(c) || is_space(c) || c == '{' || c == '}') {
-            resdeliv__errf(err, errsize,
-                           "%s: must not contain whitespace, control "
-                           "characters, '{' or '}', got '%.80s' (byte %zu)",
-                           def->name, s, (size_t)(p - s));
-            return RESDELIV_EBADCONFIG;
+            rc = BAD("%s: must not contain whitespace, control characters, "
+                     "'{' or '}', got '%.80s' (byte %zu)",
+                     def->name, s, (size_t)(p - s));
         }
     }
-    return 0;
+    return rc;
 }
 
 static int check_field(const struct resdeliv_config *cfg,
                        const struct key_def *def, char *err, size_t errsize)
 {
     const char *s = get_str(cfg, def);
-    if (check_present(s, def, err, errsize) != 0 ||
-        check_length(s, def, err, errsize) != 0) {
-        return RESDELIV_EBADCONFIG;
-    }
+    int rc = check_string(s, def, err, errsize);
     /* The field name is spliced into JSON text without escaping. */
-    for (const char *p = s; *p != '\0'; p++) {
+    for (const char *p = s; rc == 0 && *p != '\0'; p++) {
         unsigned char c = (unsigned char)*p;
         if (is_ctl(c) || c == '"' || c == '\\') {
-            resdeliv__errf(err, errsize,
-                           "%s: must not contain '\"', '\\' or control "
-                           "characters (byte %zu)",
-                           def->name, (size_t)(p - s));
-            return RESDELIV_EBADCONFIG;
+            rc = BAD("%s: must not contain '\"', '\\' or control characters "
+                     "(byte %zu)",
+                     def->name, (size_t)(p - s));
         }
     }
-    const struct key_def *other = key_by_slot(
-        def->slot == SLOT_ID_FIELD ? SLOT_EPOCH_FIELD : SLOT_ID_FIELD);
-    const char *o = get_str(cfg, other);
-    if (o != NULL && strcmp(o, s) == 0) {
-        resdeliv__errf(err, errsize, "%s: must differ from %s, both are '%s'",
-                       def->name, other->name, s);
-        return RESDELIV_EBADCONFIG;
+    bool id = def->slot == SLOT_ID;
+    const char *other = id ? cfg->replay_epoch_field : cfg->replay_id_field;
+    if (rc == 0 && other != NULL && strcmp(other, s) == 0) {
+        rc = BAD("%s: must differ from %s, both are '%s'", def->name,
+                 id ? "replay_epoch_field" : "replay_id_field", s);
     }
-    return 0;
+    return rc;
 }
 
-static int check_range(const char *name, uint64_t v, uint64_t min,
-                       uint64_t max, char *err, size_t errsize)
+static int check_range(const char *name, uint64_t v, uint64_t min, uint64_t max,
+                       char *err, size_t errsize)
 {
     if (v < min || v > max) {
-        resdeliv__errf(err, errsize,
-                       "%s: must be between %" PRIu64 " and %" PRIu64
-                       ", got %" PRIu64,
-                       name, min, max, v);
-        return RESDELIV_EBADCONFIG;
+        return BAD("%s: must be between %" PRIu64 " and %" PRIu64
+                   ", got %" PRIu64,
+                   name, min, max, v);
     }
     return 0;
 }
@@ -306,15 +208,11 @@ static int check_flag(const struct resdeliv_config *cfg,
         return 0;
     }
     if (def->kind == K_FAILMODE) {
-        resdeliv__errf(err, errsize,
-                       "%s: must be RESDELIV_ON_FAILURE_DELIVER_UNTAGGED (0) "
-                       "or RESDELIV_ON_FAILURE_FAIL (1), got %" PRIu32,
-                       def->name, v);
-    } else {
-        resdeliv__errf(err, errsize, "%s: must be 0 or 1, got %" PRIu32,
-                       def->name, v);
+        return BAD("%s: must be RESDELIV_ON_FAILURE_DELIVER_UNTAGGED (0) or "
+                   "RESDELIV_ON_FAILURE_FAIL (1), got %" PRIu32,
+                   def->name, v);
     }
-    return RESDELIV_EBADCONFIG;
+    return BAD("%s: must be 0 or 1, got %" PRIu32, def->name, v);
 }
 
 static int check_rule(const struct key_def *def, size_t i,
@@ -322,40 +220,68 @@ static int check_rule(const struct key_def *def, size_t i,
                       size_t errsize)
 {
     char name[KEY_BUF];
+    size_t len = r->pattern != NULL ? strlen(r->pattern) : 0;
     if (r->pattern == NULL) {
-        resdeliv__errf(err, errsize, "%s[%zu].pattern: must not be NULL",
-                       def->name, i);
-        return RESDELIV_EBADCONFIG;
+        return BAD("%s[%zu].pattern: must not be NULL", def->name, i);
     }
-    size_t len = strlen(r->pattern);
     if (len == 0 || len > MAX_PATTERN_LEN) {
-        resdeliv__errf(err, errsize,
-                       "%s[%zu].pattern: must be 1 to %d bytes long, got %zu",
-                       def->name, i, MAX_PATTERN_LEN, len);
-        return RESDELIV_EBADCONFIG;
+        return BAD("%s[%zu].pattern: must be 1 to %d bytes long, got %zu",
+                   def->name, i, MAX_PATTERN_LEN, len);
     }
-    snprintf(name, sizeof name, "%s[%zu] ('%.80s'): max_messages", def->name,
-             i, r->pattern);
-    return check_range(name, r->max_messages, def->min, def->max, err,
-                       errsize);
+    snprintf(name, sizeof name, "%s[%zu] ('%.80s'): max_messages", def->name, i,
+             r->pattern);
+    return check_range(name, r->max_messages, def->min, def->max, err, errsize);
 }
 
 static int check_rules(const struct resdeliv_config *cfg,
                        const struct key_def *def, char *err, size_t errsize)
 {
     if (cfg->per_channel_count > 0 && cfg->per_channel == NULL) {
-        resdeliv__errf(err, errsize,
-                       "%s: NULL rule array with per_channel_count %zu",
-                       def->name, cfg->per_channel_count);
-        return RESDELIV_EBADCONFIG;
+        return BAD("%s: NULL rule array with per_channel_count %zu", def->name,
+                   cfg->per_channel_count);
     }
-    for (size_t i = 0; i < cfg->per_channel_count; i++) {
-        int rc = check_rule(def, i, &cfg->per_channel[i], err, errsize);
-        if (rc != 0) {
-            return rc;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < cfg->per_channel_count; i++) {
+        rc = check_rule(def, i, &cfg->per_channel[i], err, errsize);
+    }
+    return rc;
+}
+
+/* Validation reports the first bad key in this order. */
+static const struct key_def keys[] = {
+    {"connection", K_STRING, MEMBER(connection), SLOT_CONN, 0, 0,
+     check_connection},
+    {"key_prefix", K_STRING, MEMBER(key_prefix), SLOT_PREFIX, 1,
+     RESDELIV_MAX_PREFIX_LEN, check_prefix},
+    {"retention.default_max_messages", K_UINT, MEMBER(default_max_messages), -1,
+     1, RESDELIV_MAX_RETENTION, check_uint},
+    {"retention.per_channel", K_RULES, MEMBER(per_channel), -1, 1,
+     RESDELIV_MAX_RETENTION, check_rules},
+    {"retention.max_age_seconds", K_UINT, MEMBER(max_age_seconds), -1, 0,
+     MAX_AGE_SECONDS, check_uint},
+    {"replay_id_field", K_STRING, MEMBER(replay_id_field), SLOT_ID, 1,
+     RESDELIV_MAX_FIELD_LEN, check_field},
+    {"replay_epoch_field", K_STRING, MEMBER(replay_epoch_field), SLOT_EPOCH, 1,
+     RESDELIV_MAX_FIELD_LEN, check_field},
+    {"on_log_failure", K_FAILMODE, MEMBER(on_log_failure), -1, 0, 1,
+     check_flag},
+    {"replay_batch_size", K_UINT, MEMBER(replay_batch_size), -1, 1,
+     RESDELIV_MAX_BATCH_SIZE, check_uint},
+    {"replay_max_messages", K_UINT, MEMBER(replay_max_messages), -1, 0,
+     RESDELIV_MAX_RETENTION, check_uint},
+    {"gap_notice", K_BOOL, MEMBER(gap_notice), -1, 0, 1, check_flag},
+};
+
+#define KEY_COUNT (sizeof(keys) / sizeof(keys[0]))
+
+static const struct key_def *find_key(const char *name)
+{
+    for (size_t i = 0; i < KEY_COUNT; i++) {
+        if (strcmp(keys[i].name, name) == 0) {
+            return &keys[i];
         }
     }
-    return 0;
+    return NULL;
 }
 
 /* Bytes of a caller's struct that hold whole members this library knows:
@@ -365,7 +291,7 @@ static size_t known_prefix(uint32_t struct_size)
 {
 #define END(m) (MEMBER(m) + sizeof(((struct resdeliv_config *)0)->m))
     static const size_t ends[] = {
-        END(connection),      END(key_prefix),
+        END(connection),           END(key_prefix),
         END(default_max_messages), END(per_channel),
         END(per_channel_count),    END(max_age_seconds),
         END(replay_id_field),      END(replay_epoch_field),
@@ -382,48 +308,37 @@ static size_t known_prefix(uint32_t struct_size)
     return n;
 }
 
-/* A full-size view of `cfg` after the head checks. */
-static int normalize(const struct resdeliv_config *cfg,
-                     struct resdeliv_config *view, char *err, size_t errsize)
+/* Checks the head and the keys of `cfg`; `view` gets a full-size copy. */
+static int validate_view(const struct resdeliv_config *cfg,
+                         struct resdeliv_config *view, char *err,
+                         size_t errsize)
 {
     if (cfg == NULL) {
-        resdeliv__errf(err, errsize, "config: NULL configuration");
-        return RESDELIV_EBADCONFIG;
+        return BAD("config: NULL configuration");
     }
     if (cfg->struct_size < HEAD_SIZE) {
-        resdeliv__errf(err, errsize,
-                       "struct_size: %" PRIu32 " is smaller than the struct "
-                       "head (%zu bytes); call resdeliv_config_init() first",
-                       cfg->struct_size, HEAD_SIZE);
-        return RESDELIV_EBADCONFIG;
+        return BAD("struct_size: %" PRIu32 " is smaller than the struct head "
+                   "(%zu bytes); call resdeliv_config_init() first",
+                   cfg->struct_size, HEAD_SIZE);
     }
     if (RESDELIV_ABI_VERSION_MAJOR(cfg->abi_version) != RESDELIV_ABI_MAJOR) {
-        resdeliv__errf(err, errsize,
-                       "abi_version: major %" PRIu32 " is not supported, "
-                       "this library has major %u",
-                       RESDELIV_ABI_VERSION_MAJOR(cfg->abi_version),
-                       RESDELIV_ABI_MAJOR);
-        return RESDELIV_EBADCONFIG;
+        return BAD("abi_version: major %" PRIu32 " is not supported, this "
+                   "library has major %u",
+                   RESDELIV_ABI_VERSION_MAJOR(cfg->abi_version),
+                   RESDELIV_ABI_MAJOR);
     }
     resdeliv_config_init(view);
     memcpy(view, cfg, known_prefix(cfg->struct_size));
     view->struct_size = (uint32_t)sizeof *view;
     view->abi_version = RESDELIV_ABI_VERSION;
-    return 0;
-}
-
-static int validate_view(const struct resdeliv_config *cfg,
-                         struct resdeliv_config *view, char *err,
-                         size_t errsize)
-{
-    int rc = normalize(cfg, view, err, errsize);
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < KEY_COUNT; i++) {
         rc = keys[i].check(view, &keys[i], err, errsize);
     }
     return rc;
 }
 
-RESDELIV_API void resdeliv_config_init(struct resdeliv_config *cfg)
+void resdeliv_config_init(struct resdeliv_config *cfg)
 {
     if (cfg == NULL) {
         return;
@@ -445,25 +360,25 @@ RESDELIV_API void resdeliv_config_init(struct resdeliv_config *cfg)
     cfg->replay_max_messages = 0;
 }
 
-RESDELIV_API int resdeliv_config_validate(const struct resdeliv_config *cfg,
-                                          char *err, size_t errsize)
+int resdeliv_config_validate(const struct resdeliv_config *cfg, char *err,
+                             size_t errsize)
 {
     struct resdeliv_config view;
     return validate_view(cfg, &view, err, errsize);
 }
 
-RESDELIV_API uint64_t resdeliv_config_channel_cap(
-    const struct resdeliv_config *cfg, const char *channel)
+uint64_t resdeliv_config_channel_cap(const struct resdeliv_config *cfg,
+                                     const char *channel)
 {
     if (cfg == NULL) {
         return DEFAULT_MAX_MESSAGES;
     }
-    if (channel != NULL && cfg->per_channel != NULL) {
-        for (size_t i = 0; i < cfg->per_channel_count; i++) {
-            const struct resdeliv_retention_rule *r = &cfg->per_channel[i];
-            if (r->pattern != NULL && fnmatch(r->pattern, channel, 0) == 0) {
-                return r->max_messages;
-            }
+    for (size_t i = 0; channel != NULL && cfg->per_channel != NULL &&
+                       i < cfg->per_channel_count;
+         i++) {
+        const struct resdeliv_retention_rule *r = &cfg->per_channel[i];
+        if (r->pattern != NULL && fnmatch(r->pattern, channel, 0) == 0) {
+            return r->max_messages;
         }
     }
     return cfg->default_max_messages;
@@ -474,11 +389,10 @@ RESDELIV_API uint64_t resdeliv_config_channel_cap(
 static struct owned_config *owned_new(void)
 {
     struct owned_config *o = calloc(1, sizeof *o);
-    if (o == NULL) {
-        return NULL;
+    if (o != NULL) {
+        resdeliv_config_init(&o->pub);
+        o->magic = CONFIG_MAGIC;
     }
-    resdeliv_config_init(&o->pub);
-    o->magic = CONFIG_MAGIC;
     return o;
 }
 
@@ -507,11 +421,8 @@ static int rules_build(const struct resdeliv_retention_rule *src, size_t n,
 {
     size_t total = n + (extra != NULL ? 1 : 0);
     *out = NULL;
-    if (total == 0) {
-        return 0;
-    }
-    if (total > SIZE_MAX / 2 / sizeof **out) {
-        return RESDELIV_ENOMEM;
+    if (total == 0 || total > SIZE_MAX / 2 / sizeof **out) {
+        return total == 0 ? 0 : RESDELIV_ENOMEM;
     }
     size_t bytes = total * sizeof **out;
     for (size_t i = 0; i < total; i++) {
@@ -529,8 +440,7 @@ static int rules_build(const struct resdeliv_retention_rule *src, size_t n,
     for (size_t i = 0; i < total; i++) {
         const struct resdeliv_retention_rule *r = i < n ? &src[i] : extra;
         size_t len = strlen(r->pattern) + 1;
-        memcpy(p, r->pattern, len);
-        block[i].pattern = p;
+        block[i].pattern = memcpy(p, r->pattern, len);
         block[i].max_messages = r->max_messages;
         p += len;
     }
@@ -540,8 +450,7 @@ static int rules_build(const struct resdeliv_retention_rule *src, size_t n,
 
 static int nomem(char *err, size_t errsize)
 {
-    resdeliv__errf(err, errsize, "config: out of memory");
-    return RESDELIV_ENOMEM;
+    return FAIL(RESDELIV_ENOMEM, "config: out of memory");
 }
 
 /* Replaces a string member with an owned copy of `value`. */
@@ -558,7 +467,7 @@ static int own_string(struct owned_config *o, const struct key_def *def,
     return 0;
 }
 
-RESDELIV_API int resdeliv_config_new(struct resdeliv_config **out)
+int resdeliv_config_new(struct resdeliv_config **out)
 {
     if (out == NULL) {
         return RESDELIV_EINVAL;
@@ -568,12 +477,9 @@ RESDELIV_API int resdeliv_config_new(struct resdeliv_config **out)
     return o != NULL ? 0 : RESDELIV_ENOMEM;
 }
 
-RESDELIV_API void resdeliv_config_free(struct resdeliv_config *cfg)
+void resdeliv_config_free(struct resdeliv_config *cfg)
 {
-    if (cfg == NULL) {
-        return;
-    }
-    struct owned_config *o = owned_of(cfg);
+    struct owned_config *o = cfg != NULL ? owned_of(cfg) : NULL;
     if (o != NULL) {
         owned_free(o);
     }
@@ -585,8 +491,7 @@ int resdeliv__config_copy(const struct resdeliv_config *cfg,
 {
     struct resdeliv_config view;
     if (out == NULL) {
-        resdeliv__errf(err, errsize, "config: out must not be NULL");
-        return RESDELIV_EINVAL;
+        return FAIL(RESDELIV_EINVAL, "config: out must not be NULL");
     }
     *out = NULL;
     int rc = validate_view(cfg, &view, err, errsize);
@@ -598,8 +503,6 @@ int resdeliv__config_copy(const struct resdeliv_config *cfg,
         return nomem(err, errsize);
     }
     o->pub = view;
-    o->pub.per_channel = NULL;
-    o->pub.per_channel_count = 0;
     for (size_t i = 0; rc == 0 && i < KEY_COUNT; i++) {
         if (keys[i].kind == K_STRING) {
             rc = own_string(o, &keys[i], get_str(&view, &keys[i]));
@@ -614,7 +517,478 @@ int resdeliv__config_copy(const struct resdeliv_config *cfg,
         return nomem(err, errsize);
     }
     o->pub.per_channel = o->rules;
-    o->pub.per_channel_count = view.per_channel_count;
     *out = &o->pub;
     return 0;
+}
+
+/* ---- JSON reader -------------------------------------------------- */
+
+struct json_ctx {
+    struct owned_config *o;
+    uint32_t seen; /* one bit per keys[] entry: nested + dotted twice */
+    char *err;
+    size_t errsize;
+};
+
+static const char *json_type(const cJSON *item)
+{
+    static const struct {
+        int type;
+        const char *name;
+    } types[] = {{cJSON_False, "boolean"}, {cJSON_True, "boolean"},
+                 {cJSON_NULL, "null"},     {cJSON_Number, "number"},
+                 {cJSON_String, "string"}, {cJSON_Array, "array"},
+                 {cJSON_Object, "object"}};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        if ((item->type & 0xff) == types[i].type) {
+            return types[i].name;
+        }
+    }
+    return "unknown value";
+}
+
+static int json_uint(const char *name, const cJSON *item, uint64_t *out,
+                     char *err, size_t errsize)
+{
+    if (!cJSON_IsNumber(item)) {
+        return BAD("%s: expected a non-negative integer, got %s", name,
+                   json_type(item));
+    }
+    double d = item->valuedouble;
+    if (signbit(d) || !(d < JSON_INT_LIMIT) || d != (double)(uint64_t)d) {
+        return BAD("%s: expected a non-negative integer, got %.15g", name, d);
+    }
+    *out = (uint64_t)d;
+    return 0;
+}
+
+/* A sibling before `item` with the same name. Callers reject unknown
+ * names first, so the scan stays short. */
+static int json_dup(const cJSON *first, const cJSON *item, const char *name,
+                    char *err, size_t errsize)
+{
+    for (const cJSON *p = first; p != NULL && p != item; p = p->next) {
+        if (strcmp(p->string, item->string) == 0) {
+            return BAD("duplicate key '%.200s'", name);
+        }
+    }
+    return 0;
+}
+
+static int pattern_cmp(const void *a, const void *b)
+{
+    const struct resdeliv_retention_rule *x = a;
+    const struct resdeliv_retention_rule *y = b;
+    return strcmp(x->pattern, y->pattern);
+}
+
+/* Globs are arbitrary names, so duplicates are found by sorting a copy. */
+static int globs_unique(const struct resdeliv_retention_rule *rules, size_t n,
+                        char *err, size_t errsize)
+{
+    struct resdeliv_retention_rule *s = malloc((n + 1) * sizeof *s);
+    if (s == NULL) {
+        return nomem(err, errsize);
+    }
+    memcpy(s, rules, n * sizeof *s);
+    qsort(s, n, sizeof *s, pattern_cmp);
+    int rc = 0;
+    for (size_t i = 1; i < n && rc == 0; i++) {
+        if (strcmp(s[i - 1].pattern, s[i].pattern) == 0) {
+            rc = BAD("retention.per_channel: duplicate key '%.200s'",
+                     s[i].pattern);
+        }
+    }
+    free(s);
+    return rc;
+}
+
+static int rules_from_object(const cJSON *obj,
+                             struct resdeliv_retention_rule *tmp, char *err,
+                             size_t errsize)
+{
+    char name[KEY_BUF];
+    size_t i = 0;
+    for (const cJSON *c = obj->child; c != NULL; c = c->next, i++) {
+        snprintf(name, sizeof name, "retention.per_channel['%.200s']",
+                 c->string);
+        int rc = json_uint(name, c, &tmp[i].max_messages, err, errsize);
+        if (rc != 0) {
+            return rc;
+        }
+        tmp[i].pattern = c->string;
+    }
+    return globs_unique(tmp, i, err, errsize);
+}
+
+/* One {"pattern": "...", "max_messages": N} of the array form. */
+static int rule_from_element(const cJSON *el, size_t i,
+                             struct resdeliv_retention_rule *rule, char *err,
+                             size_t errsize)
+{
+    char name[KEY_BUF];
+    bool have_cap = false;
+    if (!cJSON_IsObject(el)) {
+        return BAD("retention.per_channel[%zu]: expected an object, got %s", i,
+                   json_type(el));
+    }
+    for (const cJSON *c = el->child; c != NULL; c = c->next) {
+        snprintf(name, sizeof name, "retention.per_channel[%zu].%.200s", i,
+                 c->string);
+        bool is_pattern = strcmp(c->string, "pattern") == 0;
+        int rc = is_pattern || strcmp(c->string, "max_messages") == 0
+                     ? json_dup(el->child, c, name, err, errsize)
+                     : BAD("unknown key '%s'", name);
+        if (rc == 0 && is_pattern && !cJSON_IsString(c)) {
+            rc = BAD("%s: expected a string, got %s", name, json_type(c));
+        } else if (rc == 0 && is_pattern) {
+            rule->pattern = c->valuestring;
+        } else if (rc == 0) {
+            rc = json_uint(name, c, &rule->max_messages, err, errsize);
+            have_cap = true;
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (rule->pattern == NULL || !have_cap) {
+        return BAD("retention.per_channel[%zu]: missing '%s'", i,
+                   rule->pattern == NULL ? "pattern" : "max_messages");
+    }
+    return 0;
+}
+
+static int json_rules(struct json_ctx *ctx, const cJSON *item)
+{
+    char *err = ctx->err;
+    size_t errsize = ctx->errsize;
+    bool is_obj = cJSON_IsObject(item);
+    if (!is_obj && !cJSON_IsArray(item)) {
+        return BAD("retention.per_channel: expected an object or an array, "
+                   "got %s",
+                   json_type(item));
+    }
+    size_t n = (size_t)cJSON_GetArraySize(item);
+    struct resdeliv_retention_rule *tmp = calloc(n + 1, sizeof *tmp);
+    if (tmp == NULL) {
+        return nomem(err, errsize);
+    }
+    int rc = is_obj ? rules_from_object(item, tmp, err, errsize) : 0;
+    size_t i = 0;
+    for (const cJSON *el = is_obj ? NULL : item->child; el != NULL && rc == 0;
+         el = el->next, i++) {
+        rc = rule_from_element(el, i, &tmp[i], err, errsize);
+    }
+    if (rc == 0 && rules_build(tmp, n, NULL, &ctx->o->rules) != 0) {
+        rc = nomem(err, errsize);
+    }
+    if (rc == 0) {
+        ctx->o->pub.per_channel = ctx->o->rules;
+        ctx->o->pub.per_channel_count = n;
+    }
+    free(tmp);
+    return rc;
+}
+
+static int parse_failmode(const char *s, uint32_t *out)
+{
+    if (strcmp(s, "deliver_untagged") == 0 || strcmp(s, "fail") == 0) {
+        *out = s[0] == 'f' ? RESDELIV_ON_FAILURE_FAIL
+                           : RESDELIV_ON_FAILURE_DELIVER_UNTAGGED;
+        return 0;
+    }
+    return RESDELIV_EBADCONFIG;
+}
+
+static int json_value(struct json_ctx *ctx, const struct key_def *def,
+                      const cJSON *item)
+{
+    char *err = ctx->err;
+    size_t errsize = ctx->errsize;
+    struct resdeliv_config *pub = &ctx->o->pub;
+    bool is_str = cJSON_IsString(item);
+    uint32_t bit = UINT32_C(1) << (def - keys);
+    if ((ctx->seen & bit) != 0) {
+        return BAD("duplicate key '%s'", def->name);
+    }
+    ctx->seen |= bit;
+    switch (def->kind) {
+    case K_UINT:
+        return json_uint(def->name, item, wmember(pub, def), err, errsize);
+    case K_BOOL:
+        if (!cJSON_IsBool(item)) {
+            return BAD("%s: expected a boolean, got %s", def->name,
+                       json_type(item));
+        }
+        *(uint32_t *)wmember(pub, def) = cJSON_IsTrue(item) ? 1 : 0;
+        return 0;
+    case K_FAILMODE:
+        if (is_str &&
+            parse_failmode(item->valuestring, wmember(pub, def)) == 0) {
+            return 0;
+        }
+        return BAD("%s: expected \"deliver_untagged\" or \"fail\", got "
+                   "%s%.80s%s",
+                   def->name, is_str ? "'" : "",
+                   is_str ? item->valuestring : json_type(item),
+                   is_str ? "'" : "");
+    case K_STRING:
+        if (!is_str) {
+            return BAD("%s: expected a string, got %s", def->name,
+                       json_type(item));
+        }
+        if (own_string(ctx->o, def, item->valuestring) != 0) {
+            return nomem(err, errsize);
+        }
+        return 0;
+    case K_RULES:
+        return json_rules(ctx, item);
+    }
+    return RESDELIV_EBADCONFIG;
+}
+
+/* Walks the top level (prefix NULL) or the "retention" object. */
+static int json_object(struct json_ctx *ctx, const cJSON *obj,
+                       const char *prefix)
+{
+    char *err = ctx->err;
+    size_t errsize = ctx->errsize;
+    char name[KEY_BUF];
+    for (const cJSON *c = obj->child; c != NULL; c = c->next) {
+        int n = snprintf(name, sizeof name, "%s%s%s", prefix ? prefix : "",
+                         prefix ? "." : "", c->string);
+        const struct key_def *def =
+            n > 0 && (size_t)n < sizeof name ? find_key(name) : NULL;
+        bool nested = prefix == NULL && strcmp(c->string, "retention") == 0;
+        int rc = def != NULL || nested
+                     ? json_dup(obj->child, c, name, err, errsize)
+                     : BAD("unknown key '%.200s'", name);
+        if (rc == 0 && nested && !cJSON_IsObject(c)) {
+            rc = BAD("retention: expected an object, got %s", json_type(c));
+        } else if (rc == 0 && nested) {
+            rc = json_object(ctx, c, "retention");
+        } else if (rc == 0) {
+            rc = json_value(ctx, def, c);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Parses the text; NULL with a message when it is not one JSON value. */
+static cJSON *json_parse(const char *json, size_t len, char *err,
+                         size_t errsize)
+{
+    const char *nul = memchr(json, '\0', len);
+    const char *end = NULL;
+    cJSON *root = NULL;
+    if (nul == NULL && len > 0) {
+        root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+    }
+    /* Only JSON whitespace may follow the value. */
+    while (root != NULL && end < json + len &&
+           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) {
+        end++;
+    }
+    if (root != NULL && end == json + len) {
+        return root;
+    }
+    cJSON_Delete(root);
+    size_t at = nul != NULL   ? (size_t)(nul - json)
+                : end != NULL ? (size_t)(end - json)
+                              : 0;
+    resdeliv__errf(err, errsize, "config: not valid JSON near byte %zu", at);
+    return NULL;
+}
+
+/* cJSON turns \u0000 into a C string that silently ends there, so a key or
+ * a value would be cut short; no configuration text needs a NUL. */
+static const char *escaped_nul(const char *json, size_t len)
+{
+    for (size_t i = 0; i + 6 <= len; i++) {
+        size_t k = i;
+        if (memcmp(json + i, "\\u0000", 6) != 0) {
+            continue;
+        }
+        while (k > 0 && json[k - 1] == '\\') {
+            k--;
+        }
+        if ((i - k) % 2 == 0) {
+            return json + i;
+        }
+    }
+    return NULL;
+}
+
+int resdeliv_config_from_json(const char *json, size_t len,
+                              struct resdeliv_config **out, char *err,
+                              size_t errsize)
+{
+    if (out == NULL || json == NULL) {
+        return FAIL(RESDELIV_EINVAL, "config: %s must not be NULL",
+                    out == NULL ? "out" : "json");
+    }
+    *out = NULL;
+    cJSON *root = json_parse(json, len, err, errsize);
+    if (root == NULL) {
+        return RESDELIV_EBADJSON;
+    }
+    struct json_ctx ctx = {NULL, 0, err, errsize};
+    const char *nul = escaped_nul(json, len);
+    int rc = 0;
+    if (nul != NULL) {
+        rc = BAD("config: \\u0000 is not allowed in keys or strings (byte "
+                 "%zu)",
+                 (size_t)(nul - json));
+    } else if (!cJSON_IsObject(root)) {
+        rc = BAD("config: expected a JSON object at the top level, got %s",
+                 json_type(root));
+    } else if ((ctx.o = owned_new()) == NULL) {
+        rc = nomem(err, errsize);
+    } else {
+        rc = json_object(&ctx, root, NULL);
+    }
+    cJSON_Delete(root);
+    if (rc == 0) {
+        rc = resdeliv_config_validate(&ctx.o->pub, err, errsize);
+    }
+    if (rc != 0 && ctx.o != NULL) {
+        owned_free(ctx.o);
+    }
+    *out = rc == 0 ? &ctx.o->pub : NULL;
+    return rc;
+}
+
+/* ---- text setter -------------------------------------------------- */
+
+static bool parse_decimal(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (*s == '\0') {
+        return false;
+    }
+    for (; *s != '\0'; s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (*s < '0' || *s > '9' || v > (UINT64_MAX - d) / 10) {
+            return false;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+static bool parse_bool(const char *s, uint32_t *out)
+{
+    static const char *const words[] = {"false", "off", "0", "true", "on", "1"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        if (strcasecmp(s, words[i]) == 0) {
+            *out = i >= 3 ? 1 : 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Numbers, booleans and on_log_failure, into a candidate copy. */
+static int parse_text(const struct key_def *def, const char *value,
+                      struct resdeliv_config *cand, char *err, size_t errsize)
+{
+    bool ok = false;
+    const char *want = "a non-negative decimal integer";
+    if (def->kind == K_UINT) {
+        ok = parse_decimal(value, wmember(cand, def));
+    } else if (def->kind == K_BOOL) {
+        want = "true, false, on, off, 1 or 0";
+        ok = parse_bool(value, wmember(cand, def));
+    } else {
+        want = "deliver_untagged or fail";
+        ok = parse_failmode(value, wmember(cand, def)) == 0;
+    }
+    return ok ? 0 : BAD("%s: expected %s, got '%.80s'", def->name, want, value);
+}
+
+static int set_string(struct owned_config *o, const struct key_def *def,
+                      const char *value, char *err, size_t errsize)
+{
+    struct resdeliv_config cand = o->pub;
+    *(const char **)wmember(&cand, def) = value;
+    int rc = def->check(&cand, def, err, errsize);
+    if (rc == 0 && own_string(o, def, value) != 0) {
+        rc = nomem(err, errsize);
+    }
+    return rc;
+}
+
+/* Appends `glob=cap`; the last '=' splits, as channel names may hold '='. */
+static int set_rule(struct owned_config *o, const struct key_def *def,
+                    const char *value, char *err, size_t errsize)
+{
+    const char *eq = strrchr(value, '=');
+    struct resdeliv_retention_rule extra = {NULL, 0};
+    struct resdeliv_retention_rule *block = NULL;
+    if (eq == NULL || !parse_decimal(eq + 1, &extra.max_messages)) {
+        return BAD("%s: expected 'glob=cap' with a decimal cap, got '%.80s'",
+                   def->name, value);
+    }
+    /* The current rules are copied below, so they must be sound. */
+    int rc = check_rules(&o->pub, def, err, errsize);
+    char *glob = rc == 0 ? strndup(value, (size_t)(eq - value)) : NULL;
+    if (rc == 0 && glob == NULL) {
+        rc = nomem(err, errsize);
+    }
+    extra.pattern = glob;
+    if (rc == 0) {
+        rc = check_rule(def, o->pub.per_channel_count, &extra, err, errsize);
+    }
+    if (rc == 0 && rules_build(o->pub.per_channel, o->pub.per_channel_count,
+                               &extra, &block) != 0) {
+        rc = nomem(err, errsize);
+    }
+    free(glob);
+    if (rc == 0) {
+        free(o->rules);
+        o->rules = block;
+        o->pub.per_channel = block;
+        o->pub.per_channel_count++;
+    }
+    return rc;
+}
+
+int resdeliv_config_set(struct resdeliv_config *cfg, const char *key,
+                        const char *value, char *err, size_t errsize)
+{
+    if (cfg == NULL || key == NULL || value == NULL) {
+        return FAIL(RESDELIV_EINVAL,
+                    "config: cfg, key and value must not be NULL");
+    }
+    struct owned_config *o = owned_of(cfg);
+    if (o == NULL) {
+        return FAIL(RESDELIV_EINVAL,
+                    "%.80s: only a configuration made by "
+                    "resdeliv_config_new() or resdeliv_config_from_json() "
+                    "can be set",
+                    key);
+    }
+    const struct key_def *def = find_key(key);
+    if (def == NULL) {
+        return BAD("unknown key '%.200s'", key);
+    }
+    if (def->kind == K_RULES) {
+        return set_rule(o, def, value, err, errsize);
+    }
+    if (def->kind == K_STRING) {
+        return set_string(o, def, value, err, errsize);
+    }
+    struct resdeliv_config cand = o->pub;
+    int rc = parse_text(def, value, &cand, err, errsize);
+    if (rc == 0) {
+        rc = def->check(&cand, def, err, errsize);
+    }
+    if (rc == 0) {
+        o->pub = cand;
+    }
+    return rc;
 }

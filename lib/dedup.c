@@ -26,11 +26,11 @@ struct resdeliv_dedup {
     uint32_t *slots;          /* hash set of ring positions */
     size_t block_size;        /* bytes of the one allocation above */
     uint32_t window;
-    uint32_t head;            /* ring position of the earliest accepted */
+    uint32_t head; /* ring position of the earliest accepted */
     uint32_t count;
     uint32_t minq_head;
     uint32_t minq_count;
-    uint32_t mask;            /* hash slots - 1 */
+    uint32_t mask; /* hash slots - 1 */
     struct resdeliv_id highest;
     uint64_t drops;
 };
@@ -52,13 +52,11 @@ static int id_eq(const struct resdeliv_id *a, const struct resdeliv_id *b)
 }
 
 /* Slot holding `id`, or the empty slot where it would go. */
-static uint32_t find_slot(const resdeliv_dedup *d,
-                          const struct resdeliv_id *id)
+static uint32_t find_slot(const resdeliv_dedup *d, const struct resdeliv_id *id)
 {
     uint32_t i = hash_id(id) & d->mask;
 
-    while (d->slots[i] != EMPTY_SLOT &&
-           !id_eq(&d->ring[d->slots[i]], id)) {
+    while (d->slots[i] != EMPTY_SLOT && !id_eq(&d->ring[d->slots[i]], id)) {
         i = (i + 1) & d->mask;
     }
     return i;

@@ -29,8 +29,8 @@
  * end. Digits past an overflow are still consumed so that a malformed id
  * reports EBADID before a long but well-formed one reports ERANGE.
  */
-static int parse_part(const char *text, size_t len, size_t *pos,
-                      uint64_t *out, int *overflow)
+static int parse_part(const char *text, size_t len, size_t *pos, uint64_t *out,
+                      int *overflow)
 {
     uint64_t v = 0;
     size_t i = *pos;

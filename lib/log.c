@@ -1,1 +1,714 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The log handle and publishing: validate each broadcast, append a whole
+ * batch with one store call (one round trip on a networked store), then tag
+ * every appended payload with its id and epoch.
+ *
+ * Publishing runs for every broadcast a server sends, so the synchronous
+ * path keeps to one heap allocation per message (the payload, sized once
+ * from the tagging bound) and uses stack arrays for small batches. The
+ * synchronous calls are the asynchronous ones run against a store that
+ * completes before returning, with the operation state on the stack.
+ */
+#include "log_internal.h"
+
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Batches up to this size need no heap besides the payloads. */
+#define SMALL_BATCH 16
+
+static const char whisper_prefix[] = "client-";
+#define WHISPER_PREFIX_LEN (sizeof(whisper_prefix) - 1)
+
+/* State of one publish call, alive until the store completes it. */
+struct pub_op {
+    resdeliv_log *log;
+    const struct resdeliv_message *msgs;
+    struct resdeliv_publish_result *results;
+    size_t n;
+    size_t nitems;           /* messages handed to the store */
+    resdeliv_publish_cb cb;  /* NULL for a synchronous call */
+    void *arg;
+    void *block;             /* heap block holding this op, if any */
+    int ran;                 /* the store completed */
+};
+
+void resdeliv__log_seterr(resdeliv_log *log, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(log->errmsg, sizeof(log->errmsg), fmt, ap);
+    va_end(ap);
+}
+
+void resdeliv__log_store_err(resdeliv_log *log, const char *what,
+                             int status)
+{
+    const char *detail = resdeliv_store_errmsg(log->store);
+
+    if (detail == NULL || detail[0] == '\0') {
+        detail = resdeliv_strerror(status);
+    }
+    resdeliv__log_seterr(log, "store %s: %s", what, detail);
+}
+
+int resdeliv__log_check_channel(resdeliv_log *log, const char *channel,
+                                size_t len)
+{
+    if (channel == NULL || len == 0) {
+        resdeliv__log_seterr(log, "channel is empty");
+        return RESDELIV_EINVAL;
+    }
+    if (len > RESDELIV_MAX_CHANNEL_LEN) {
+        resdeliv__log_seterr(log, "channel is longer than %d bytes",
+                             RESDELIV_MAX_CHANNEL_LEN);
+        return RESDELIV_EINVAL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)channel[i];
+        if (c < 0x20 || c == 0x7f) {
+            resdeliv__log_seterr(log,
+                                 "channel has a control character at "
+                                 "byte %zu",
+                                 i);
+            return RESDELIV_EINVAL;
+        }
+    }
+    return 0;
+}
+
+size_t resdeliv__log_tag_into(const resdeliv_log *log, const char *data,
+                              size_t len, const struct resdeliv_id *id,
+                              const char *epoch, char *buf, size_t size,
+                              uint32_t *tagged)
+{
+    long w = -1;
+
+    if (data != NULL) {
+        w = resdeliv_tag_into(data, len, log->cfg->replay_id_field,
+                              log->cfg->replay_epoch_field, id, epoch, buf,
+                              size);
+    }
+    if (w >= 0) {
+        *tagged = 1;
+        return (size_t)w;
+    }
+    /* Not an object (or, defensively, any tagging failure): the data goes
+     * out exactly as it came in. The bound always leaves room for it. */
+    *tagged = 0;
+    if (len > 0) {
+        memcpy(buf, data, len);
+    }
+    buf[len] = '\0';
+    return len;
+}
+
+/* ---- open / close ---------------------------------------------------- */
+
+static int check_app_id(const char *app_id, char *err, size_t errsize)
+{
+    size_t len;
+
+    if (app_id == NULL || app_id[0] == '\0') {
+        resdeliv__errf(err, errsize, "app_id is empty");
+        return RESDELIV_EINVAL;
+    }
+    len = strnlen(app_id, RESDELIV_MAX_APP_ID_LEN + 1);
+    if (len > RESDELIV_MAX_APP_ID_LEN) {
+        resdeliv__errf(err, errsize, "app_id is longer than %d bytes",
+                       RESDELIV_MAX_APP_ID_LEN);
+        return RESDELIV_EINVAL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)app_id[i];
+        if (c < 0x20 || c == 0x7f) {
+            resdeliv__errf(err, errsize,
+                           "app_id has a control character at byte %zu", i);
+            return RESDELIV_EINVAL;
+        }
+    }
+    return 0;
+}
+
+int resdeliv_log_open(const struct resdeliv_config *cfg,
+                      resdeliv_store *store, const char *app_id,
+                      resdeliv_log **out, char *err, size_t errsize)
+{
+    struct resdeliv_config defaults;
+    resdeliv_log *log;
+    int rc;
+
+    if (out == NULL) {
+        resdeliv__errf(err, errsize, "out is NULL");
+        return RESDELIV_EINVAL;
+    }
+    *out = NULL;
+    rc = check_app_id(app_id, err, errsize);
+    if (rc < 0) {
+        return rc;
+    }
+    if (cfg == NULL) {
+        resdeliv_config_init(&defaults);
+        cfg = &defaults;
+    }
+    log = calloc(1, sizeof(*log));
+    if (log == NULL) {
+        resdeliv__errf(err, errsize, "out of memory");
+        return RESDELIV_ENOMEM;
+    }
+    rc = resdeliv__config_copy(cfg, &log->cfg, err, errsize);
+    if (rc < 0) {
+        free(log);
+        return rc;
+    }
+    log->app_id_len = strlen(app_id);
+    log->app_id = malloc(log->app_id_len + 1);
+    if (log->app_id == NULL) {
+        resdeliv__errf(err, errsize, "out of memory");
+        resdeliv_log_close(log);
+        return RESDELIV_ENOMEM;
+    }
+    memcpy(log->app_id, app_id, log->app_id_len + 1);
+    if (store == NULL) {
+        rc = resdeliv__store_from_url(log->cfg->connection,
+                                      log->cfg->key_prefix, &store, err,
+                                      errsize);
+        if (rc < 0) {
+            resdeliv_log_close(log);
+            return rc;
+        }
+        log->own_store = 1;
+    }
+    log->store = store;
+    log->store_flags = resdeliv_store_flags(store);
+    log->id_field_len = strlen(log->cfg->replay_id_field);
+    log->epoch_field_len = strlen(log->cfg->replay_epoch_field);
+    *out = log;
+    return 0;
+}
+
+void resdeliv_log_close(resdeliv_log *log)
+{
+    if (log == NULL) {
+        return;
+    }
+    if (log->own_store) {
+        resdeliv_store_free(log->store);
+    }
+    resdeliv_config_free(log->cfg);
+    free(log->app_id);
+    free(log);
+}
+
+resdeliv_store *resdeliv_log_store(const resdeliv_log *log)
+{
+    return log != NULL ? log->store : NULL;
+}
+
+const struct resdeliv_config *resdeliv_log_config(const resdeliv_log *log)
+{
+    return log != NULL ? log->cfg : NULL;
+}
+
+const char *resdeliv_log_errmsg(const resdeliv_log *log)
+{
+    return log != NULL ? log->errmsg : "";
+}
+
+/* ---- publishing ------------------------------------------------------ */
+
+void resdeliv_publish_result_clear(struct resdeliv_publish_result *res)
+{
+    if (res == NULL) {
+        return;
+    }
+    free(res->payload);
+    memset(res, 0, sizeof(*res));
+}
+
+static int check_message(resdeliv_log *log, const struct resdeliv_message *m)
+{
+    if (m->event == NULL || m->event_len == 0) {
+        resdeliv__log_seterr(log, "event is empty");
+        return RESDELIV_EINVAL;
+    }
+    if (m->event_len >= WHISPER_PREFIX_LEN &&
+        memcmp(m->event, whisper_prefix, WHISPER_PREFIX_LEN) == 0) {
+        resdeliv__log_seterr(log, "event '%.*s' is a client event",
+                             (int)(m->event_len > 64 ? 64 : m->event_len),
+                             m->event);
+        return RESDELIV_EWHISPER;
+    }
+    if (m->data == NULL && m->data_len > 0) {
+        resdeliv__log_seterr(log, "data is NULL");
+        return RESDELIV_EINVAL;
+    }
+    return resdeliv__log_check_channel(log, m->channel, m->channel_len);
+}
+
+static struct resdeliv_retention retention_of(const resdeliv_log *log,
+                                              const char *channel,
+                                              size_t len)
+{
+    struct resdeliv_retention r;
+    char name[RESDELIV_MAX_CHANNEL_LEN + 1];
+    const struct resdeliv_config *cfg = log->cfg;
+
+    if (cfg->per_channel_count == 0) {
+        r.max_messages = cfg->default_max_messages;
+    } else {
+        /* The glob match needs a NUL-terminated name; the length was
+         * checked and control characters (NUL among them) refused. */
+        memcpy(name, channel, len);
+        name[len] = '\0';
+        r.max_messages = resdeliv_config_channel_cap(cfg, name);
+    }
+    r.max_age_ms = cfg->max_age_seconds > UINT64_MAX / 1000
+                       ? UINT64_MAX
+                       : cfg->max_age_seconds * 1000;
+    return r;
+}
+
+/* The store appended message `i`: tag its payload. */
+static void result_logged(struct pub_op *op, size_t i,
+                          const struct resdeliv_append_result *ar)
+{
+    resdeliv_log *log = op->log;
+    const struct resdeliv_message *m = &op->msgs[i];
+    struct resdeliv_publish_result *r = &op->results[i];
+    size_t size = resdeliv__log_tag_bound(log, m->data_len);
+
+    r->logged = 1;
+    r->position.id = ar->id;
+    memcpy(r->position.epoch, ar->epoch, sizeof(r->position.epoch));
+    r->position.epoch[sizeof(r->position.epoch) - 1] = '\0';
+    r->payload = malloc(size);
+    if (r->payload == NULL) {
+        r->status = RESDELIV_ENOMEM;
+        resdeliv__log_seterr(log, "out of memory tagging a payload");
+        return;
+    }
+    r->payload_len =
+        resdeliv__log_tag_into(log, m->data, m->data_len, &r->position.id,
+                               r->position.epoch, r->payload, size,
+                               &r->tagged);
+    log->counters.published++;
+    if (r->tagged) {
+        log->counters.tagged++;
+    } else {
+        log->counters.untagged++;
+        log->counters.not_object++;
+    }
+}
+
+/* The store failed message `i`: deliver untagged or fail, as configured. */
+static void result_failed(struct pub_op *op, size_t i)
+{
+    resdeliv_log *log = op->log;
+    const struct resdeliv_message *m = &op->msgs[i];
+    struct resdeliv_publish_result *r = &op->results[i];
+
+    log->counters.log_failures++;
+    if (log->cfg->on_log_failure == RESDELIV_ON_FAILURE_FAIL) {
+        r->status = RESDELIV_ESTORE;
+        return;
+    }
+    r->payload = malloc(m->data_len + 1);
+    if (r->payload == NULL) {
+        r->status = RESDELIV_ENOMEM;
+        return;
+    }
+    if (m->data_len > 0) {
+        memcpy(r->payload, m->data, m->data_len);
+    }
+    r->payload[m->data_len] = '\0';
+    r->payload_len = m->data_len;
+    log->counters.published++;
+    log->counters.untagged++;
+}
+
+static void finish_async(struct pub_op *op)
+{
+    op->cb(op->arg, 0, op->results, op->n);
+    for (size_t i = 0; i < op->n; i++) {
+        free(op->results[i].payload);
+    }
+    free(op->block);
+}
+
+/*
+ * Store completion. Messages refused before the append already carry a
+ * non-zero status; the others match the store's results in order.
+ */
+static void on_append(void *arg, int status,
+                      const struct resdeliv_append_result *res, size_t n)
+{
+    struct pub_op *op = arg;
+    size_t k = 0;
+    int failure = 0;
+
+    if (status >= 0 && (n != op->nitems || (n > 0 && res == NULL))) {
+        status = RESDELIV_ESTORE;
+    }
+    for (size_t i = 0; i < op->n; i++) {
+        if (op->results[i].status != 0) {
+            continue;
+        }
+        if (status < 0 || res[k].status < 0) {
+            failure = failure ? failure : (status < 0 ? status : res[k].status);
+            result_failed(op, i);
+        } else {
+            result_logged(op, i, &res[k]);
+        }
+        k++;
+    }
+    if (failure) {
+        resdeliv__log_store_err(op->log, "append", failure);
+    }
+    op->ran = 1;
+    if (op->cb != NULL) {
+        finish_async(op);
+    }
+}
+
+/* Validate every message, then hand the valid ones to the store. The
+ * operation completes through on_append() in every case. */
+static void pub_start(struct pub_op *op, struct resdeliv_append_item *items)
+{
+    resdeliv_log *log = op->log;
+    size_t k = 0;
+    int rc;
+
+    for (size_t i = 0; i < op->n; i++) {
+        const struct resdeliv_message *m = &op->msgs[i];
+        rc = check_message(log, m);
+        if (rc < 0) {
+            op->results[i].status = rc;
+            if (rc == RESDELIV_EWHISPER) {
+                log->counters.whispers_refused++;
+            }
+            continue;
+        }
+        items[k].channel = m->channel;
+        items[k].channel_len = m->channel_len;
+        items[k].event = m->event;
+        items[k].event_len = m->event_len;
+        items[k].data = m->data != NULL ? m->data : "";
+        items[k].data_len = m->data_len;
+        items[k].retention = retention_of(log, m->channel, m->channel_len);
+        k++;
+    }
+    op->nitems = k;
+    if (k == 0) {
+        on_append(op, 0, NULL, 0);
+        return;
+    }
+    rc = resdeliv_store_append(log->store, log->app_id, log->app_id_len,
+                               items, k, on_append, op);
+    if (rc < 0) {
+        on_append(op, rc, NULL, 0);
+    }
+}
+
+static struct resdeliv_append_item *
+items_for(size_t n, struct resdeliv_append_item *small)
+{
+    if (n <= SMALL_BATCH) {
+        return small;
+    }
+    if (n > SIZE_MAX / sizeof(struct resdeliv_append_item)) {
+        return NULL;
+    }
+    return malloc(n * sizeof(struct resdeliv_append_item));
+}
+
+int resdeliv_log_publish_batch(resdeliv_log *log,
+                               const struct resdeliv_message *msgs, size_t n,
+                               struct resdeliv_publish_result *results)
+{
+    struct resdeliv_append_item small[SMALL_BATCH];
+    struct resdeliv_append_item *items;
+    struct pub_op op = {0};
+
+    if (log == NULL) {
+        return RESDELIV_EINVAL;
+    }
+    if (n > 0 && (msgs == NULL || results == NULL)) {
+        resdeliv__log_seterr(log, "messages or results is NULL");
+        return RESDELIV_EINVAL;
+    }
+    if (!(log->store_flags & RESDELIV_STORE_SYNC)) {
+        resdeliv__log_seterr(log,
+                             "store '%s' is asynchronous: use "
+                             "resdeliv_log_publish_async()",
+                             resdeliv_store_name(log->store));
+        return RESDELIV_ENOTSUP;
+    }
+    items = items_for(n, small);
+    if (items == NULL) {
+        resdeliv__log_seterr(log, "out of memory for a batch of %zu", n);
+        return RESDELIV_ENOMEM;
+    }
+    if (n > 0) {
+        memset(results, 0, n * sizeof(*results));
+    }
+    op.log = log;
+    op.msgs = msgs;
+    op.results = results;
+    op.n = n;
+    pub_start(&op, items);
+    if (items != small) {
+        free(items);
+    }
+    if (!op.ran) {
+        resdeliv__log_seterr(log, "store '%s' did not complete the append",
+                             resdeliv_store_name(log->store));
+        return RESDELIV_ESTORE;
+    }
+    return 0;
+}
+
+int resdeliv_log_publish(resdeliv_log *log, const struct resdeliv_message *msg,
+                         struct resdeliv_publish_result *res)
+{
+    int rc;
+
+    if (log == NULL || msg == NULL || res == NULL) {
+        return RESDELIV_EINVAL;
+    }
+    rc = resdeliv_log_publish_batch(log, msg, 1, res);
+    return rc < 0 ? rc : res->status;
+}
+
+static size_t align_up(size_t n)
+{
+    size_t a = alignof(max_align_t);
+    return (n + a - 1) / a * a;
+}
+
+/*
+ * One heap block for an asynchronous publish: the op, the results and,
+ * for a store that may complete later, a copy of the messages (the
+ * caller's are borrowed only for the duration of the call).
+ */
+static struct pub_op *async_op_new(const struct resdeliv_message *msgs,
+                                   size_t n, int copy)
+{
+    size_t off_res = align_up(sizeof(struct pub_op));
+    size_t off_msg =
+        off_res + align_up(n * sizeof(struct resdeliv_publish_result));
+    size_t off_bytes = off_msg + (copy ? align_up(n * sizeof(*msgs)) : 0);
+    size_t total = off_bytes;
+    struct resdeliv_message *copies;
+    struct pub_op *op;
+    char *p;
+
+    for (size_t i = 0; copy && i < n; i++) {
+        total += msgs[i].channel_len + msgs[i].event_len + msgs[i].data_len;
+    }
+    p = calloc(1, total);
+    if (p == NULL) {
+        return NULL;
+    }
+    op = (struct pub_op *)(void *)p;
+    op->block = p;
+    op->results = (struct resdeliv_publish_result *)(void *)(p + off_res);
+    op->n = n;
+    op->msgs = msgs;
+    if (!copy) {
+        return op;
+    }
+    copies = (struct resdeliv_message *)(void *)(p + off_msg);
+    p += off_bytes;
+    for (size_t i = 0; i < n; i++) {
+        const struct resdeliv_message *m = &msgs[i];
+        struct resdeliv_message *c = &copies[i];
+        *c = *m;
+        if (m->channel != NULL && m->channel_len > 0) {
+            c->channel = memcpy(p, m->channel, m->channel_len);
+            p += m->channel_len;
+        }
+        if (m->event != NULL && m->event_len > 0) {
+            c->event = memcpy(p, m->event, m->event_len);
+            p += m->event_len;
+        }
+        if (m->data != NULL && m->data_len > 0) {
+            c->data = memcpy(p, m->data, m->data_len);
+            p += m->data_len;
+        }
+    }
+    op->msgs = copies;
+    return op;
+}
+
+int resdeliv_log_publish_async(resdeliv_log *log,
+                               const struct resdeliv_message *msgs, size_t n,
+                               resdeliv_publish_cb cb, void *arg)
+{
+    struct resdeliv_append_item small[SMALL_BATCH];
+    struct resdeliv_append_item *items;
+    struct pub_op *op;
+    int copy;
+
+    if (log == NULL) {
+        return RESDELIV_EINVAL;
+    }
+    if (cb == NULL || (n > 0 && msgs == NULL)) {
+        resdeliv__log_seterr(log, "callback or messages is NULL");
+        return RESDELIV_EINVAL;
+    }
+    if (n > SIZE_MAX / 4 / sizeof(struct resdeliv_publish_result)) {
+        resdeliv__log_seterr(log, "batch of %zu is too large", n);
+        return RESDELIV_ENOMEM;
+    }
+    items = items_for(n, small);
+    copy = !(log->store_flags & RESDELIV_STORE_SYNC);
+    op = items != NULL ? async_op_new(msgs, n, copy) : NULL;
+    if (op == NULL) {
+        if (items != small) {
+            free(items);
+        }
+        resdeliv__log_seterr(log, "out of memory for a batch of %zu", n);
+        return RESDELIV_ENOMEM;
+    }
+    op->log = log;
+    op->cb = cb;
+    op->arg = arg;
+    pub_start(op, items);
+    if (items != small) {
+        free(items);
+    }
+    return 0;
+}
+
+/* ---- counters, position, drop ---------------------------------------- */
+
+int resdeliv_log_counters(const resdeliv_log *log,
+                          struct resdeliv_counters *out, size_t size)
+{
+    if (log == NULL || out == NULL || size == 0) {
+        return RESDELIV_EINVAL;
+    }
+    memcpy(out, &log->counters,
+           size < sizeof(log->counters) ? size : sizeof(log->counters));
+    return 0;
+}
+
+void resdeliv_log_count_dedup_drops(resdeliv_log *log, uint64_t n)
+{
+    if (log != NULL) {
+        log->counters.dedup_drops += n;
+    }
+}
+
+struct info_wait {
+    int ran;
+    int status;
+    struct resdeliv_log_info info;
+};
+
+static void on_info_wait(void *arg, int status,
+                         const struct resdeliv_log_info *info)
+{
+    struct info_wait *w = arg;
+
+    w->ran = 1;
+    w->status = status;
+    if (status >= 0 && info != NULL) {
+        w->info = *info;
+    }
+}
+
+/* Common checks of position and drop: a key for a NUL-terminated channel
+ * on a synchronous store. */
+static int sync_key(resdeliv_log *log, const char *channel,
+                    struct resdeliv_log_key *key)
+{
+    size_t len;
+    int rc;
+
+    len = channel != NULL ? strnlen(channel, RESDELIV_MAX_CHANNEL_LEN + 1) : 0;
+    rc = resdeliv__log_check_channel(log, channel, len);
+    if (rc < 0) {
+        return rc;
+    }
+    if (!(log->store_flags & RESDELIV_STORE_SYNC)) {
+        resdeliv__log_seterr(log, "store '%s' is asynchronous",
+                             resdeliv_store_name(log->store));
+        return RESDELIV_ENOTSUP;
+    }
+    key->app_id = log->app_id;
+    key->app_id_len = log->app_id_len;
+    key->channel = channel;
+    key->channel_len = len;
+    return 0;
+}
+
+int resdeliv_log_position(resdeliv_log *log, const char *channel,
+                          struct resdeliv_position *out)
+{
+    struct resdeliv_log_key key;
+    struct info_wait w = {0};
+    int rc;
+
+    if (log == NULL || out == NULL) {
+        return RESDELIV_EINVAL;
+    }
+    rc = sync_key(log, channel, &key);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = resdeliv_store_info(log->store, &key, NULL, 0, on_info_wait, &w);
+    if (rc >= 0 && !w.ran) {
+        rc = RESDELIV_ESTORE;
+    } else if (rc >= 0) {
+        rc = w.status;
+    }
+    if (rc < 0) {
+        resdeliv__log_store_err(log, "info", rc);
+        return rc;
+    }
+    memset(out, 0, sizeof(*out));
+    if (w.info.exists) {
+        out->id = w.info.last;
+        memcpy(out->epoch, w.info.epoch, sizeof(out->epoch));
+        out->epoch[sizeof(out->epoch) - 1] = '\0';
+    }
+    return 0;
+}
+
+static void on_done_wait(void *arg, int status)
+{
+    struct info_wait *w = arg;
+
+    w->ran = 1;
+    w->status = status;
+}
+
+int resdeliv_log_drop(resdeliv_log *log, const char *channel)
+{
+    struct resdeliv_log_key key;
+    struct info_wait w = {0};
+    int rc;
+
+    if (log == NULL) {
+        return RESDELIV_EINVAL;
+    }
+    rc = sync_key(log, channel, &key);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = resdeliv_store_drop(log->store, &key, on_done_wait, &w);
+    if (rc >= 0 && !w.ran) {
+        rc = RESDELIV_ESTORE;
+    } else if (rc >= 0) {
+        rc = w.status;
+    }
+    if (rc < 0) {
+        resdeliv__log_store_err(log, "drop", rc);
+    }
+    return rc;
+}

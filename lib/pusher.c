@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,15 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 
 /* ------------------------------------------------------ string escaping */
 
+/* Characters with a two-character escape, and the letter after '\\'. */
+static const char esc_from[] = "\"\\\b\f\n\r\t";
+static const char esc_to[] = "\"\\bfnrt";
+
+static int esc_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 /* Bytes the escaped form of `s` takes, without the quotes. */
 static size_t esc_len(const char *str, size_t n)
 {
@@ -74,75 +84,51 @@ static size_t esc_len(const char *str, size_t n)
 
     for (size_t i = 0; i < n;) {
         unsigned char c = s[i];
-        if (c >= 0x80) {
-            size_t v = utf8_len(s + i, n - i);
-            out += v ? v : 3; /* U+FFFD is 3 bytes */
-            i += v ? v : 1;
-            continue;
-        }
-        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' ||
-            c == '\r' || c == '\t') {
-            out += 2;
-        } else if (c < 0x20) {
-            out += 6;
+        size_t v = 1;
+        if (esc_plain(c)) {
+            out++;
+        } else if (c < 0x80) {
+            out += memchr(esc_from, c, sizeof(esc_from) - 1) ? 2 : 6;
         } else {
-            out += 1;
+            v = utf8_len(s + i, n - i);
+            out += v ? v : 3; /* U+FFFD is 3 bytes */
+            v += !v;
         }
-        i++;
+        i += v;
     }
     return out;
-}
-
-static char *esc_ascii(char *d, unsigned char c)
-{
-    static const char hex[] = "0123456789abcdef";
-    const char *shortform = NULL;
-
-    switch (c) {
-    case '"': shortform = "\\\""; break;
-    case '\\': shortform = "\\\\"; break;
-    case '\b': shortform = "\\b"; break;
-    case '\f': shortform = "\\f"; break;
-    case '\n': shortform = "\\n"; break;
-    case '\r': shortform = "\\r"; break;
-    case '\t': shortform = "\\t"; break;
-    default: break;
-    }
-    if (shortform != NULL) {
-        *d++ = shortform[0];
-        *d++ = shortform[1];
-    } else if (c < 0x20) {
-        memcpy(d, "\\u00", 4);
-        d[4] = hex[c >> 4];
-        d[5] = hex[c & 0xF];
-        d += 6;
-    } else {
-        *d++ = (char)c;
-    }
-    return d;
 }
 
 /* Write the escaped form of `s` (exactly esc_len() bytes). */
 static char *esc_write(char *d, const char *str, size_t n)
 {
+    static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;
 
     for (size_t i = 0; i < n;) {
-        if (s[i] < 0x80) {
-            d = esc_ascii(d, s[i]);
-            i++;
-            continue;
-        }
-        size_t v = utf8_len(s + i, n - i);
-        if (v == 0) {
-            memcpy(d, "\xEF\xBF\xBD", 3);
-            d += 3;
-            i++;
-        } else {
+        unsigned char c = s[i];
+        const char *two = NULL;
+        size_t v = 1;
+        if (esc_plain(c)) {
+            *d++ = (char)c;
+        } else if (c < 0x80 &&
+                   (two = memchr(esc_from, c, sizeof(esc_from) - 1))) {
+            *d++ = '\\';
+            *d++ = esc_to[two - esc_from];
+        } else if (c < 0x80) {
+            memcpy(d, "\\u00", 4);
+            d[4] = hex[c >> 4];
+            d[5] = hex[c & 0xF];
+            d += 6;
+        } else if ((v = utf8_len(s + i, n - i)) != 0) {
             memcpy(d, s + i, v);
             d += v;
-            i += v;
+        } else {
+            memcpy(d, "\xEF\xBF\xBD", 3);
+            d += 3;
+            v = 1;
         }
+        i += v;
     }
     return d;
 }
@@ -164,15 +150,13 @@ static int buf_reserve(struct buf *b, size_t extra)
     if (extra <= b->cap - b->len) {
         return 0;
     }
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap - b->len < extra) {
-        if (cap > SIZE_MAX / 2) {
-            b->oom = 1;
-            return -1;
-        }
-        cap *= 2;
+    size_t cap = b->cap < SIZE_MAX / 2 ? b->cap * 2 : SIZE_MAX;
+    if (extra > SIZE_MAX - b->len) {
+        cap = 0; /* cannot be satisfied */
+    } else if (cap < b->len + extra) {
+        cap = b->len + extra < 64 ? 64 : b->len + extra;
     }
-    char *p = realloc(b->p, cap);
+    char *p = cap ? realloc(b->p, cap) : NULL;
     if (p == NULL) {
         b->oom = 1;
         return -1;
@@ -265,32 +249,16 @@ static int scan_fail(const struct scan *sc, const char *problem)
                        problem, sc->i, (int)sc->key_len,
                        (const char *)sc->s + sc->key_off);
     } else {
-        resdeliv__errf(sc->err, sc->errsize, "%s: %s at offset %zu",
-                       sc->what, problem, sc->i);
+        resdeliv__errf(sc->err, sc->errsize, "%s: %s at offset %zu", sc->what,
+                       problem, sc->i);
     }
     return RESDELIV_EBADFRAME;
-}
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
 }
 
 /* At a backslash inside a string. cJSON checks the escape letters; this
  * catches what cJSON would turn into a NUL (\u0000, or bad hex digits). */
 static int scan_escape(struct scan *sc)
 {
-    unsigned v = 0;
-
     if (sc->i + 1 >= sc->len) {
         return scan_fail(sc, "truncated escape");
     }
@@ -302,13 +270,11 @@ static int scan_escape(struct scan *sc)
         return scan_fail(sc, "truncated \\u escape");
     }
     for (size_t k = 2; k < 6; k++) {
-        int h = hexval(sc->s[sc->i + k]);
-        if (h < 0) {
+        if (!isxdigit(sc->s[sc->i + k])) {
             return scan_fail(sc, "bad \\u escape");
         }
-        v = v * 16 + (unsigned)h;
     }
-    if (v == 0) {
+    if (memcmp(sc->s + sc->i + 2, "0000", 4) == 0) {
         return scan_fail(sc, "\\u0000 (NUL) escape");
     }
     sc->i += 6;
@@ -364,6 +330,7 @@ static int scan_struct(struct scan *sc, unsigned char c)
     } else if (c == '}' || c == ']') {
         sc->depth -= sc->depth ? 1 : 0;
         sc->expect_key = 0;
+        sc->key_len = 0; /* past the member that held this value */
     } else if (c == ',') {
         sc->expect_key = sc->depth && sc->stack[sc->depth] == '{';
     } else if (c >= 0x80) {
@@ -377,8 +344,8 @@ static int scan_struct(struct scan *sc, unsigned char c)
     return 0;
 }
 
-static int scan_json(const char *text, size_t len, const char *what,
-                     char *err, size_t errsize)
+static int scan_json(const char *text, size_t len, const char *what, char *err,
+                     size_t errsize)
 {
     struct scan sc;
 
@@ -400,17 +367,28 @@ static int scan_json(const char *text, size_t len, const char *what,
 
 /* ------------------------------------------------------------- parsing */
 
-static int is_ws(char c)
+/* One JSON value filling `text` (white space around it allowed), or NULL.
+ * cJSON alone would accept trailing garbage. */
+static cJSON *parse_whole(const char *text, size_t len)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    const char *end = NULL;
+    cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+
+    while (v != NULL && end < text + len &&
+           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) {
+        end++;
+    }
+    if (v != NULL && end != text + len) {
+        cJSON_Delete(v);
+        v = NULL;
+    }
+    return v;
 }
 
 /* Scan and parse `text` as one JSON object; `what` names it in errors. */
 static int parse_object(const char *text, size_t len, const char *what,
                         cJSON **root, char *err, size_t errsize)
 {
-    const char *end = NULL;
-
     *root = NULL;
     if (len == 0) {
         resdeliv__errf(err, errsize, "%s is empty", what);
@@ -420,24 +398,16 @@ static int parse_object(const char *text, size_t len, const char *what,
     if (rc != 0) {
         return rc;
     }
-    cJSON *obj = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    cJSON *obj = parse_whole(text, len);
     if (obj == NULL) {
         resdeliv__errf(err, errsize, "%s is not valid JSON", what);
-        return RESDELIV_EBADFRAME;
-    }
-    while (end < text + len && is_ws(*end)) {
-        end++;
-    }
-    if (end != text + len) {
-        resdeliv__errf(err, errsize, "%s has data after the JSON value",
-                       what);
     } else if (!cJSON_IsObject(obj)) {
         resdeliv__errf(err, errsize, "%s is not a JSON object", what);
+        cJSON_Delete(obj);
     } else {
         *root = obj;
         return 0;
     }
-    cJSON_Delete(obj);
     return RESDELIV_EBADFRAME;
 }
 
@@ -534,23 +504,38 @@ static int take_data(const cJSON *root, struct resdeliv_pusher_frame *out,
     return 0;
 }
 
+/* Checks common to both parsers; zeroes `out` and parses the frame. */
+static int parse_client_frame(const char *text, size_t len, void *out,
+                              size_t outsize, cJSON **root, char *err,
+                              size_t errsize)
+{
+    *root = NULL;
+    if (out != NULL) {
+        memset(out, 0, outsize);
+    }
+    if (out == NULL || (text == NULL && len > 0)) {
+        resdeliv__errf(err, errsize, "NULL argument");
+        return RESDELIV_EINVAL;
+    }
+    if (len > RESDELIV_PUSHER_MAX_FRAME) {
+        resdeliv__errf(err, errsize, "frame of %zu bytes exceeds %u bytes", len,
+                       RESDELIV_PUSHER_MAX_FRAME);
+        return RESDELIV_EBADFRAME;
+    }
+    return parse_object(text, len, "frame", root, err, errsize);
+}
+
 int resdeliv_pusher_parse_frame(const char *text, size_t len,
                                 struct resdeliv_pusher_frame *out, char *err,
                                 size_t errsize)
 {
     cJSON *root = NULL;
+    int rc =
+        parse_client_frame(text, len, out, sizeof(*out), &root, err, errsize);
 
-    if (out == NULL || (text == NULL && len > 0)) {
-        resdeliv__errf(err, errsize, "NULL argument");
-        return RESDELIV_EINVAL;
+    if (rc == RESDELIV_EINVAL) {
+        return rc;
     }
-    memset(out, 0, sizeof(*out));
-    if (len > RESDELIV_PUSHER_MAX_FRAME) {
-        resdeliv__errf(err, errsize, "frame of %zu bytes exceeds %u bytes",
-                       len, RESDELIV_PUSHER_MAX_FRAME);
-        return RESDELIV_EBADFRAME;
-    }
-    int rc = parse_object(text, len, "frame", &root, err, errsize);
     if (rc == 0) {
         rc = take_string(root, "event", 1, &out->event, err, errsize);
     }
@@ -614,28 +599,20 @@ static int fill_subscribe(const cJSON *data,
                        CHANNEL_MAX);
         rc = RESDELIV_EBADFRAME;
     }
-    if (rc == 0) {
-        rc = take_string(data, "auth", 0, &out->auth, err, errsize);
-    }
-    if (rc == 0) {
-        rc = take_string(data, "channel_data", 0, &out->channel_data, err,
-                         errsize);
-    }
-    if (rc == 0) {
-        rc = take_string(data, "last_event_id", 0, &out->last_event_id, err,
-                         errsize);
-    }
-    if (rc == 0) {
-        rc = take_string(data, "last_event_epoch", 0, &out->last_event_epoch,
-                         err, errsize);
+    char **dst[] = {&out->auth, &out->channel_data, &out->last_event_id,
+                    &out->last_event_epoch};
+    static const char *const name[] = {"auth", "channel_data", "last_event_id",
+                                       "last_event_epoch"};
+    for (size_t i = 0; rc == 0 && i < sizeof(dst) / sizeof(dst[0]); i++) {
+        rc = take_string(data, name[i], 0, dst[i], err, errsize);
     }
     return rc;
 }
 
 /* The subscribe's data object: given as an object, or as a string that
  * holds one (parsed into `*owned`). */
-static int subscribe_data(const cJSON *root, const cJSON **data,
-                          cJSON **owned, char *err, size_t errsize)
+static int subscribe_data(const cJSON *root, const cJSON **data, cJSON **owned,
+                          char *err, size_t errsize)
 {
     const cJSON *v = NULL;
     int rc = get_member(root, "data", &v, err, errsize);
@@ -654,8 +631,7 @@ static int subscribe_data(const cJSON *root, const cJSON **data,
         return rc;
     }
     resdeliv__errf(err, errsize, "member \"data\" is %s",
-                   v ? "not an object or a string holding one"
-                     : "missing");
+                   v ? "not an object or a string holding one" : "missing");
     return RESDELIV_EBADFRAME;
 }
 
@@ -665,18 +641,12 @@ int resdeliv_pusher_parse_subscribe(const char *text, size_t len,
 {
     cJSON *root = NULL, *owned = NULL;
     const cJSON *data = NULL, *ev = NULL;
+    int rc =
+        parse_client_frame(text, len, out, sizeof(*out), &root, err, errsize);
 
-    if (out == NULL || (text == NULL && len > 0)) {
-        resdeliv__errf(err, errsize, "NULL argument");
-        return RESDELIV_EINVAL;
+    if (rc == RESDELIV_EINVAL) {
+        return rc;
     }
-    memset(out, 0, sizeof(*out));
-    if (len > RESDELIV_PUSHER_MAX_FRAME) {
-        resdeliv__errf(err, errsize, "frame of %zu bytes exceeds %u bytes",
-                       len, RESDELIV_PUSHER_MAX_FRAME);
-        return RESDELIV_EBADFRAME;
-    }
-    int rc = parse_object(text, len, "frame", &root, err, errsize);
     if (rc == 0) {
         rc = get_member(root, "event", &ev, err, errsize);
     }
@@ -825,96 +795,34 @@ static const char *position_epoch(const struct resdeliv_position *pos)
     return pos->epoch;
 }
 
-/* Remove every top-level member `name`; 1 when one was removed. */
-static int drop_member(cJSON *obj, const char *name)
+/* The position goes in the way live deliveries are tagged (resdeliv_tag),
+ * so a client reads it the same way in both. */
+static int subscribed_tagged(const char *channel, const char *data,
+                             size_t data_len,
+                             const struct resdeliv_position *pos,
+                             const char *id_field, const char *epoch_field,
+                             char **out, size_t *out_len)
 {
-    int dropped = 0;
-
-    while (cJSON_GetObjectItemCaseSensitive(obj, name) != NULL) {
-        cJSON_DeleteItemFromObjectCaseSensitive(obj, name);
-        dropped = 1;
-    }
-    return dropped;
-}
-
-/* Append the position members to the object text `base` (which ends with
- * its closing brace, maybe followed by white space). */
-static void put_position(struct buf *b, const char *base, size_t len,
-                         int empty, const char *id_field, const char *id,
-                         const char *epoch_field, const char *epoch)
-{
-    while (len > 0 && base[len - 1] != '}') {
-        len--;
-    }
-    buf_put(b, base, len ? len - 1 : 0);
-    if (!empty) {
-        buf_puts(b, ",");
-    }
-    buf_put_str(b, id_field, strlen(id_field));
-    buf_puts(b, ":");
-    buf_put_str(b, id, strlen(id));
-    if (epoch[0] != '\0') {
-        buf_puts(b, ",");
-        buf_put_str(b, epoch_field, strlen(epoch_field));
-        buf_puts(b, ":");
-        buf_put_str(b, epoch, strlen(epoch));
-    }
-    buf_puts(b, "}");
-}
-
-/* The subscription data: `data` as given, or with the position members
- * spliced in. The text is kept as is unless a member of the same name has
- * to be replaced; then the object is reprinted without it. */
-static int subscribed_inner(cJSON *obj, const char *data, size_t len,
-                            const struct resdeliv_position *pos,
-                            const char *id_field, const char *epoch_field,
-                            struct buf *b)
-{
-    char id[RESDELIV_ID_BUFSIZE];
     const char *epoch = position_epoch(pos);
+    char *tagged = NULL;
+    size_t tagged_len = 0;
 
-    if (epoch == NULL || resdeliv_id_format(&pos->id, id, sizeof(id)) < 0) {
+    if (epoch == NULL) {
         return RESDELIV_EINVAL;
     }
-    id_field = id_field ? id_field : "_replay_id";
-    epoch_field = epoch_field ? epoch_field : "_replay_epoch";
-    int dropped = drop_member(obj, id_field);
-    if (epoch[0] != '\0') {
-        dropped |= drop_member(obj, epoch_field);
+    int rc = resdeliv_tag(data, data_len, id_field ? id_field : "_replay_id",
+                          epoch_field ? epoch_field : "_replay_epoch", &pos->id,
+                          epoch, &tagged, &tagged_len);
+    if (rc != 0) {
+        /* Untaggable data (a tag field present twice, say) is the
+         * caller's argument, not a malformed frame. */
+        return rc == RESDELIV_ENOMEM ? rc : RESDELIV_EINVAL;
     }
-    if (!dropped) {
-        put_position(b, data, len, obj->child == NULL, id_field, id,
-                     epoch_field, epoch);
-        return 0;
-    }
-    char *printed = cJSON_PrintUnformatted(obj);
-    if (printed == NULL) {
-        return RESDELIV_ENOMEM;
-    }
-    put_position(b, printed, strlen(printed), obj->child == NULL, id_field,
-                 id, epoch_field, epoch);
-    cJSON_free(printed);
-    return 0;
-}
-
-/* `data` parsed when it is exactly one JSON object (white space around
- * it allowed), else NULL. */
-static cJSON *parse_data_object(const char *data, size_t len)
-{
-    const char *end = NULL;
-    cJSON *obj = cJSON_ParseWithLengthOpts(data, len, &end, 0);
-
-    if (obj == NULL) {
-        return NULL;
-    }
-    while (end < data + len && is_ws(*end)) {
-        end++;
-    }
-    if (end != data + len || !cJSON_IsObject(obj)) {
-        cJSON_Delete(obj);
-        return NULL;
-    }
-    return obj;
+    rc = resdeliv_pusher_build_event(EV_SUBSCRIBED, strlen(EV_SUBSCRIBED),
+                                     channel, strlen(channel), tagged,
+                                     tagged_len, out, out_len);
+    free(tagged);
+    return rc;
 }
 
 int resdeliv_pusher_build_subscribed(const char *channel, const char *data,
@@ -924,8 +832,6 @@ int resdeliv_pusher_build_subscribed(const char *channel, const char *data,
                                      const char *epoch_field, char **out,
                                      size_t *out_len)
 {
-    struct buf b = {0};
-
     if (out == NULL || channel == NULL || (data == NULL && data_len > 0)) {
         return RESDELIV_EINVAL;
     }
@@ -934,23 +840,20 @@ int resdeliv_pusher_build_subscribed(const char *channel, const char *data,
         data = "{}";
         data_len = 2;
     }
-    cJSON *obj = parse_data_object(data, data_len);
-    if (obj == NULL) {
+    /* The tagger checks structure only; the client must get valid JSON. */
+    cJSON *obj = parse_whole(data, data_len);
+    int is_object = cJSON_IsObject(obj);
+    cJSON_Delete(obj);
+    if (!is_object) {
         return RESDELIV_EINVAL;
     }
-    int rc = 0;
-    if (position == NULL) {
-        buf_put(&b, data, data_len);
-    } else {
-        rc = subscribed_inner(obj, data, data_len, position, id_field,
-                              epoch_field, &b);
+    if (position != NULL) {
+        return subscribed_tagged(channel, data, data_len, position, id_field,
+                                 epoch_field, out, out_len);
     }
-    cJSON_Delete(obj);
-    if (rc != 0) {
-        free(b.p);
-        return rc;
-    }
-    return event_from_buf(EV_SUBSCRIBED, channel, &b, out, out_len);
+    return resdeliv_pusher_build_event(EV_SUBSCRIBED, strlen(EV_SUBSCRIBED),
+                                       channel, strlen(channel), data, data_len,
+                                       out, out_len);
 }
 
 /* Append `"ID"`, or null when `id` is NULL. */

@@ -83,6 +83,7 @@ void resdeliv__redis_keys_clear(struct resdeliv__redis_keys *keys);
 
 /* The append script and its arguments. */
 extern const char resdeliv__redis_append_lua[];
+extern const size_t resdeliv__redis_append_lua_len;
 
 /* EVALSHA (sha != NULL) or EVAL of the append script for one item. */
 void resdeliv__redis_argv_append(struct resdeliv__redis_argv *a,
@@ -96,6 +97,11 @@ int resdeliv__redis_argv_range(struct resdeliv__redis_argv *a, int reverse,
                                const struct resdeliv__redis_keys *keys,
                                const struct resdeliv_id *after,
                                uint64_t count, unsigned version);
+/* EVAL counting the entries strictly after `after` on the server. */
+int resdeliv__redis_argv_count(struct resdeliv__redis_argv *a,
+                               const struct resdeliv__redis_keys *keys,
+                               const struct resdeliv_id *after,
+                               unsigned version);
 /* A command of fixed words followed by one key. */
 void resdeliv__redis_argv_key(struct resdeliv__redis_argv *a,
                               const char *const *words, int nwords,

@@ -52,8 +52,7 @@ int resdeliv_store_new(const struct resdeliv_store_ops *ops, void *self,
     if (st == NULL) {
         return RESDELIV_ENOMEM;
     }
-    n = ops->struct_size < sizeof(st->ops) ? ops->struct_size
-                                           : sizeof(st->ops);
+    n = ops->struct_size < sizeof(st->ops) ? ops->struct_size : sizeof(st->ops);
     memcpy(&st->ops, ops, n);
     st->ops.struct_size = (uint32_t)sizeof(st->ops);
     st->self = self;
@@ -113,8 +112,8 @@ int resdeliv_store_append(resdeliv_store *store, const char *app_id,
                           const struct resdeliv_append_item *items, size_t n,
                           resdeliv_append_cb cb, void *arg)
 {
-    if (store == NULL || app_id == NULL || app_id_len == 0 ||
-        items == NULL || n == 0 || cb == NULL) {
+    if (store == NULL || app_id == NULL || app_id_len == 0 || items == NULL ||
+        n == 0 || cb == NULL) {
         return RESDELIV_EINVAL;
     }
     for (size_t i = 0; i < n; i++) {
@@ -156,8 +155,8 @@ int resdeliv_store_info(resdeliv_store *store,
 }
 
 int resdeliv_store_drop(resdeliv_store *store,
-                        const struct resdeliv_log_key *key,
-                        resdeliv_done_cb cb, void *arg)
+                        const struct resdeliv_log_key *key, resdeliv_done_cb cb,
+                        void *arg)
 {
     if (store == NULL || !key_ok(key) || cb == NULL) {
         return RESDELIV_EINVAL;
@@ -188,8 +187,7 @@ static int redis_from_url(const char *url, const char *key_prefix,
                           resdeliv_store **out, char *err, size_t errsize)
 {
 #ifdef RESDELIV_HAVE_REDIS
-    return resdeliv__store_redis_from_url(url, key_prefix, out, err,
-                                          errsize);
+    return resdeliv__store_redis_from_url(url, key_prefix, out, err, errsize);
 #else
     (void)url;
     (void)key_prefix;

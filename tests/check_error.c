@@ -79,8 +79,8 @@ END_TEST
 
 START_TEST(test_unknown_codes)
 {
-    static const int bad[] = {1, 2, 100, LAST_CODE - 1, -1000, INT32_MIN,
-                              INT32_MAX};
+    static const int bad[] = {1,     2,         100,      LAST_CODE - 1,
+                              -1000, INT32_MIN, INT32_MAX};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ck_assert_str_eq(resdeliv_strerror(bad[i]), "unknown error");
         ck_assert_str_eq(resdeliv_err_name(bad[i]), "RESDELIV_E?");

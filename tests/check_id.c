@@ -29,8 +29,7 @@ START_TEST(test_parse_good)
         {"1526919030474-55", 1526919030474ull, 55},
         {"01-2", 1, 2},
         {"0000000000000000000000000007-0009", 7, 9},
-        {"18446744073709551615-18446744073709551615", UINT64_MAX,
-         UINT64_MAX},
+        {"18446744073709551615-18446744073709551615", UINT64_MAX, UINT64_MAX},
         {"18446744073709551615-0", UINT64_MAX, 0},
         {"0-18446744073709551615", 0, UINT64_MAX},
         {"018446744073709551615-1", UINT64_MAX, 1},
@@ -38,8 +37,7 @@ START_TEST(test_parse_good)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct resdeliv_id id = {99, 99};
-        ck_assert_msg(parse_str(cases[i].text, &id) == 0, "%s",
-                      cases[i].text);
+        ck_assert_msg(parse_str(cases[i].text, &id) == 0, "%s", cases[i].text);
         ck_assert_uint_eq(id.ms, cases[i].ms);
         ck_assert_uint_eq(id.seq, cases[i].seq);
     }
@@ -49,11 +47,42 @@ END_TEST
 START_TEST(test_parse_bad)
 {
     static const char *bad[] = {
-        "", "-", "1-", "-1", "1", "12345", "1-2-3", " 1-2", "1-2 ", "1 -2",
-        "1- 2", "+1-2", "1-+2", "1--2", "-1-2", "0x1-2", "1-0x2", "1-2a",
-        "a1-2", "1.5-2", "1-2.0", "1e3-0", "1_000-0", "--", "1-2-", "1-*",
-        "*", "$", ">", "1-\t", "\n1-2", "1,2", "1+2", "１-2",
-        "99999999999999999999999-x", "1-99999999999999999999999-",
+        "",
+        "-",
+        "1-",
+        "-1",
+        "1",
+        "12345",
+        "1-2-3",
+        " 1-2",
+        "1-2 ",
+        "1 -2",
+        "1- 2",
+        "+1-2",
+        "1-+2",
+        "1--2",
+        "-1-2",
+        "0x1-2",
+        "1-0x2",
+        "1-2a",
+        "a1-2",
+        "1.5-2",
+        "1-2.0",
+        "1e3-0",
+        "1_000-0",
+        "--",
+        "1-2-",
+        "1-*",
+        "*",
+        "$",
+        ">",
+        "1-\t",
+        "\n1-2",
+        "1,2",
+        "1+2",
+        "１-2",
+        "99999999999999999999999-x",
+        "1-99999999999999999999999-",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct resdeliv_id id = {42, 43};
@@ -90,8 +119,10 @@ END_TEST
 START_TEST(test_parse_len)
 {
     struct resdeliv_id id = {0, 0};
-    static const char nul_seq[] = "1-2\0" "3";
-    static const char nul_ms[] = "1\0" "0-2";
+    static const char nul_seq[] = "1-2\0"
+                                  "3";
+    static const char nul_ms[] = "1\0"
+                                 "0-2";
 
     /* Not NUL-terminated: only `len` bytes count. */
     ck_assert_int_eq(resdeliv_id_parse("12-34xyz", 5, &id), 0);
@@ -197,8 +228,14 @@ END_TEST
 START_TEST(test_cmp)
 {
     static const struct resdeliv_id ordered[] = {
-        {0, 0}, {0, 1}, {0, UINT64_MAX}, {1, 0}, {1, 1}, {2, 0},
-        {UINT64_MAX - 1, UINT64_MAX}, {UINT64_MAX, 0},
+        {0, 0},
+        {0, 1},
+        {0, UINT64_MAX},
+        {1, 0},
+        {1, 1},
+        {2, 0},
+        {UINT64_MAX - 1, UINT64_MAX},
+        {UINT64_MAX, 0},
         {UINT64_MAX, UINT64_MAX},
     };
     size_t n = sizeof(ordered) / sizeof(ordered[0]);
@@ -267,17 +304,30 @@ END_TEST
 
 START_TEST(test_epoch_check)
 {
-    static const char *good[] = {"a", "Z", "0", "_", "-", "abc-DEF_123",
+    static const char *good[] = {"a",
+                                 "Z",
+                                 "0",
+                                 "_",
+                                 "-",
+                                 "abc-DEF_123",
                                  "0123456789abcdef",
                                  "0123456789abcdef0123456789ABCDEF"};
-    static const char *bad[] = {"", "a b", "a.b", "a/b", "é", "a\"b",
-                                "a\\b", "a\nb", "a+b", "a=b",
+    static const char *bad[] = {"",
+                                "a b",
+                                "a.b",
+                                "a/b",
+                                "é",
+                                "a\"b",
+                                "a\\b",
+                                "a\nb",
+                                "a+b",
+                                "a=b",
                                 "0123456789abcdef0123456789ABCDEFx"};
     static const char nul[] = "ab\0cd";
 
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        ck_assert_msg(resdeliv_epoch_check(good[i], strlen(good[i])) == 0,
-                      "%s", good[i]);
+        ck_assert_msg(resdeliv_epoch_check(good[i], strlen(good[i])) == 0, "%s",
+                      good[i]);
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ck_assert_msg(resdeliv_epoch_check(bad[i], strlen(bad[i])) ==

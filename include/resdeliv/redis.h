@@ -21,6 +21,12 @@
  * between attempts. Store errors are RESDELIV_ESTORE with the Redis text in
  * resdeliv_store_errmsg().
  *
+ * resdeliv_store_info(): Redis records `max-deleted-entry-id` for XDEL only,
+ * never for trimming, so has_max_deleted is 1 only while nothing was ever
+ * removed from the log (Redis >= 7.0); after trimming it is 0 and gaps are
+ * judged from `first`, `length` and `entries_added`. count_after is exact
+ * (counted on the server when capped).
+ *
  * A library built without hiredis still has these functions:
  * resdeliv_store_redis_new() then answers RESDELIV_ENOTSUP.
  */

@@ -12,6 +12,7 @@
 #include "id.h"
 #include "config.h"
 #include "store.h"
+#include "redis.h"
 #include "log.h"
 #include "replay.h"
 #include "dedup.h"

@@ -95,7 +95,9 @@ typedef void (*resdeliv_append_cb)(void *arg, int status,
                                    const struct resdeliv_append_result *results,
                                    size_t n);
 /** Completion of read: up to `max` entries with ids strictly after the
- * requested one, ascending, and the epoch of the log read. */
+ * requested one, ascending, and the epoch of the log read. The memory store
+ * hands out its own entries and runs this callback with the log locked, so
+ * the callback must not call into the same store. */
 typedef void (*resdeliv_read_cb)(void *arg, int status,
                                  const struct resdeliv_stored_entry *entries,
                                  size_t n, const char *epoch);
@@ -189,7 +191,8 @@ RESDELIV_API int resdeliv_store_drop(resdeliv_store *store,
                                      resdeliv_done_cb cb, void *arg);
 /**@}*/
 
-/** A clock for the memory store: milliseconds since the Unix epoch. */
+/** A clock for the memory store: milliseconds since the Unix epoch. It is
+ * called with no store lock held, from every thread that uses the store. */
 struct resdeliv_clock {
     uint64_t (*now_ms)(void *arg);
     void *arg;

@@ -3,10 +3,10 @@
 # The shared library exports exactly the functions the public headers
 # declare with RESDELIV_API: no internal resdeliv__ helper, no symbol of
 # another prefix, and nothing declared that is missing.
-# usage: symbols.sh LIBRARY.so INCLUDE_DIR
+# usage: symbols.sh LIBRARY.so INCLUDE_DIR [INCLUDE_DIR...]
 set -eu
 lib=$1
-incdir=$2
+shift
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -14,7 +14,7 @@ nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBRVW]$/ {print $3}' |
     sed 's/@.*//' | sort -u > "$tmp/exported"
 # Names of functions declared RESDELIV_API: the identifier before the
 # first '(' of the declaration, which may span lines.
-cat "$incdir"/*.h | tr '\n' ' ' | sed 's/;/;\n/g' | grep 'RESDELIV_API' |
+for d in "$@"; do cat "$d"/*.h; done | tr '\n' ' ' | sed 's/;/;\n/g' | grep 'RESDELIV_API' |
     grep -o 'resdeliv_[a-z0-9_]*[[:space:]]*(' | sed 's/[[:space:]]*($//' |
     sort -u > "$tmp/declared"
 

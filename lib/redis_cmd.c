@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Redis commands of the stream store as pure functions: key encoding,
+ * argument vectors (always argv-style, so channel names are binary safe),
+ * the append script, server version parsing and reply decoding. Nothing
+ * here does I/O, so the blocking client and an event-loop client share it.
+ *
+ * The append script, atomically per log:
+ * - a missing stream or a missing epoch key starts a new epoch (the token
+ *   comes from the client as ARGV[5]); when the stream survived its epoch
+ *   key, the stream is deleted first so its old ids are never read as the
+ *   new epoch's history;
+ * - XADD with `MAXLEN ~ N` when N > 0;
+ * - with an age (ARGV[4] ms): XTRIM `MINID ~ (new id's ms - age)` on
+ *   servers that have MINID (ARGV[6] = "1"; XADD takes one strategy per
+ *   call), and PEXPIRE of both keys so idle logs expire. The new id's time
+ *   is the server's clock, which keeps the script free of TIME;
+ * - returns {id, epoch}.
+ */
+#include "redis_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char resdeliv__redis_append_lua[] =
+    "local ep = redis.call('GET', KEYS[2])\n"
+    "if (not ep) or redis.call('EXISTS', KEYS[1]) == 0 then\n"
+    "  if not ep then redis.call('DEL', KEYS[1]) end\n"
+    "  ep = ARGV[5]\n"
+    "  redis.call('SET', KEYS[2], ep)\n"
+    "end\n"
+    "local id\n"
+    "if ARGV[3] ~= '0' then\n"
+    "  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*',\n"
+    "                  'e', ARGV[1], 'd', ARGV[2])\n"
+    "else\n"
+    "  id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[1], 'd', ARGV[2])\n"
+    "end\n"
+    "if ARGV[4] ~= '0' then\n"
+    "  local age = tonumber(ARGV[4])\n"
+    "  if ARGV[6] == '1' then\n"
+    "    local ms = tonumber(string.match(id, '^(%d+)'))\n"
+    "    if ms > age then\n"
+    "      redis.call('XTRIM', KEYS[1], 'MINID', '~',\n"
+    "                 string.format('%.0f', ms - age))\n"
+    "    end\n"
+    "  end\n"
+    "  redis.call('PEXPIRE', KEYS[1], ARGV[4])\n"
+    "  redis.call('PEXPIRE', KEYS[2], ARGV[4])\n"
+    "end\n"
+    "return {id, ep}\n";
+const size_t resdeliv__redis_append_lua_len =
+    sizeof(resdeliv__redis_append_lua) - 1;
+
+/* Bytes E() or A() (see redis_internal.h) adds to `s`. */
+static size_t escaped_len(const char *s, size_t len, int colon)
+{
+    size_t n = len;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '%' || c == '{' || c == '}' || (colon && c == ':')) {
+            n += 2;
+        }
+    }
+    return n;
+}
+
+static char *escape_into(char *o, const char *s, size_t len, int colon)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '%' || c == '{' || c == '}' || (colon && c == ':')) {
+            *o++ = '%';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    return o;
+}
+
+int resdeliv__redis_keys_build(const char *prefix, size_t prefix_len,
+                               const char *app_id, size_t app_id_len,
+                               const char *channel, size_t channel_len,
+                               struct resdeliv__redis_keys *out)
+{
+    static const char sfx[] = ":epoch";
+    size_t n = escaped_len(prefix, prefix_len, 0) + 2 +
+               escaped_len(app_id, app_id_len, 1) + 1 +
+               escaped_len(channel, channel_len, 0) + 1;
+    char *o;
+
+    memset(out, 0, sizeof(*out));
+    out->stream = malloc(n + 1);
+    out->epoch = malloc(n + sizeof(sfx));
+    if (out->stream == NULL || out->epoch == NULL) {
+        resdeliv__redis_keys_clear(out);
+        return RESDELIV_ENOMEM;
+    }
+    o = escape_into(out->stream, prefix, prefix_len, 0);
+    *o++ = ':';
+    *o++ = '{';
+    o = escape_into(o, app_id, app_id_len, 1);
+    *o++ = ':';
+    o = escape_into(o, channel, channel_len, 0);
+    *o++ = '}';
+    *o = '\0';
+    out->stream_len = n;
+    memcpy(out->epoch, out->stream, n);
+    memcpy(out->epoch + n, sfx, sizeof(sfx));
+    out->epoch_len = n + sizeof(sfx) - 1;
+    return 0;
+}
+
+void resdeliv__redis_keys_clear(struct resdeliv__redis_keys *keys)
+{
+    if (keys == NULL) {
+        return;
+    }
+    free(keys->stream);
+    free(keys->epoch);
+    memset(keys, 0, sizeof(*keys));
+}
+
+static void push(struct resdeliv__redis_argv *a, const char *s, size_t len)
+{
+    if (a->argc < RESDELIV__REDIS_ARGV_MAX) {
+        a->argv[a->argc] = s;
+        a->len[a->argc] = len;
+        a->argc++;
+    }
+}
+
+static void push_str(struct resdeliv__redis_argv *a, const char *s)
+{
+    push(a, s, strlen(s));
+}
+
+static void push_u64(struct resdeliv__redis_argv *a, int slot, uint64_t v)
+{
+    int n = snprintf(a->num[slot], sizeof(a->num[slot]), "%llu",
+                     (unsigned long long)v);
+    push(a, a->num[slot], (size_t)n);
+}
+
+void resdeliv__redis_argv_append(struct resdeliv__redis_argv *a,
+                                 const char *sha,
+                                 const struct resdeliv__redis_keys *keys,
+                                 const struct resdeliv_append_item *item,
+                                 const char *new_epoch, unsigned version)
+{
+    memset(a, 0, sizeof(*a));
+    if (sha != NULL) {
+        push_str(a, "EVALSHA");
+        push_str(a, sha);
+    } else {
+        push_str(a, "EVAL");
+        push(a, resdeliv__redis_append_lua,
+             sizeof(resdeliv__redis_append_lua) - 1);
+    }
+    push_str(a, "2");
+    push(a, keys->stream, keys->stream_len);
+    push(a, keys->epoch, keys->epoch_len);
+    push(a, item->event ? item->event : "", item->event_len);
+    push(a, item->data ? item->data : "", item->data_len);
+    push_u64(a, 0, item->retention.max_messages);
+    push_u64(a, 1, item->retention.max_age_ms);
+    push_str(a, new_epoch);
+    push_str(a, version >= RESDELIV__REDIS_V(6, 2, 0) ? "1" : "0");
+}
+
+static void push_id(struct resdeliv__redis_argv *a, int slot,
+                    const struct resdeliv_id *id, int exclusive)
+{
+    char *b = a->num[slot];
+    size_t off = 0;
+    if (exclusive) {
+        b[off++] = '(';
+    }
+    int n = resdeliv_id_format(id, b + off, sizeof(a->num[slot]) - off);
+    push(a, b, off + (size_t)(n > 0 ? n : 0));
+}
+
+int resdeliv__redis_argv_range(struct resdeliv__redis_argv *a, int reverse,
+                               const struct resdeliv__redis_keys *keys,
+                               const struct resdeliv_id *after,
+                               uint64_t count, unsigned version)
+{
+    struct resdeliv_id start = *after;
+    int exclusive = 0;
+
+    memset(a, 0, sizeof(*a));
+    if (!resdeliv_id_is_zero(after)) {
+        if (version >= RESDELIV__REDIS_V(6, 2, 0)) {
+            exclusive = 1;
+        } else if (resdeliv_id_next(after, &start) != 0) {
+            return RESDELIV_ERANGE;
+        }
+    }
+    push_str(a, reverse ? "XREVRANGE" : "XRANGE");
+    push(a, keys->stream, keys->stream_len);
+    if (reverse) {
+        push_str(a, "+");
+    }
+    if (resdeliv_id_is_zero(&start)) {
+        push_str(a, "-");
+    } else {
+        push_id(a, 0, &start, exclusive);
+    }
+    if (!reverse) {
+        push_str(a, "+");
+    }
+    if (count > 0) {
+        push_str(a, "COUNT");
+        push_u64(a, 1, count);
+    }
+    return 0;
+}
+
+int resdeliv__redis_argv_count(struct resdeliv__redis_argv *a,
+                               const struct resdeliv__redis_keys *keys,
+                               const struct resdeliv_id *after,
+                               unsigned version)
+{
+    static const char lua[] =
+        "return #redis.call('XRANGE', KEYS[1], ARGV[1], '+')";
+    struct resdeliv__redis_argv range;
+    int rc = resdeliv__redis_argv_range(&range, 0, keys, after, 0, version);
+
+    if (rc != 0) {
+        return rc;
+    }
+    memset(a, 0, sizeof(*a));
+    push_str(a, "EVAL");
+    push(a, lua, sizeof(lua) - 1);
+    push_str(a, "1");
+    push(a, keys->stream, keys->stream_len);
+    memcpy(a->num[0], range.argv[2], range.len[2]);
+    push(a, a->num[0], range.len[2]);
+    return 0;
+}
+
+void resdeliv__redis_argv_key(struct resdeliv__redis_argv *a,
+                              const char *const *words, int nwords,
+                              const char *key, size_t key_len)
+{
+    memset(a, 0, sizeof(*a));
+    for (int i = 0; i < nwords; i++) {
+        push_str(a, words[i]);
+    }
+    push(a, key, key_len);
+}
+
+unsigned resdeliv__redis_version_parse(const char *info, size_t len)
+{
+    static const char tag[] = "redis_version:";
+    const char *p = info;
+    const char *end = info + len;
+    unsigned part[3] = {0, 0, 0};
+
+    while (p != NULL && p < end) {
+        if ((size_t)(end - p) > sizeof(tag) - 1 &&
+            memcmp(p, tag, sizeof(tag) - 1) == 0) {
+            p += sizeof(tag) - 1;
+            for (int i = 0; i < 3 && p < end; i++) {
+                while (p < end && *p >= '0' && *p <= '9') {
+                    part[i] = part[i] * 10 + (unsigned)(*p++ - '0');
+                    if (part[i] > 99) {
+                        part[i] = 99;
+                    }
+                }
+                if (p >= end || *p != '.') {
+                    break;
+                }
+                p++;
+            }
+            return RESDELIV__REDIS_V(part[0], part[1], part[2]);
+        }
+        p = memchr(p, '\n', (size_t)(end - p));
+        p = p ? p + 1 : NULL;
+    }
+    return 0;
+}
+
+int resdeliv__redis_reply_error(const redisReply *r, char *err,
+                                size_t errsize)
+{
+    if (r == NULL) {
+        resdeliv__errf(err, errsize, "no reply from Redis");
+        return RESDELIV_ESTORE;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        resdeliv__errf(err, errsize, "Redis: %.*s", (int)r->len, r->str);
+        return RESDELIV_ESTORE;
+    }
+    return 0;
+}
+
+int resdeliv__redis_is_noscript(const redisReply *r)
+{
+    return r != NULL && r->type == REDIS_REPLY_ERROR && r->len >= 8 &&
+           memcmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+static int bad_reply(const char *what, char *err, size_t errsize)
+{
+    resdeliv__errf(err, errsize, "unexpected Redis reply to %s", what);
+    return RESDELIV_ESTORE;
+}
+
+static int is_str(const redisReply *r)
+{
+    return r != NULL &&
+           (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
+}
+
+static int str_eq(const redisReply *r, const char *s)
+{
+    size_t n = strlen(s);
+    return is_str(r) && r->len == n && memcmp(r->str, s, n) == 0;
+}
+
+static int parse_id_reply(const redisReply *r, struct resdeliv_id *id)
+{
+    if (!is_str(r)) {
+        return RESDELIV_EBADID;
+    }
+    return resdeliv_id_parse(r->str, r->len, id);
+}
+
+static int copy_epoch(const redisReply *r, char *epoch)
+{
+    if (!is_str(r) || resdeliv_epoch_check(r->str, r->len) != 0) {
+        return RESDELIV_ESTORE;
+    }
+    memcpy(epoch, r->str, r->len);
+    epoch[r->len] = '\0';
+    return 0;
+}
+
+int resdeliv__redis_decode_append(const redisReply *r,
+                                  struct resdeliv_append_result *res,
+                                  char *err, size_t errsize)
+{
+    int rc = resdeliv__redis_reply_error(r, err, errsize);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        parse_id_reply(r->element[0], &res->id) != 0 ||
+        copy_epoch(r->element[1], res->epoch) != 0) {
+        return bad_reply("the append script", err, errsize);
+    }
+    return 0;
+}
+
+int resdeliv__redis_decode_epoch(const redisReply *r, char *epoch,
+                                 char *err, size_t errsize)
+{
+    int rc = resdeliv__redis_reply_error(r, err, errsize);
+
+    if (rc != 0) {
+        return rc;
+    }
+    epoch[0] = '\0';
+    if (r->type == REDIS_REPLY_NIL) {
+        return 0;
+    }
+    if (copy_epoch(r, epoch) != 0) {
+        return bad_reply("GET of the epoch key", err, errsize);
+    }
+    return 0;
+}
+
+/* One stream entry [id, [field, value, ...]]. */
+static int decode_entry(const redisReply *r, struct resdeliv_stored_entry *e)
+{
+    const redisReply *f;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        parse_id_reply(r->element[0], &e->id) != 0) {
+        return -1;
+    }
+    f = r->element[1];
+    if (f->type != REDIS_REPLY_ARRAY || f->elements % 2 != 0) {
+        return -1;
+    }
+    e->event = e->data = "";
+    e->event_len = e->data_len = 0;
+    for (size_t i = 0; i + 1 < f->elements; i += 2) {
+        const redisReply *v = f->element[i + 1];
+        if (!is_str(v)) {
+            return -1;
+        }
+        if (str_eq(f->element[i], "e")) {
+            e->event = v->str;
+            e->event_len = v->len;
+        } else if (str_eq(f->element[i], "d")) {
+            e->data = v->str;
+            e->data_len = v->len;
+        }
+    }
+    return 0;
+}
+
+int resdeliv__redis_decode_entries(const redisReply *r,
+                                   struct resdeliv_stored_entry *out,
+                                   size_t max, size_t *n, char *err,
+                                   size_t errsize)
+{
+    int rc = resdeliv__redis_reply_error(r, err, errsize);
+
+    *n = 0;
+    if (rc != 0) {
+        return rc;
+    }
+    if (r->type != REDIS_REPLY_ARRAY) {
+        return bad_reply("XRANGE", err, errsize);
+    }
+    for (size_t i = 0; i < r->elements && i < max; i++) {
+        if (decode_entry(r->element[i], &out[i]) != 0) {
+            return bad_reply("XRANGE (entry)", err, errsize);
+        }
+        *n = i + 1;
+    }
+    return 0;
+}
+
+static int xinfo_field(const char *name, const redisReply *v,
+                       struct resdeliv_log_info *info)
+{
+    if (strcmp(name, "length") == 0 && v->type == REDIS_REPLY_INTEGER) {
+        info->length = v->integer > 0 ? (uint64_t)v->integer : 0;
+    } else if (strcmp(name, "last-generated-id") == 0) {
+        return parse_id_reply(v, &info->last);
+    } else if (strcmp(name, "max-deleted-entry-id") == 0) {
+        info->has_max_deleted = 1;
+        return parse_id_reply(v, &info->max_deleted);
+    } else if (strcmp(name, "entries-added") == 0 &&
+               v->type == REDIS_REPLY_INTEGER) {
+        info->entries_added = v->integer > 0 ? (uint64_t)v->integer : 0;
+    } else if (strcmp(name, "first-entry") == 0 &&
+               v->type == REDIS_REPLY_ARRAY && v->elements == 2) {
+        return parse_id_reply(v->element[0], &info->first);
+    }
+    return 0;
+}
+
+int resdeliv__redis_decode_xinfo(const redisReply *r,
+                                 struct resdeliv_log_info *info, char *err,
+                                 size_t errsize)
+{
+    char name[32];
+
+    if (r != NULL && r->type == REDIS_REPLY_ERROR && r->len >= 6 &&
+        memmem(r->str, r->len, "no such key", 11) != NULL) {
+        info->exists = 0;
+        return 0;
+    }
+    if (resdeliv__redis_reply_error(r, err, errsize) != 0) {
+        return RESDELIV_ESTORE;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+        return bad_reply("XINFO STREAM", err, errsize);
+    }
+    info->exists = 1;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i];
+        if (!is_str(k) || k->len >= sizeof(name)) {
+            continue;
+        }
+        memcpy(name, k->str, k->len);
+        name[k->len] = '\0';
+        if (xinfo_field(name, r->element[i + 1], info) != 0) {
+            return bad_reply("XINFO STREAM (field)", err, errsize);
+        }
+    }
+    /* Redis records max-deleted-entry-id for XDEL only, not for trimming,
+     * so it is exact only while nothing was ever removed. Otherwise the
+     * newest removed id is unknown (somewhere before first-entry) and the
+     * caller must fall back on first, length and entries_added. */
+    if (info->has_max_deleted && info->entries_added != info->length) {
+        info->has_max_deleted = 0;
+        memset(&info->max_deleted, 0, sizeof(info->max_deleted));
+    }
+    return 0;
+}
+
+int resdeliv__redis_decode_after(const redisReply *r, uint64_t cap,
+                                 struct resdeliv_log_info *info, char *err,
+                                 size_t errsize)
+{
+    int rc = resdeliv__redis_reply_error(r, err, errsize);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (r->type != REDIS_REPLY_ARRAY) {
+        return bad_reply("XREVRANGE", err, errsize);
+    }
+    info->capped = 0;
+    memset(&info->skip_to, 0, sizeof(info->skip_to));
+    if (cap == 0 || r->elements <= cap) {
+        info->count_after = (int64_t)r->elements;
+        return 0;
+    }
+    /* Newest first: the entry at index `cap` is the one after which
+     * exactly `cap` entries remain. */
+    const redisReply *e = r->element[cap];
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        parse_id_reply(e->element[0], &info->skip_to) != 0) {
+        return bad_reply("XREVRANGE (entry)", err, errsize);
+    }
+    info->capped = 1;
+    info->count_after = -1;
+    return 0;
+}

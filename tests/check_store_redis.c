@@ -1,0 +1,620 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Redis store against a private redis-server: the shared store
+ * conformance suite, then what only Redis has: the epoch key, approximate
+ * trimming, age retention and expiry, several clients on one server,
+ * AUTH, SELECT, and a server that dies and comes back.
+ *
+ * The shared server starts in main() (Check's parent process) with small
+ * stream nodes so approximate trimming shows on small logs; tests that
+ * kill a server or need other settings start their own.
+ */
+#include "redis_internal.h"
+#include "redis_server.h"
+#include "store_conformance.h"
+
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NODE_ENTRIES 4
+
+static struct redis_server srv;
+static char errbuf[512];
+
+static int make_store_url(const char *url, uint64_t cmd_ms,
+                          resdeliv_store **out)
+{
+    struct resdeliv_redis_options o;
+
+    resdeliv_redis_options_init(&o);
+    o.url = url;
+    o.key_prefix = "t";
+    o.connect_timeout_ms = 1000;
+    if (cmd_ms != 0) {
+        o.command_timeout_ms = cmd_ms;
+    }
+    errbuf[0] = '\0';
+    return resdeliv_store_redis_new(&o, out, errbuf, sizeof(errbuf));
+}
+
+static int make_store(resdeliv_store **out, void *arg)
+{
+    (void)arg;
+    return make_store_url(srv.url, 0, out);
+}
+
+static resdeliv_store *store_or_fail(const char *url)
+{
+    resdeliv_store *st = NULL;
+    int rc = make_store_url(url, 0, &st);
+    ck_assert_msg(rc == 0, "store: %s (%s)", resdeliv_strerror(rc), errbuf);
+    return st;
+}
+
+static redisContext *raw_connect(int port)
+{
+    redisContext *c = redisConnect("127.0.0.1", port);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_msg(c->err == 0, "raw connect: %s", c->errstr);
+    return c;
+}
+
+static long long raw_key_int(redisContext *c, const char *cmd,
+                             const char *key, size_t key_len)
+{
+    const char *argv[2] = {cmd, key};
+    size_t len[2] = {strlen(cmd), key_len};
+    redisReply *r = redisCommandArgv(c, 2, argv, len);
+    long long v;
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+    v = r->integer;
+    freeReplyObject(r);
+    return v;
+}
+
+static struct resdeliv__redis_keys keys_of(const char *app, const char *chan,
+                                           size_t chan_len)
+{
+    struct resdeliv__redis_keys k;
+    ck_assert_int_eq(resdeliv__redis_keys_build("t", 1, app, strlen(app),
+                                                chan, chan_len, &k),
+                     0);
+    return k;
+}
+
+/* ---- synchronous wrappers ---- */
+
+struct one_result {
+    int called;
+    struct resdeliv_append_result res;
+};
+
+static void on_append(void *arg, int status,
+                      const struct resdeliv_append_result *res, size_t n)
+{
+    struct one_result *o = arg;
+    o->called++;
+    ck_assert_int_eq(status, 0);
+    ck_assert_uint_ge(n, 1);
+    o->res = res[n - 1];
+}
+
+static int append_raw(resdeliv_store *st, const char *app, const char *chan,
+                      size_t chan_len, const char *data, uint64_t cap,
+                      uint64_t age_ms, struct resdeliv_append_result *out)
+{
+    struct resdeliv_append_item it = {chan, chan_len, "ev", 2, data,
+                                      strlen(data), {cap, age_ms}};
+    struct one_result o;
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    rc = resdeliv_store_append(st, app, strlen(app), &it, 1, on_append, &o);
+    if (rc == 0) {
+        ck_assert_int_eq(o.called, 1);
+        if (out != NULL) {
+            *out = o.res;
+        }
+        return o.res.status;
+    }
+    ck_assert_int_eq(o.called, 0);
+    return rc;
+}
+
+static struct resdeliv_append_result append_ok(resdeliv_store *st,
+                                               const char *app,
+                                               const char *chan,
+                                               const char *data)
+{
+    struct resdeliv_append_result r;
+    int rc = append_raw(st, app, chan, strlen(chan), data, 1000, 0, &r);
+    ck_assert_msg(rc == 0, "append: %s (%s)", resdeliv_strerror(rc),
+                  resdeliv_store_errmsg(st));
+    return r;
+}
+
+struct read_result {
+    int called;
+    size_t n;
+    char epoch[RESDELIV_EPOCH_BUFSIZE];
+    char data[8][64];
+    struct resdeliv_id ids[8];
+};
+
+static void on_read(void *arg, int status,
+                    const struct resdeliv_stored_entry *e, size_t n,
+                    const char *epoch)
+{
+    struct read_result *o = arg;
+    o->called++;
+    o->n = n;
+    snprintf(o->epoch, sizeof(o->epoch), "%s", epoch);
+    for (size_t i = 0; i < n && i < 8; i++) {
+        snprintf(o->data[i], sizeof(o->data[i]), "%.*s", (int)e[i].data_len,
+                 e[i].data);
+        o->ids[i] = e[i].id;
+    }
+}
+
+static void read_all(resdeliv_store *st, const char *app, const char *chan,
+                     size_t chan_len, struct read_result *o)
+{
+    struct resdeliv_log_key k = {app, strlen(app), chan, chan_len};
+    int rc;
+    memset(o, 0, sizeof(*o));
+    rc = resdeliv_store_read(st, &k, NULL, 8, on_read, o);
+    ck_assert_msg(rc == 0, "read: %s (%s)", resdeliv_strerror(rc),
+                  resdeliv_store_errmsg(st));
+    ck_assert_int_eq(o->called, 1);
+}
+
+static void on_info(void *arg, int status,
+                    const struct resdeliv_log_info *info)
+{
+    *(struct resdeliv_log_info *)arg = *info;
+}
+
+static struct resdeliv_log_info info_of(resdeliv_store *st, const char *app,
+                                        const char *chan)
+{
+    struct resdeliv_log_key k = {app, strlen(app), chan, strlen(chan)};
+    struct resdeliv_log_info in;
+    memset(&in, 0xff, sizeof(in));
+    ck_assert_int_eq(resdeliv_store_info(st, &k, NULL, 0, on_info, &in), 0);
+    return in;
+}
+
+/* ---- epoch ---- */
+
+START_TEST(epoch_key_lost)
+{
+    resdeliv_store *st = store_or_fail(srv.url);
+    struct resdeliv__redis_keys k = keys_of("ep", "ch", 2);
+    redisContext *c = raw_connect(srv.port);
+    struct resdeliv_append_result a;
+    struct resdeliv_append_result b;
+    struct read_result r;
+
+    append_ok(st, "ep", "ch", "old-1");
+    a = append_ok(st, "ep", "ch", "old-2");
+    ck_assert_int_eq(raw_key_int(c, "DEL", k.epoch, k.epoch_len), 1);
+    /* Without its epoch the log reads as missing... */
+    read_all(st, "ep", "ch", 2, &r);
+    ck_assert_uint_eq(r.n, 0);
+    ck_assert_str_eq(r.epoch, "");
+    ck_assert_uint_eq(info_of(st, "ep", "ch").exists, 0);
+    /* ...and the next append starts a new epoch without the old entries. */
+    b = append_ok(st, "ep", "ch", "new");
+    ck_assert_str_ne(a.epoch, b.epoch);
+    read_all(st, "ep", "ch", 2, &r);
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert_str_eq(r.data[0], "new");
+    ck_assert_str_eq(r.epoch, b.epoch);
+    ck_assert_uint_eq(raw_key_int(c, "XLEN", k.stream, k.stream_len), 1);
+    /* A lost stream with a surviving epoch key is a new epoch too. */
+    ck_assert_int_eq(raw_key_int(c, "DEL", k.stream, k.stream_len), 1);
+    a = append_ok(st, "ep", "ch", "newer");
+    ck_assert_str_ne(a.epoch, b.epoch);
+    redisFree(c);
+    resdeliv__redis_keys_clear(&k);
+    resdeliv_store_free(st);
+}
+END_TEST
+
+START_TEST(two_nodes)
+{
+    resdeliv_store *one = store_or_fail(srv.url);
+    resdeliv_store *two = store_or_fail(srv.url);
+    struct resdeliv_append_result a[3];
+    struct read_result r;
+    struct resdeliv_log_info in;
+
+    a[0] = append_ok(one, "nodes", "room", "n1-a");
+    a[1] = append_ok(two, "nodes", "room", "n2-b");
+    a[2] = append_ok(one, "nodes", "room", "n1-c");
+    ck_assert_str_eq(a[0].epoch, a[1].epoch);
+    ck_assert_str_eq(a[1].epoch, a[2].epoch);
+    read_all(two, "nodes", "room", 4, &r);
+    ck_assert_uint_eq(r.n, 3);
+    ck_assert_str_eq(r.data[0], "n1-a");
+    ck_assert_str_eq(r.data[1], "n2-b");
+    ck_assert_str_eq(r.data[2], "n1-c");
+    ck_assert_int_eq(resdeliv_id_cmp(&r.ids[2], &a[2].id), 0);
+    in = info_of(one, "nodes", "room");
+    ck_assert_uint_eq(in.length, 3);
+    ck_assert_int_eq(resdeliv_id_cmp(&in.last, &a[2].id), 0);
+    ck_assert_str_eq(in.epoch, a[0].epoch);
+    resdeliv_store_free(one);
+    resdeliv_store_free(two);
+}
+END_TEST
+
+/* ---- retention ---- */
+
+static void publish_n(resdeliv_log *log, const char *chan, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct resdeliv_message m = {chan, strlen(chan), "ev", 2,
+                                     "{\"i\":1}", 7};
+        struct resdeliv_publish_result res;
+        memset(&res, 0, sizeof(res));
+        ck_assert_int_eq(resdeliv_log_publish(log, &m, &res), 0);
+        ck_assert_msg(res.logged == 1, "not logged: %s",
+                      resdeliv_log_errmsg(log));
+        resdeliv_publish_result_clear(&res);
+    }
+}
+
+static void assert_xlen(redisContext *c, const char *app, const char *chan,
+                        long long cap)
+{
+    struct resdeliv__redis_keys k;
+    long long len;
+    ck_assert_int_eq(resdeliv__redis_keys_build("glob", 4, app, strlen(app),
+                                                chan, strlen(chan), &k),
+                     0);
+    len = raw_key_int(c, "XLEN", k.stream, k.stream_len);
+    /* MAXLEN ~ never keeps fewer than the cap, and trims whole nodes. */
+    ck_assert_msg(len >= cap && len < cap + 2 * NODE_ENTRIES,
+                  "%s: XLEN %lld for cap %lld", chan, len, cap);
+    resdeliv__redis_keys_clear(&k);
+}
+
+START_TEST(retention_globs)
+{
+    struct resdeliv_retention_rule rules[] = {{"small-*", 10},
+                                              {"mid-*", 25}};
+    struct resdeliv_config cfg;
+    resdeliv_log *log = NULL;
+    redisContext *c = raw_connect(srv.port);
+    int rc;
+
+    resdeliv_config_init(&cfg);
+    cfg.connection = srv.url;
+    cfg.key_prefix = "glob";
+    cfg.default_max_messages = 40;
+    cfg.per_channel = rules;
+    cfg.per_channel_count = 2;
+    rc = resdeliv_log_open(&cfg, NULL, "ret", &log, errbuf, sizeof(errbuf));
+    ck_assert_msg(rc == 0, "log_open: %s", errbuf);
+    ck_assert_str_eq(resdeliv_store_name(resdeliv_log_store(log)), "redis");
+    publish_n(log, "small-x", 150);
+    publish_n(log, "mid-y", 150);
+    publish_n(log, "other", 150);
+    assert_xlen(c, "ret", "small-x", 10);
+    assert_xlen(c, "ret", "mid-y", 25);
+    assert_xlen(c, "ret", "other", 40);
+    redisFree(c);
+    resdeliv_log_close(log);
+}
+END_TEST
+
+START_TEST(age_retention)
+{
+    resdeliv_store *st = store_or_fail(srv.url);
+    struct resdeliv__redis_keys k = keys_of("age", "ch", 2);
+    redisContext *c = raw_connect(srv.port);
+    struct timespec wait = {0, 300 * 1000000L};
+    long long pttl;
+    long long len;
+
+    for (int i = 0; i < 3 * NODE_ENTRIES; i++) {
+        ck_assert_int_eq(append_raw(st, "age", "ch", 2, "x", 0, 200, NULL),
+                         0);
+    }
+    pttl = raw_key_int(c, "PTTL", k.stream, k.stream_len);
+    ck_assert(pttl > 0 && pttl <= 200);
+    pttl = raw_key_int(c, "PTTL", k.epoch, k.epoch_len);
+    ck_assert(pttl > 0 && pttl <= 200);
+    /* Let the first entries age out, then append with a longer age so
+     * the keys outlive the check. */
+    nanosleep(&wait, NULL);
+    ck_assert_int_eq(append_raw(st, "age", "ch", 2, "y", 0, 250, NULL), 0);
+    len = raw_key_int(c, "XLEN", k.stream, k.stream_len);
+    ck_assert_msg(len < NODE_ENTRIES + 1, "MINID ~ left %lld entries", len);
+    ck_assert_int_ge(len, 1);
+    ck_assert_uint_eq(info_of(st, "age", "ch").exists, 1);
+    /* Idle: both keys expire, the log is gone. */
+    nanosleep(&wait, NULL);
+    ck_assert_int_eq(raw_key_int(c, "EXISTS", k.stream, k.stream_len), 0);
+    ck_assert_int_eq(raw_key_int(c, "EXISTS", k.epoch, k.epoch_len), 0);
+    ck_assert_uint_eq(info_of(st, "age", "ch").exists, 0);
+    redisFree(c);
+    resdeliv__redis_keys_clear(&k);
+    resdeliv_store_free(st);
+}
+END_TEST
+
+/* ---- names ---- */
+
+START_TEST(binary_names)
+{
+    static const char *const chans[] = {"a b", "a\nb", "a{b}", "{a}", "a}",
+                                        "a", "a%7D", "%"};
+    const size_t n = sizeof(chans) / sizeof(chans[0]);
+    resdeliv_store *st = store_or_fail(srv.url);
+    struct read_result r;
+
+    for (size_t i = 0; i < n; i++) {
+        append_ok(st, "bin:a{}", chans[i], chans[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        read_all(st, "bin:a{}", chans[i], strlen(chans[i]), &r);
+        ck_assert_uint_eq(r.n, 1);
+        ck_assert_str_eq(r.data[0], chans[i]);
+    }
+    /* Same channel, different app ids that differ only around ':'. */
+    append_ok(st, "x:y", "z", "1");
+    append_ok(st, "x", "y:z", "2");
+    read_all(st, "x:y", "z", 1, &r);
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert_str_eq(r.data[0], "1");
+    resdeliv_store_free(st);
+}
+END_TEST
+
+/* ---- connection options ---- */
+
+static void start_own(struct redis_server *own, const char *const *extra)
+{
+    int rc = redis_server_start(own, extra);
+    ck_assert_msg(rc == REDIS_SERVER_OK, "cannot start a second server");
+}
+
+START_TEST(auth_password)
+{
+    static const char *const extra[] = {"--requirepass", "s3cret", NULL};
+    struct redis_server own;
+    char url[160];
+    resdeliv_store *st = NULL;
+    int rc;
+
+    start_own(&own, extra);
+    snprintf(url, sizeof(url), "redis://:s3cret@127.0.0.1:%d/0", own.port);
+    st = store_or_fail(url);
+    append_ok(st, "auth", "ch", "x");
+    resdeliv_store_free(st);
+    /* ACL form: the default user with its password. */
+    snprintf(url, sizeof(url), "redis://default:s3cret@127.0.0.1:%d",
+             own.port);
+    st = store_or_fail(url);
+    append_ok(st, "auth", "ch", "y");
+    resdeliv_store_free(st);
+    st = NULL;
+    snprintf(url, sizeof(url), "redis://:wrong@127.0.0.1:%d", own.port);
+    rc = make_store_url(url, 0, &st);
+    ck_assert_int_eq(rc, RESDELIV_EAUTH);
+    ck_assert_ptr_null(st);
+    ck_assert_msg(strstr(errbuf, "AUTH") != NULL, "message: %s", errbuf);
+    ck_assert_msg(strstr(errbuf, "wrong") == NULL, "password in message");
+    /* No password at all: the first command is refused, clearly. */
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", own.port);
+    rc = make_store_url(url, 0, &st);
+    ck_assert_int_eq(rc, RESDELIV_ESTORE);
+    ck_assert_msg(strstr(errbuf, "NOAUTH") != NULL, "message: %s", errbuf);
+    redis_server_stop(&own);
+}
+END_TEST
+
+START_TEST(select_db)
+{
+    char url[160];
+    resdeliv_store *st;
+    struct resdeliv__redis_keys k = keys_of("sel", "ch", 2);
+    redisContext *c = raw_connect(srv.port);
+    const char *sel[2] = {"SELECT", "3"};
+    redisReply *r;
+    int rc;
+
+    snprintf(url, sizeof(url), "%s/3", srv.url);
+    st = store_or_fail(url);
+    append_ok(st, "sel", "ch", "x");
+    ck_assert_int_eq(raw_key_int(c, "EXISTS", k.stream, k.stream_len), 0);
+    r = redisCommandArgv(c, 2, sel, NULL);
+    ck_assert_ptr_nonnull(r);
+    freeReplyObject(r);
+    ck_assert_int_eq(raw_key_int(c, "EXISTS", k.stream, k.stream_len), 1);
+    resdeliv_store_free(st);
+    st = NULL;
+    /* A db the server does not have is refused at once. */
+    snprintf(url, sizeof(url), "%s/999", srv.url);
+    rc = make_store_url(url, 0, &st);
+    ck_assert_int_eq(rc, RESDELIV_ESTORE);
+    ck_assert_msg(strstr(errbuf, "SELECT") != NULL, "message: %s", errbuf);
+    redisFree(c);
+    resdeliv__redis_keys_clear(&k);
+}
+END_TEST
+
+START_TEST(from_url_factory)
+{
+    resdeliv_store *st = NULL;
+    int rc = resdeliv__store_from_url(srv.url, "fac", &st, errbuf,
+                                      sizeof(errbuf));
+    ck_assert_msg(rc == 0, "%s", errbuf);
+    ck_assert_str_eq(resdeliv_store_name(st), "redis");
+    ck_assert_uint_eq(resdeliv_store_flags(st), RESDELIV_STORE_SYNC);
+    append_ok(st, "fac", "ch", "x");
+    resdeliv_store_free(st);
+    st = NULL;
+    rc = resdeliv__store_from_url("redis://h:0", "fac", &st, errbuf,
+                                  sizeof(errbuf));
+    ck_assert_int_eq(rc, RESDELIV_EBADURL);
+    ck_assert_ptr_nonnull(strstr(errbuf, "port"));
+}
+END_TEST
+
+/* ---- faults ---- */
+
+START_TEST(server_killed)
+{
+    struct redis_server own;
+    resdeliv_store *st;
+    struct resdeliv_append_result a;
+    struct resdeliv_append_result b;
+    struct read_result r;
+    struct resdeliv_log_key k = {"kill", 4, "ch", 2};
+    int rc;
+
+    start_own(&own, NULL);
+    st = store_or_fail(own.url);
+    a = append_ok(st, "kill", "ch", "before");
+    redis_server_kill(&own);
+    rc = append_raw(st, "kill", "ch", 2, "lost", 100, 0, NULL);
+    ck_assert_int_eq(rc, RESDELIV_ESTORE);
+    ck_assert_str_ne(resdeliv_store_errmsg(st), "");
+    /* Down: every call fails fast, none hangs or crashes. */
+    ck_assert_int_eq(resdeliv_store_read(st, &k, NULL, 8, on_read, &r),
+                     RESDELIV_ESTORE);
+    ck_assert_int_eq(append_raw(st, "kill", "ch", 2, "lost", 100, 0, NULL),
+                     RESDELIV_ESTORE);
+    ck_assert_int_eq(redis_server_restart(&own), REDIS_SERVER_OK);
+    /* Back: the next call reconnects; nothing was persisted, so the log
+     * is a new epoch. */
+    b = append_ok(st, "kill", "ch", "after");
+    ck_assert_str_ne(a.epoch, b.epoch);
+    read_all(st, "kill", "ch", 2, &r);
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert_str_eq(r.data[0], "after");
+    resdeliv_store_free(st);
+    redis_server_stop(&own);
+}
+END_TEST
+
+START_TEST(server_stalled)
+{
+    struct redis_server own;
+    resdeliv_store *st = NULL;
+    int rc;
+
+    start_own(&own, NULL);
+    ck_assert_int_eq(make_store_url(own.url, 200, &st), 0);
+    append_ok(st, "stall", "ch", "x");
+    kill(own.pid, SIGSTOP);
+    /* The command timeout turns a stalled server into an error. */
+    rc = append_raw(st, "stall", "ch", 2, "y", 100, 0, NULL);
+    kill(own.pid, SIGCONT);
+    ck_assert_int_eq(rc, RESDELIV_ESTORE);
+    append_ok(st, "stall", "ch", "z");
+    resdeliv_store_free(st);
+    redis_server_stop(&own);
+}
+END_TEST
+
+START_TEST(unreachable_at_start)
+{
+    struct redis_server own;
+    resdeliv_store *st = NULL;
+
+    start_own(&own, NULL);
+    redis_server_kill(&own);
+    /* A server that is down does not fail the store: it connects later. */
+    ck_assert_int_eq(make_store_url(own.url, 0, &st), 0);
+    ck_assert_int_eq(append_raw(st, "late", "ch", 2, "x", 100, 0, NULL),
+                     RESDELIV_ESTORE);
+    ck_assert_int_eq(redis_server_restart(&own), REDIS_SERVER_OK);
+    append_ok(st, "late", "ch", "y");
+    resdeliv_store_free(st);
+    redis_server_stop(&own);
+}
+END_TEST
+
+START_TEST(script_flushed)
+{
+    resdeliv_store *st = store_or_fail(srv.url);
+    redisContext *c = raw_connect(srv.port);
+    const char *flush[2] = {"SCRIPT", "FLUSH"};
+    redisReply *r;
+    struct read_result rr;
+
+    append_ok(st, "flush", "ch", "a");
+    r = redisCommandArgv(c, 2, flush, NULL);
+    ck_assert_ptr_nonnull(r);
+    freeReplyObject(r);
+    /* NOSCRIPT falls back to EVAL. */
+    append_ok(st, "flush", "ch", "b");
+    read_all(st, "flush", "ch", 2, &rr);
+    ck_assert_uint_eq(rr.n, 2);
+    redisFree(c);
+    resdeliv_store_free(st);
+}
+END_TEST
+
+static Suite *redis_suite(void)
+{
+    Suite *s = suite_create("redis");
+    TCase *tc = conformance_tcase("conformance", make_store, NULL, 0);
+
+    suite_add_tcase(s, tc);
+    tc = tcase_create("epoch");
+    tcase_add_test(tc, epoch_key_lost);
+    tcase_add_test(tc, two_nodes);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("retention");
+    tcase_add_test(tc, retention_globs);
+    tcase_add_test(tc, age_retention);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("names");
+    tcase_add_test(tc, binary_names);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("connection");
+    tcase_add_test(tc, auth_password);
+    tcase_add_test(tc, select_db);
+    tcase_add_test(tc, from_url_factory);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("faults");
+    tcase_add_test(tc, server_killed);
+    tcase_add_test(tc, server_stalled);
+    tcase_add_test(tc, unreachable_at_start);
+    tcase_add_test(tc, script_flushed);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    static const char *const extra[] = {"--stream-node-max-entries", "4",
+                                        NULL};
+    SRunner *sr;
+    int failed;
+    int rc;
+
+    /* Test code writes to sockets of servers it kills. */
+    signal(SIGPIPE, SIG_IGN);
+    rc = redis_server_start(&srv, extra);
+    if (rc != REDIS_SERVER_OK) {
+        return redis_server_skip_status(rc);
+    }
+    sr = srunner_create(redis_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    redis_server_stop(&srv);
+    return failed ? 1 : 0;
+}

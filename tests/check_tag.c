@@ -1,0 +1,698 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tagging: exact output for small cases, replacement of existing members,
+ * rejection of everything that is not one JSON object, argument checks,
+ * caller buffers, and a randomized comparison against cJSON: every member
+ * of the original survives with the same value and the tag members appear.
+ */
+#include "internal.h"
+
+#include <cjson/cJSON.h>
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IDF "_replay_id"
+#define EPF "_replay_epoch"
+
+static const struct resdeliv_id test_id = {1700000000123ull, 7};
+
+/* Tag a NUL-terminated string; returns the result (caller frees) or NULL
+ * with *rc set. */
+static char *tag_str(const char *data, const char *epoch, int *rc)
+{
+    char *out = NULL;
+    size_t out_len = 0;
+
+    *rc = resdeliv_tag(data, strlen(data), IDF, EPF, &test_id, epoch, &out,
+                       &out_len);
+    if (*rc != 0) {
+        ck_assert_ptr_null(out);
+        return NULL;
+    }
+    ck_assert_ptr_nonnull(out);
+    ck_assert_uint_eq(strlen(out), out_len);
+    return out;
+}
+
+static void expect_tag(const char *data, const char *epoch, const char *want)
+{
+    int rc;
+    char *out = tag_str(data, epoch, &rc);
+
+    ck_assert_msg(rc == 0, "'%s' gave %d", data, rc);
+    ck_assert_str_eq(out, want);
+    resdeliv_free(out);
+}
+
+static void expect_bad(const char *data)
+{
+    int rc;
+    char *out = tag_str(data, "e1", &rc);
+
+    ck_assert_msg(rc == RESDELIV_EBADJSON, "'%s' gave %d", data, rc);
+    ck_assert_ptr_null(out);
+    ck_assert_msg(!resdeliv_tag_is_object(data, strlen(data)), "'%s'", data);
+}
+
+START_TEST(test_append)
+{
+    expect_tag("{\"a\":1}", "e1",
+               "{\"a\":1,\"_replay_id\":\"1700000000123-7\","
+               "\"_replay_epoch\":\"e1\"}");
+    expect_tag("{\"a\":1}", NULL,
+               "{\"a\":1,\"_replay_id\":\"1700000000123-7\"}");
+    expect_tag("{\"a\":1}", "", "{\"a\":1,\"_replay_id\":\"1700000000123-7\"}");
+    expect_tag("{}", NULL, "{\"_replay_id\":\"1700000000123-7\"}");
+    expect_tag("{}", "e1",
+               "{\"_replay_id\":\"1700000000123-7\",\"_replay_epoch\":\"e1\"}");
+    expect_tag("  { }  ", NULL, "  { \"_replay_id\":\"1700000000123-7\"}  ");
+    expect_tag("\n{ \"a\" : [ 1 , 2 ] ,\t\"b\" : { } }\r\n", NULL,
+               "\n{ \"a\" : [ 1 , 2 ] ,\t\"b\" : { },\"_replay_id\":"
+               "\"1700000000123-7\" }\r\n");
+    expect_tag("{\"s\":\"}{][\",\"t\":\"\\\"}\"}", NULL,
+               "{\"s\":\"}{][\",\"t\":\"\\\"}\",\"_replay_id\":"
+               "\"1700000000123-7\"}");
+    /* Same name deeper down is not the top-level member. */
+    expect_tag("{\"n\":{\"_replay_id\":5}}", NULL,
+               "{\"n\":{\"_replay_id\":5},\"_replay_id\":\"1700000000123-7\"}");
+    /* A key spelled with an escape is compared raw, so it does not match. */
+    expect_tag("{\"_replay\\u005fid\":1}", NULL,
+               "{\"_replay\\u005fid\":1,\"_replay_id\":\"1700000000123-7\"}");
+}
+END_TEST
+
+START_TEST(test_replace)
+{
+    expect_tag("{\"_replay_id\":\"old\",\"a\":1}", NULL,
+               "{\"_replay_id\":\"1700000000123-7\",\"a\":1}");
+    expect_tag("{\"a\":1, \"_replay_id\" : 12 }", NULL,
+               "{\"a\":1, \"_replay_id\" : \"1700000000123-7\" }");
+    expect_tag("{\"_replay_id\":{\"x\":[1,{\"y\":\"}\"}]},\"b\":null}", NULL,
+               "{\"_replay_id\":\"1700000000123-7\",\"b\":null}");
+    expect_tag("{\"_replay_epoch\":\"old\",\"_replay_id\":[]}", "e2",
+               "{\"_replay_epoch\":\"e2\",\"_replay_id\":\"1700000000123-7\"}");
+    expect_tag("{\"_replay_id\":null,\"_replay_epoch\":true}", "e2",
+               "{\"_replay_id\":\"1700000000123-7\",\"_replay_epoch\":\"e2\"}");
+    expect_tag("{\"_replay_epoch\":1}", "e2",
+               "{\"_replay_epoch\":\"e2\",\"_replay_id\":\"1700000000123-7\"}");
+    expect_tag("{\"_replay_id\":1,\"z\":2}", "e2",
+               "{\"_replay_id\":\"1700000000123-7\",\"z\":2,"
+               "\"_replay_epoch\":\"e2\"}");
+    /* No epoch given: an existing epoch member is left alone. */
+    expect_tag("{\"_replay_epoch\":\"keep\"}", NULL,
+               "{\"_replay_epoch\":\"keep\",\"_replay_id\":"
+               "\"1700000000123-7\"}");
+}
+END_TEST
+
+START_TEST(test_not_object)
+{
+    static const char *bad[] = {
+        "",
+        "   ",
+        "[]",
+        "[{}]",
+        "\"{}\"",
+        "1",
+        "-1.5",
+        "null",
+        "true",
+        "false",
+        "{",
+        "}",
+        "{]",
+        "[}",
+        "{{}}",
+        "{\"a\":[}]",
+        "{\"a\":{]}",
+        "{\"a\":[1,2}",
+        "{\"a\":1",
+        "{\"a\":\"x}",
+        "{\"a\":\"x",
+        "{\"",
+        "{}x",
+        "{}{}",
+        "{} {}",
+        "{},",
+        "x{}",
+        "{,}",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{\"a\":1,}",
+        "{\"a\" 1}",
+        "{1:2}",
+        "{a:1}",
+        "{\"a\":1 \"b\":2}",
+        "{\"a\":1,,\"b\":2}",
+        "{\"a\"::1}",
+        "{\"a\":1 2}",
+        "{:1}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":\"\\u12\"}",
+        "{\"a\":\"\\u12G4\"}",
+        "{\"a\":\"\\\"}",
+        "{\"a\":\"\\",
+        "{\"a\":[\"]\"}",
+        "{\"a\":tr\"ue\"}",
+        "{\"a\":[[[]]}",
+        "{\"a\":]}",
+        "{\"a\":}}",
+        "\v{}",
+        "{}\f",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        expect_bad(bad[i]);
+    }
+}
+END_TEST
+
+START_TEST(test_duplicate_field)
+{
+    int rc;
+    char *out;
+
+    out = tag_str("{\"_replay_id\":1,\"_replay_id\":2}", NULL, &rc);
+    ck_assert_int_eq(rc, RESDELIV_EBADJSON);
+    out = tag_str("{\"_replay_epoch\":1,\"_replay_epoch\":2}", "e", &rc);
+    ck_assert_int_eq(rc, RESDELIV_EBADJSON);
+    /* Still an object; only the tag would be ambiguous. */
+    ck_assert(resdeliv_tag_is_object("{\"a\":1,\"a\":2}", 13));
+    expect_tag("{\"a\":1,\"a\":2}", NULL,
+               "{\"a\":1,\"a\":2,\"_replay_id\":\"1700000000123-7\"}");
+    ck_assert_ptr_null(out);
+}
+END_TEST
+
+START_TEST(test_strings)
+{
+    expect_tag("{\"a\":\"\\\\\"}", NULL,
+               "{\"a\":\"\\\\\",\"_replay_id\":\"1700000000123-7\"}");
+    expect_tag("{\"a\":\"\\\\\\\"}\"}", NULL,
+               "{\"a\":\"\\\\\\\"}\",\"_replay_id\":\"1700000000123-7\"}");
+    expect_tag("{\"a\":\"\\u0022}\\uABcd\\/\\b\\f\\n\\r\\t\"}", NULL,
+               "{\"a\":\"\\u0022}\\uABcd\\/\\b\\f\\n\\r\\t\","
+               "\"_replay_id\":\"1700000000123-7\"}");
+    expect_tag("{\"\\\"}\":\"{\"}", NULL,
+               "{\"\\\"}\":\"{\",\"_replay_id\":\"1700000000123-7\"}");
+    expect_tag("{\"é\":\"日本\"}", NULL,
+               "{\"é\":\"日本\",\"_replay_id\":\"1700000000123-7\"}");
+}
+END_TEST
+
+static char *nested(int depth, char open, char close)
+{
+    char *s = malloc((size_t)depth * 2 + 16);
+    size_t n = 0;
+
+    ck_assert_ptr_nonnull(s);
+    n += (size_t)sprintf(s, "{\"a\":");
+    for (int i = 1; i < depth; i++) {
+        s[n++] = open;
+    }
+    s[n++] = '1';
+    for (int i = 1; i < depth; i++) {
+        s[n++] = close;
+    }
+    s[n++] = '}';
+    s[n] = '\0';
+    return s;
+}
+
+START_TEST(test_depth)
+{
+    char *ok_arr = nested(RESDELIV_TAG_MAX_DEPTH, '[', ']');
+    char *bad_arr = nested(RESDELIV_TAG_MAX_DEPTH + 1, '[', ']');
+    char *far = nested(10000, '[', ']');
+    char buf[RESDELIV_TAG_MAX_DEPTH * 8];
+    int rc;
+    char *out;
+    size_t n = 0;
+
+    ck_assert(resdeliv_tag_is_object(ok_arr, strlen(ok_arr)));
+    out = tag_str(ok_arr, NULL, &rc);
+    ck_assert_int_eq(rc, 0);
+    resdeliv_free(out);
+    expect_bad(bad_arr);
+    expect_bad(far);
+
+    /* Objects all the way down: 128 levels pass, 129 do not. */
+    for (int i = 0; i < RESDELIV_TAG_MAX_DEPTH - 1; i++) {
+        n += (size_t)sprintf(buf + n, "{\"k\":");
+    }
+    n += (size_t)sprintf(buf + n, "{}");
+    for (int i = 0; i < RESDELIV_TAG_MAX_DEPTH - 1; i++) {
+        buf[n++] = '}';
+    }
+    buf[n] = '\0';
+    ck_assert(resdeliv_tag_is_object(buf, n));
+    memmove(buf + 5, buf, n + 1);
+    memcpy(buf, "{\"k\":", 5);
+    buf[n + 5] = '}';
+    buf[n + 6] = '\0';
+    ck_assert(!resdeliv_tag_is_object(buf, n + 6));
+    free(ok_arr);
+    free(bad_arr);
+    free(far);
+}
+END_TEST
+
+START_TEST(test_length)
+{
+    static const char nul_in_str[] = "{\"a\":\"x\0y\"}";
+    static const char nul_outside[] = "{\"a\":1}\0";
+    char *out = NULL;
+    size_t out_len = 0;
+
+    /* Only len bytes count, and the data need not end in NUL. */
+    ck_assert_int_eq(
+        resdeliv_tag("{}garbage", 2, IDF, EPF, &test_id, NULL, &out, &out_len),
+        0);
+    ck_assert_str_eq(out, "{\"_replay_id\":\"1700000000123-7\"}");
+    resdeliv_free(out);
+    out = NULL;
+    ck_assert_int_eq(
+        resdeliv_tag("{\"a\":1}", 6, IDF, EPF, &test_id, NULL, &out, &out_len),
+        RESDELIV_EBADJSON);
+    ck_assert(resdeliv_tag_is_object(nul_in_str, sizeof(nul_in_str) - 1));
+    ck_assert(!resdeliv_tag_is_object(nul_outside, sizeof(nul_outside) - 1));
+    ck_assert(!resdeliv_tag_is_object(NULL, 0));
+    ck_assert(!resdeliv_tag_is_object("{}", 0));
+    ck_assert_ptr_null(out);
+}
+END_TEST
+
+START_TEST(test_args)
+{
+    static const char *bad_fields[] = {"",     "a\"b",      "a\\b",   "a\nb",
+                                       "\x01", "tab\there", "del\x7f"};
+    char *out = NULL;
+    size_t len = 0;
+    char buf[256];
+
+    for (size_t i = 0; i < sizeof(bad_fields) / sizeof(bad_fields[0]); i++) {
+        ck_assert_int_eq(resdeliv_tag("{}", 2, bad_fields[i], EPF, &test_id,
+                                      NULL, &out, &len),
+                         RESDELIV_EINVAL);
+        ck_assert_int_eq(resdeliv_tag("{}", 2, IDF, bad_fields[i], &test_id,
+                                      "e1", &out, &len),
+                         RESDELIV_EINVAL);
+    }
+    ck_assert_int_eq(
+        resdeliv_tag("{}", 2, NULL, EPF, &test_id, NULL, &out, &len),
+        RESDELIV_EINVAL);
+    ck_assert_int_eq(
+        resdeliv_tag("{}", 2, IDF, NULL, &test_id, "e1", &out, &len),
+        RESDELIV_EINVAL);
+    ck_assert_int_eq(
+        resdeliv_tag("{}", 2, IDF, IDF, &test_id, "e1", &out, &len),
+        RESDELIV_EINVAL);
+    ck_assert_int_eq(resdeliv_tag("{}", 2, IDF, EPF, NULL, NULL, &out, &len),
+                     RESDELIV_EINVAL);
+    ck_assert_int_eq(
+        resdeliv_tag(NULL, 2, IDF, EPF, &test_id, NULL, &out, &len),
+        RESDELIV_EINVAL);
+    ck_assert_int_eq(
+        resdeliv_tag("{}", 2, IDF, EPF, &test_id, NULL, NULL, &len),
+        RESDELIV_EINVAL);
+    /* Epochs are checked too, so they cannot break the JSON. */
+    ck_assert_int_eq(
+        resdeliv_tag("{}", 2, IDF, EPF, &test_id, "a\"b", &out, &len),
+        RESDELIV_EINVAL);
+    ck_assert_int_eq(resdeliv_tag("{}", 2, IDF, EPF, &test_id,
+                                  "0123456789abcdef0123456789abcdef0", &out,
+                                  &len),
+                     RESDELIV_EINVAL);
+    ck_assert_ptr_null(out);
+    /* With no epoch the epoch field is not needed. */
+    ck_assert_int_eq(
+        resdeliv_tag_into("{}", 2, IDF, NULL, &test_id, NULL, buf, sizeof(buf)),
+        32);
+    ck_assert_int_eq(
+        resdeliv_tag_into("{}", 2, IDF, EPF, &test_id, NULL, NULL, 100),
+        RESDELIV_EINVAL);
+    ck_assert_int_eq(resdeliv_tag_into("{}", 2, "x\"", EPF, &test_id, NULL, buf,
+                                       sizeof(buf)),
+                     RESDELIV_EINVAL);
+    ck_assert_int_eq(
+        resdeliv_tag_into("[]", 2, IDF, EPF, &test_id, NULL, buf, sizeof(buf)),
+        RESDELIV_EBADJSON);
+}
+END_TEST
+
+START_TEST(test_into)
+{
+    const char *data = "{\"a\":[1,2,3],\"b\":\"x\"}";
+    const char *want = "{\"a\":[1,2,3],\"b\":\"x\",\"_replay_id\":"
+                       "\"1700000000123-7\",\"_replay_epoch\":\"ep\"}";
+    size_t wlen = strlen(want);
+    char *buf = malloc(wlen + 1);
+    long n;
+
+    ck_assert_ptr_nonnull(buf);
+    n = resdeliv_tag_into(data, strlen(data), IDF, EPF, &test_id, "ep", buf,
+                          wlen + 1);
+    ck_assert_int_eq(n, (long)wlen);
+    ck_assert_str_eq(buf, want);
+    n = resdeliv_tag_into(data, strlen(data), IDF, EPF, &test_id, "ep", buf,
+                          wlen);
+    ck_assert_int_eq(n, RESDELIV_ENOSPC);
+    n = resdeliv_tag_into(data, strlen(data), IDF, EPF, &test_id, "ep", buf, 0);
+    ck_assert_int_eq(n, RESDELIV_ENOSPC);
+    free(buf);
+}
+END_TEST
+
+/* --- randomized comparison with cJSON ------------------------------- */
+
+struct gen {
+    uint64_t state;
+    char *buf;
+    size_t len;
+    size_t cap;
+};
+
+static unsigned rnd(struct gen *g, unsigned n)
+{
+    g->state = g->state * 6364136223846793005ull + 1442695040888963407ull;
+    return (unsigned)((g->state >> 33) % n);
+}
+
+static void emit(struct gen *g, const char *s, size_t n)
+{
+    if (g->len + n + 1 > g->cap) {
+        g->cap = (g->len + n + 1) * 2;
+        g->buf = realloc(g->buf, g->cap);
+        ck_assert_ptr_nonnull(g->buf);
+    }
+    memcpy(g->buf + g->len, s, n);
+    g->len += n;
+    g->buf[g->len] = '\0';
+}
+
+static void emits(struct gen *g, const char *s)
+{
+    emit(g, s, strlen(s));
+}
+
+static void gen_ws(struct gen *g)
+{
+    static const char *ws[] = {"", "", "", " ", "\n", "\t ", "\r\n  "};
+    emits(g, ws[rnd(g, 7)]);
+}
+
+static void gen_string(struct gen *g)
+{
+    static const char *parts[] = {
+        "a",   "key", "}",    "{",    "[",          "]",
+        ",",   ":",   "\\\"", "\\\\", "\\u0041",    "\\u007B",
+        "\\n", "\\/", "é",    " ",    "_replay_id", "\\\\\\\""};
+    unsigned n = rnd(g, 6);
+
+    emits(g, "\"");
+    for (unsigned i = 0; i < n; i++) {
+        emits(g, parts[rnd(g, sizeof(parts) / sizeof(parts[0]))]);
+    }
+    emits(g, "\"");
+}
+
+static void gen_value(struct gen *g, int depth);
+
+static void gen_object(struct gen *g, int depth, int top)
+{
+    static const char *top_keys[] = {"a", "b", "c",          "d",
+                                     "e", "f", "_replay_id", "_replay_epoch"};
+    unsigned n = rnd(g, depth > 4 ? 2 : 6);
+
+    emits(g, "{");
+    gen_ws(g);
+    for (unsigned i = 0; i < n; i++) {
+        if (i > 0) {
+            emits(g, ",");
+            gen_ws(g);
+        }
+        if (top) {
+            /* Distinct top-level keys: "a0", "b1", ... plus the tag
+             * fields at most once each. */
+            const char *k = top_keys[rnd(g, 8)];
+            char key[32];
+            if (k[0] == '_' && strstr(g->buf, k) == NULL) {
+                snprintf(key, sizeof(key), "\"%s\"", k);
+            } else {
+                snprintf(key, sizeof(key), "\"%s%u\"", k[0] == '_' ? "z" : k,
+                         i);
+            }
+            emits(g, key);
+        } else {
+            gen_string(g);
+        }
+        gen_ws(g);
+        emits(g, ":");
+        gen_ws(g);
+        gen_value(g, depth + 1);
+        gen_ws(g);
+    }
+    emits(g, "}");
+}
+
+static void gen_value(struct gen *g, int depth)
+{
+    static const char *scalars[] = {"0",    "-1",    "3.25", "1e10",
+                                    "true", "false", "null", "123456789012"};
+    unsigned kind = rnd(g, depth > 5 ? 3 : 5);
+
+    if (kind == 0) {
+        emits(g, scalars[rnd(g, 8)]);
+    } else if (kind == 1 || kind == 2) {
+        gen_string(g);
+    } else if (kind == 3) {
+        gen_object(g, depth, 0);
+    } else {
+        unsigned n = rnd(g, 5);
+        emits(g, "[");
+        for (unsigned i = 0; i < n; i++) {
+            gen_ws(g);
+            if (i > 0) {
+                emits(g, ",");
+            }
+            gen_value(g, depth + 1);
+        }
+        gen_ws(g);
+        emits(g, "]");
+    }
+}
+
+static int same_json(const cJSON *x, const cJSON *y)
+{
+    char *px = cJSON_PrintUnformatted(x);
+    char *py = cJSON_PrintUnformatted(y);
+    int same;
+
+    ck_assert_ptr_nonnull(px);
+    ck_assert_ptr_nonnull(py);
+    same = strcmp(px, py) == 0;
+    cJSON_free(px);
+    cJSON_free(py);
+    return same;
+}
+
+static int is_tag_field(const char *key, const char *ep)
+{
+    return strcmp(key, IDF) == 0 || (ep != NULL && strcmp(key, EPF) == 0);
+}
+
+static void check_tag_value(const cJSON *m, const char *ep)
+{
+    ck_assert(cJSON_IsString(m));
+    if (strcmp(m->string, IDF) == 0) {
+        ck_assert_str_eq(m->valuestring, "1700000000123-7");
+    } else {
+        ck_assert_str_eq(m->valuestring, ep);
+    }
+}
+
+/* The tagged output holds every original member, in order, with the same
+ * value (tag fields get the new value in place), followed by the tag
+ * members the data did not have. Members are walked pairwise so duplicate
+ * keys elsewhere cannot hide a difference. */
+static void verify_tagged(const char *orig, const char *out, const char *ep)
+{
+    cJSON *a = cJSON_ParseWithOpts(orig, NULL, 1);
+    cJSON *b = cJSON_ParseWithOpts(out, NULL, 1);
+    const cJSON *ma;
+    const cJSON *mb;
+    int have_id = 0;
+    int have_ep = 0;
+
+    ck_assert_ptr_nonnull(a);
+    ck_assert_msg(b != NULL, "unparsable output: %s", out);
+    ck_assert(cJSON_IsObject(b));
+    mb = b->child;
+    for (ma = a->child; ma != NULL; ma = ma->next, mb = mb->next) {
+        ck_assert_msg(mb != NULL, "member %s lost: %s", ma->string, out);
+        ck_assert_str_eq(ma->string, mb->string);
+        if (is_tag_field(ma->string, ep)) {
+            check_tag_value(mb, ep);
+        } else {
+            ck_assert_msg(same_json(ma, mb), "member %s in %s -> %s",
+                          ma->string, orig, out);
+        }
+    }
+    for (mb = b->child; mb != NULL; mb = mb->next) {
+        have_id += strcmp(mb->string, IDF) == 0;
+        have_ep += strcmp(mb->string, EPF) == 0;
+    }
+    ck_assert_int_eq(have_id, 1);
+    ck_assert_int_eq(have_ep, ep != NULL ? 1 : have_ep);
+    /* Whatever follows the original members is exactly the added tags. */
+    for (mb = b->child, ma = a->child; ma != NULL; ma = ma->next) {
+        mb = mb->next;
+    }
+    for (; mb != NULL; mb = mb->next) {
+        ck_assert(is_tag_field(mb->string, ep));
+        check_tag_value(mb, ep);
+    }
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
+/* cJSON reads "\u" with bad hex digits; the structural pass does not. */
+static int has_bad_u_escape(const char *s)
+{
+    for (const char *p = strstr(s, "\\u"); p != NULL;
+         p = strstr(p + 1, "\\u")) {
+        for (int k = 2; k < 6; k++) {
+            if (strchr("0123456789abcdefABCDEF", p[k]) == NULL ||
+                p[k] == '\0') {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+START_TEST(test_random_objects)
+{
+    struct gen g = {0x1234567ull + (uint64_t)_i, NULL, 0, 0};
+    size_t fields_len = strlen(IDF) + strlen(EPF);
+
+    for (int iter = 0; iter < 400; iter++) {
+        const char *ep = rnd(&g, 3) == 0 ? NULL : "Ep0ch_x-9";
+        char *out = NULL;
+        size_t out_len = 0;
+        char *buf;
+        size_t bound;
+        long n;
+
+        g.len = 0;
+        emits(&g, "");
+        gen_ws(&g);
+        gen_object(&g, 1, 1);
+        gen_ws(&g);
+        ck_assert(resdeliv_tag_is_object(g.buf, g.len));
+        ck_assert_int_eq(
+            resdeliv_tag(g.buf, g.len, IDF, EPF, &test_id, ep, &out, &out_len),
+            0);
+        verify_tagged(g.buf, out, ep);
+        /* The documented caller-buffer size always suffices. */
+        bound = g.len + fields_len + RESDELIV_ID_BUFSIZE +
+                RESDELIV_EPOCH_BUFSIZE + 16;
+        buf = malloc(bound);
+        ck_assert_ptr_nonnull(buf);
+        n = resdeliv_tag_into(g.buf, g.len, IDF, EPF, &test_id, ep, buf, bound);
+        ck_assert_int_eq(n, (long)out_len);
+        ck_assert_str_eq(buf, out);
+        free(buf);
+        resdeliv_free(out);
+    }
+    free(g.buf);
+}
+END_TEST
+
+/* Corrupt valid objects at random: whenever cJSON still sees one object
+ * (with at most one of each tag field), tagging must succeed and keep
+ * every member; whenever tagging succeeds on data cJSON accepts, the
+ * output must parse. */
+START_TEST(test_random_mutations)
+{
+    static const char junk[] = "{}[]\",:\\ x1u";
+    struct gen g = {0xfeedull + (uint64_t)_i, NULL, 0, 0};
+
+    for (int iter = 0; iter < 3000; iter++) {
+        cJSON *ref;
+        char *out = NULL;
+        size_t out_len = 0;
+        int rc;
+
+        g.len = 0;
+        emits(&g, "");
+        gen_object(&g, 1, 1);
+        for (unsigned k = rnd(&g, 3) + 1; k > 0 && g.len > 0; k--) {
+            size_t pos = rnd(&g, (unsigned)g.len);
+            if (rnd(&g, 2)) {
+                g.buf[pos] = junk[rnd(&g, sizeof(junk) - 1)];
+            } else {
+                memmove(g.buf + pos, g.buf + pos + 1, g.len - pos);
+                g.len--;
+            }
+        }
+        ref = cJSON_ParseWithOpts(g.buf, NULL, 1);
+        rc =
+            resdeliv_tag(g.buf, g.len, IDF, EPF, &test_id, "e", &out, &out_len);
+        if (!resdeliv_tag_is_object(g.buf, g.len)) {
+            ck_assert_int_eq(rc, RESDELIV_EBADJSON);
+        }
+        if (rc == 0) {
+            ck_assert(resdeliv_tag_is_object(g.buf, g.len));
+        }
+        if (ref != NULL && cJSON_IsObject(ref) && !has_bad_u_escape(g.buf)) {
+            ck_assert_msg(rc == 0 || strstr(g.buf, IDF) != NULL,
+                          "rejected valid object: %s", g.buf);
+        }
+        if (rc == 0 && ref != NULL) {
+            verify_tagged(g.buf, out, "e");
+        }
+        cJSON_Delete(ref);
+        resdeliv_free(out);
+    }
+    free(g.buf);
+}
+END_TEST
+
+static Suite *tag_suite(void)
+{
+    Suite *s = suite_create("tag");
+    TCase *tc = tcase_create("splice");
+
+    tcase_add_test(tc, test_append);
+    tcase_add_test(tc, test_replace);
+    tcase_add_test(tc, test_strings);
+    tcase_add_test(tc, test_into);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("reject");
+    tcase_add_test(tc, test_not_object);
+    tcase_add_test(tc, test_duplicate_field);
+    tcase_add_test(tc, test_depth);
+    tcase_add_test(tc, test_length);
+    tcase_add_test(tc, test_args);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("random");
+    tcase_add_loop_test(tc, test_random_objects, 0, 4);
+    tcase_add_loop_test(tc, test_random_mutations, 0, 4);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(tag_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
