@@ -440,6 +440,10 @@ int resdeliv_log_publish_batch(resdeliv_log *log,
         resdeliv__log_seterr(log, "messages or results is NULL");
         return RESDELIV_EINVAL;
     }
+    /* Results are defined (and safe to clear) whatever happens next. */
+    if (n > 0) {
+        memset(results, 0, n * sizeof(*results));
+    }
     if (!(log->store_flags & RESDELIV_STORE_SYNC)) {
         resdeliv__log_seterr(log,
                              "store '%s' is asynchronous: use "
@@ -451,9 +455,6 @@ int resdeliv_log_publish_batch(resdeliv_log *log,
     if (items == NULL) {
         resdeliv__log_seterr(log, "out of memory for a batch of %zu", n);
         return RESDELIV_ENOMEM;
-    }
-    if (n > 0) {
-        memset(results, 0, n * sizeof(*results));
     }
     op.log = log;
     op.msgs = msgs;

@@ -226,6 +226,8 @@ static void finish_open(resdeliv_replay *cur)
 static void store_down(resdeliv_replay *cur, int status)
 {
     resdeliv__log_store_err(cur->log, "info", status);
+    /* A client that sent no id asked for no replay, and a malformed id is
+     * reported as such: only a replay that was due becomes a gap here. */
     if (cur->want || cur->second) {
         /* A decision taken on the first answer cannot be kept without the
          * second: replay nothing and say why. */

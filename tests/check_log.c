@@ -611,8 +611,11 @@ START_TEST(batch_async)
     msgs[0] = msg("a", "ev", data);
     msgs[1] = msg("b", "ev", "[]");
     msgs[2] = msg("c", "client-no", "{}");
+    memset(&res, 0x5A, sizeof(res));
     ck_assert_int_eq(resdeliv_log_publish(log, &msgs[0], &res),
                      RESDELIV_ENOTSUP);
+    ck_assert_ptr_null(res.payload);
+    ck_assert_ptr_nonnull(strstr(resdeliv_log_errmsg(log), "async"));
     ck_assert_int_eq(resdeliv_log_publish_async(log, msgs, 3, NULL, NULL),
                      RESDELIV_EINVAL);
     ck_assert_int_eq(
