@@ -109,6 +109,7 @@ struct bench {
     redisContext *admin; /* INFO, CONFIG RESETSTAT */
     char payload[PAYLOAD_SIZE + 1];
     char replay_key[128];
+    char replay_epoch[140];
     char sha_ret[48], sha_xadd[48], sha_lean[48], sha_store[48];
     struct resdeliv__redis_keys store_keys; /* of the store_script probe */
     struct resdeliv__redis_argv store_argv;
@@ -474,43 +475,127 @@ static int rb_run(struct bench *b, const void *arg, struct sample *s)
     return 0;
 }
 
-/* XRANGE pages of 100 until a short page, as a plain client would. */
-static int raw_replay_once(struct bench *b, uint64_t *got)
+/* Replay shapes: the baseline (XRANGE pages of 100 until a short page, as
+ * a plain client would), the store's exchanges as it sends them, and the
+ * proposed ones (no entries fetched by the opening info call). */
+enum shape { SHAPE_RAW, SHAPE_STORE, SHAPE_LEAN };
+
+/* Sends `n` commands and keeps the last reply (EXEC's, or XRANGE's). */
+static redisReply *pipeline(struct bench *b, const char **argv[],
+                            const int *argc, int n)
+{
+    redisReply *last = NULL;
+
+    for (int i = 0; i < n; i++) {
+        redisAppendCommandArgv(b->raw, argc[i], argv[i], NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        void *r = NULL;
+        if (redisGetReply(b->raw, &r) != REDIS_OK || r == NULL ||
+            ((redisReply *)r)->type == REDIS_REPLY_ERROR) {
+            freeReplyObject(r);
+            freeReplyObject(last);
+            return NULL;
+        }
+        freeReplyObject(last);
+        last = r;
+    }
+    return last;
+}
+
+/* The store's opening info call: MULTI XINFO GET XREVRANGE + - COUNT 1001
+ * EXEC (the whole log crosses the network to learn a count). */
+static int store_open(struct bench *b)
+{
+    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
+    const char *xinfo[] = {"XINFO", "STREAM", b->replay_key};
+    const char *get[] = {"GET", b->replay_epoch};
+    const char *rev[] = {"XREVRANGE", b->replay_key, "+", "-", "COUNT",
+                         "1001"};
+    const char **argv[5] = {multi, xinfo, get, rev, exec};
+    int argc[5] = {1, 3, 2, 6, 1};
+    redisReply *r = pipeline(b, argv, argc, 5);
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return fail("replay info exchange failed", b->raw->errstr);
+    }
+    keep(r);
+    freeReplyObject(r);
+    return 0;
+}
+
+/* One page: raw XRANGE; MULTI XRANGE GET EXEC; or, for the lean shape's
+ * first page, MULTI XINFO XRANGE GET EXEC (the info rides along). */
+static redisReply *page(struct bench *b, enum shape sh, int first,
+                        const char *start, const redisReply **range)
+{
+    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
+    const char *xinfo[] = {"XINFO", "STREAM", b->replay_key};
+    const char *xr[] = {"XRANGE", b->replay_key, start, "+", "COUNT", "100"};
+    const char *get[] = {"GET", b->replay_epoch};
+    const char **txn[5] = {multi, xr, get, exec, NULL};
+    int argc[5] = {1, 6, 2, 1, 0};
+    int info = sh == SHAPE_LEAN && first;
+    redisReply *r;
+
+    if (sh == SHAPE_RAW) {
+        r = pipeline(b, txn + 1, argc + 1, 1);
+        *range = r;
+        return r;
+    }
+    if (info) {
+        const char **t[5] = {multi, xinfo, xr, get, exec};
+        int c[5] = {1, 3, 6, 2, 1};
+        memcpy(txn, t, sizeof(t));
+        memcpy(argc, c, sizeof(c));
+    }
+    r = pipeline(b, txn, argc, info ? 5 : 4);
+    *range = r != NULL && r->type == REDIS_REPLY_ARRAY &&
+                     r->elements > (size_t)info
+                 ? r->element[info] : NULL;
+    return r;
+}
+
+static int replay_once(struct bench *b, enum shape sh, uint64_t *got)
 {
     char start[RESDELIV_ID_BUFSIZE + 2] = "-";
-    const char *argv[6] = {"XRANGE", b->replay_key, start, "+", "COUNT",
-                           "100"};
+    uint64_t seen = 0;
     size_t n;
 
+    if (sh == SHAPE_STORE && store_open(b) != 0) {
+        return -1;
+    }
     do {
-        redisReply *r = redisCommandArgv(b->raw, 6, argv, NULL);
-        if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-            if (r != NULL) {
-                freeReplyObject(r);
-            }
+        const redisReply *range = NULL;
+        redisReply *r = page(b, sh, seen == 0, start, &range);
+        if (range == NULL || range->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
             return fail("XRANGE failed", b->raw->errstr);
         }
-        n = r->elements;
+        n = range->elements;
         if (n > 0) {
-            const redisReply *e = r->element[n - 1];
+            const redisReply *e = range->element[n - 1];
             keep(e->element[1]->element[3]->str);
             snprintf(start, sizeof(start), "(%s", e->element[0]->str);
         }
-        *got += n;
+        seen += n;
         freeReplyObject(r);
-    } while (n == REPLAY_PAGE);
+        /* The store knows the count from its info call: no empty page. */
+    } while (n == REPLAY_PAGE && (sh == SHAPE_RAW || seen < REPLAY_ENTRIES));
+    *got += seen;
     return 0;
 }
 
 static int raw_replay(struct bench *b, const void *arg, struct sample *s)
 {
+    enum shape sh = arg != NULL ? *(const enum shape *)arg : SHAPE_RAW;
     uint64_t got = 0;
     uint64_t t0 = now_ns();
     uint64_t c0 = cpu_ns();
 
-    (void)arg;
     for (uint64_t i = 0; i < b->o.replays; i++) {
-        if (raw_replay_once(b, &got) != 0) {
+        if (replay_once(b, sh, &got) != 0) {
             return -1;
         }
     }
@@ -937,6 +1022,49 @@ static int bench_probes(struct bench *b)
     return rc;
 }
 
+/* The replay figure's gap split: the library against the same server
+ * exchanges made with hiredis (store shape), and without the entries the
+ * opening info call fetches (lean shape). */
+static int bench_replay_shapes(struct bench *b)
+{
+    static const enum shape raw = SHAPE_RAW, store = SHAPE_STORE,
+                            lean = SHAPE_LEAN;
+    static const char *const names[4] = {"replay_library", "replay_raw_xrange",
+                                          "replay_store_wire",
+                                          "replay_lean_wire"};
+    struct series r[4];
+    uint64_t ne = b->o.replays * REPLAY_ENTRIES;
+    struct job j[4] = {
+        {lib_replay, NULL, &r[0], ne},
+        {raw_replay, &raw, &r[1], ne},
+        {raw_replay, &store, &r[2], ne},
+        {raw_replay, &lean, &r[3], ne},
+    };
+
+    memset(r, 0, sizeof(r));
+    if (run_jobs(b, j, 4) != 0) {
+        return -1;
+    }
+    printf("\nreplay of 1000 entries, split (hiredis replays the store's "
+           "exchanges without the library around them)\n%-20s %11s %8s "
+           "%8s %8s\n", "shape", "entries/s", "vs raw", "srv us", "cli us");
+    for (int i = 0; i < 4; i++) {
+        printf("%-20s %11.0f %8.3f %8.2f %8.2f\n", names[i], r[i].med.rate,
+               r[i].med.rate / r[1].med.rate, r[i].med.srv_us,
+               r[i].med.cli_us);
+    }
+    for (int i = 0; i < 4; i++) {
+        printf("cmdstats %-20s %s\n", names[i], r[i].cmdstat);
+    }
+    printf("\n");
+    for (int i = 0; i < 4; i++) {
+        printf("PROBE %s=%.0f entries/s ratio=%.3f srv_us=%.2f cli_us=%.2f\n",
+               names[i], r[i].med.rate, r[i].med.rate / r[1].med.rate,
+               r[i].med.srv_us, r[i].med.cli_us);
+    }
+    return 0;
+}
+
 /* ---- setup ------------------------------------------------------------ */
 
 /* A 200-byte JSON object, as a typical broadcast. */
@@ -1018,6 +1146,7 @@ static int fill_replay(struct bench *b)
         return fail("out of memory", NULL);
     }
     snprintf(b->replay_key, sizeof(b->replay_key), "%s", k.stream);
+    snprintf(b->replay_epoch, sizeof(b->replay_epoch), "%s", k.epoch);
     resdeliv__redis_keys_clear(&k);
     r = redisCommand(b->raw, "XLEN %s", b->replay_key);
     if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
@@ -1142,6 +1271,9 @@ int main(int argc, char **argv)
     }
     if (rc == 0 && analysis) {
         rc = bench_probes(&b);
+    }
+    if (rc == 0 && analysis) {
+        rc = bench_replay_shapes(&b);
     }
     teardown(&b);
     return rc == 0 ? 0 : 1;

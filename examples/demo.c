@@ -85,9 +85,10 @@ static void print_status(const struct client *c,
     if (st->has_oldest) {
         resdeliv_id_format(&st->oldest, oldest, sizeof oldest);
     }
-    printf("  %-6s resumes after %s: %s (%s), oldest retained %s\n",
-           c->name, c->last_id, st->continuous ? "continuous" : "GAP",
-           resdeliv_gap_reason_name(st->reason), oldest);
+    printf("  %-6s resumes after %s: %s%s, oldest retained %s\n", c->name,
+           c->last_id, st->continuous ? "continuous" : "GAP ",
+           st->continuous ? "" : resdeliv_gap_reason_name(st->reason),
+           oldest);
     if (!st->continuous &&
         resdeliv_pusher_build_gap(c->channel, st, &gap, &len) == 0) {
         printf("  %-6s <- notice  %s\n", c->name, gap);
@@ -192,6 +193,12 @@ int main(void)
     printf("alice received %u of 5 orders messages; bob was told of the gap "
            "and got the %u newest prices\n", cl[0].received,
            cl[1].received - 1);
+    /* Every orders message reached alice once; bob got the live price and
+     * the 3 retained ones. */
+    if (cl[0].received != 5 || cl[1].received != 4 || k.gaps != 1) {
+        fprintf(stderr, "demo: unexpected delivery counts\n");
+        rc = 1;
+    }
     resdeliv_dedup_free(cl[0].seen);
     resdeliv_dedup_free(cl[1].seen);
     resdeliv_log_close(log);

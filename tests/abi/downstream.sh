@@ -26,12 +26,13 @@ extra=""
 if [ "$sanitize" != "none" ] && [ -n "$sanitize" ]; then
     extra="-fsanitize=$sanitize"
 fi
-libdir=$(pkg-config --variable=libdir resdeliv)
+# The installed library sits beside the pkgconfig directory.
+libdir=$(dirname "$(dirname "$pcfile")")
 
 # shellcheck disable=SC2046,SC2086
 $cc $extra -o "$root/downstream" "$src" $(pkg-config --cflags --libs resdeliv)
-LD_LIBRARY_PATH="$root$libdir" "$root/downstream"
-if ldd "$root/downstream" | grep -q 'libresdeliv.so.0'; then
+LD_LIBRARY_PATH="$libdir" "$root/downstream"
+if LD_LIBRARY_PATH="$libdir" ldd "$root/downstream" | grep -q 'libresdeliv.so.0'; then
     echo "shared: linked against libresdeliv.so.0"
 else
     echo "shared build did not link libresdeliv.so.0"; exit 1
@@ -39,7 +40,7 @@ fi
 
 # shellcheck disable=SC2046,SC2086
 $cc $extra -o "$root/downstream-static" "$src" -static-libgcc \
-    $(pkg-config --cflags resdeliv) "$root$libdir/libresdeliv.a" \
+    $(pkg-config --cflags resdeliv) "$libdir/libresdeliv.a" \
     $(pkg-config --libs-only-l --static resdeliv | sed 's/-lresdeliv//')
 "$root/downstream-static"
 if ldd "$root/downstream-static" | grep -q 'libresdeliv'; then

@@ -1,0 +1,653 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Redis Streams store driven by the host's event loop: hiredis's async
+ * context with its `ev` hooks wired to a struct resdeliv_loop, the store
+ * vtable over it (without RESDELIV_STORE_SYNC), and reconnection on
+ * timers. Commands and replies are built and decoded by redis_cmd.c, so
+ * both Redis clients send exactly the same commands.
+ *
+ * Nothing here waits: connecting is hiredis's non-blocking connect, and the
+ * handshake (AUTH, SELECT, INFO for the server version, SCRIPT LOAD) is
+ * queued as the first commands of every connection. Operations issued
+ * during the handshake wait in a queue, because their commands depend on
+ * the server version; operations issued while disconnected fail at once.
+ *
+ * Completion. Every operation is an `op` that is the privdata of each of
+ * its hiredis commands; hiredis calls each command's callback exactly once,
+ * with a NULL reply when the connection is lost or freed, so an op knows
+ * when its last command is answered. When Redis goes away the op completes
+ * with RESDELIV_ESTORE; when the store is freed, with RESDELIV_ECLOSED. An
+ * op whose store was freed while hiredis still owes it callbacks is
+ * "orphaned" (op->s NULL): it completed already and only waits to be
+ * freed.
+ *
+ * Reentrancy. A user callback may free the store. Every entry point (loop
+ * callbacks, vtable calls, destroy) counts itself in `depth`; destroy
+ * detaches everything at once but the memory of the store is released only
+ * when the outermost entry point returns.
+ *
+ * Timers. One loop timer serves, by state: the reconnect backoff while
+ * down, the connect deadline while connecting, and a command watchdog while
+ * ready (no reply for command_timeout_ms with commands outstanding drops the
+ * connection). hiredis 1.x's own timer hook is wired to a second timer.
+ */
+#include "redis_internal.h"
+
+#include <resdeliv/loop.h>
+
+#include <hiredis/async.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BACKOFF_MIN_MS 50u
+#define BACKOFF_MAX_MS 5000u
+
+#define ST_DOWN 0
+#define ST_CONNECTING 1
+#define ST_READY 2
+
+#define OP_HANDSHAKE 0
+#define OP_APPEND 1
+#define OP_READ 2
+#define OP_INFO 3
+#define OP_DROP 4
+
+#define HS_AUTH 0
+#define HS_SELECT 1
+#define HS_INFO 2
+#define HS_SCRIPT 3
+
+struct astore;
+
+struct op {
+    struct op *prev, *next;   /* live ops of the store */
+    struct op *wnext;         /* queue of ops waiting for the handshake */
+    struct astore *s;         /* NULL once orphaned */
+    int kind;
+    int done;                 /* the user callback ran */
+    int status;               /* first failure seen */
+    size_t inflight;          /* commands hiredis still owes a reply */
+    size_t replies;           /* replies received */
+    size_t ncmds;             /* commands of one read/info round */
+    union {
+        resdeliv_append_cb append;
+        resdeliv_read_cb read;
+        resdeliv_info_cb info;
+        resdeliv_done_cb done;
+    } cb;
+    void *arg;
+    struct resdeliv__redis_keys keys;  /* read, info, drop */
+    struct resdeliv_id after;
+    int has_after;
+    uint64_t max;                      /* read: max; info: cap */
+    int counting;                      /* info: count_after asked */
+    struct resdeliv_log_info info;
+    /* append */
+    size_t n;
+    const struct resdeliv_append_item *items;
+    struct resdeliv__redis_keys *ikeys;
+    char (*epochs)[RESDELIV_EPOCH_BUFSIZE];
+    struct resdeliv_append_result *results;
+    size_t *order;                     /* item of each awaited reply */
+    size_t ohead, otail;
+    /* handshake */
+    int steps[4];
+};
+
+struct astore {
+    struct resdeliv_loop loop;
+    redisAsyncContext *ac;
+    int fd;
+    uint32_t want;            /* events hiredis asked for */
+    void *watch;
+    void *timer;
+    void *hr_timer;           /* hiredis 1.x scheduleTimer */
+    int armed;
+    int state;
+    int freeing;              /* redisAsyncFree() called on ac */
+    int lost;                 /* ac reported a lost connection */
+    int closing;              /* destroy ran */
+    int depth;
+    struct resdeliv__redis_url url;
+    char *prefix;
+    size_t prefix_len;
+    uint64_t connect_ms;
+    uint64_t command_ms;
+    unsigned version;
+    char sha[48];
+    uint32_t failures;
+    uint64_t rng;
+    uint64_t last_progress;
+    size_t cmds_out;
+    struct op *ops_head, *ops_tail;
+    struct op *wait_head, *wait_tail;
+    char errmsg[512];
+};
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
+static void on_timer(void *arg);
+static void start_connect(struct astore *s);
+static int op_send(struct astore *s, struct op *op);
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- lifetime of the store across reentrant calls ---- */
+
+static void release(struct astore *s)
+{
+    free(s->prefix);
+    memset(&s->url, 0, sizeof(s->url));
+    free(s);
+}
+
+static void enter(struct astore *s)
+{
+    s->depth++;
+}
+
+/* Returns 1 when the store is gone (the caller must not touch it). */
+static int leave(struct astore *s)
+{
+    if (--s->depth == 0 && s->closing) {
+        release(s);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- ops ---- */
+
+static void op_link(struct astore *s, struct op *op)
+{
+    op->s = s;
+    op->prev = s->ops_tail;
+    if (s->ops_tail != NULL) {
+        s->ops_tail->next = op;
+    } else {
+        s->ops_head = op;
+    }
+    s->ops_tail = op;
+}
+
+static void op_unlink(struct op *op)
+{
+    struct astore *s = op->s;
+
+    if (s == NULL) {
+        return;
+    }
+    if (op->prev != NULL) {
+        op->prev->next = op->next;
+    } else {
+        s->ops_head = op->next;
+    }
+    if (op->next != NULL) {
+        op->next->prev = op->prev;
+    } else {
+        s->ops_tail = op->prev;
+    }
+    op->prev = op->next = NULL;
+    op->s = NULL;
+}
+
+static void op_free(struct op *op)
+{
+    op_unlink(op);
+    resdeliv__redis_keys_clear(&op->keys);
+    for (size_t i = 0; op->ikeys != NULL && i < op->n; i++) {
+        resdeliv__redis_keys_clear(&op->ikeys[i]);
+    }
+    free(op);
+}
+
+/* Complete an op that has no data to hand over. */
+static void op_fail(struct op *op, int status)
+{
+    if (op->done) {
+        return;
+    }
+    op->done = 1;
+    switch (op->kind) {
+    case OP_APPEND:
+        for (size_t k = op->ohead; k < op->otail; k++) {
+            op->results[op->order[k]].status = status;
+        }
+        op->ohead = op->otail;
+        op->cb.append(op->arg, status, op->results, op->n);
+        break;
+    case OP_READ:
+        op->cb.read(op->arg, status, NULL, 0, "");
+        break;
+    case OP_INFO:
+        op->cb.info(op->arg, status, NULL);
+        break;
+    case OP_DROP:
+        op->cb.done(op->arg, status);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- SIGPIPE guard around writes (see store_redis.c) ---- */
+
+struct pipe_guard {
+    sigset_t old;
+    int pending_before;
+};
+
+static void guard_enter(struct pipe_guard *g)
+{
+    sigset_t set;
+    sigset_t pend;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &g->old);
+    sigpending(&pend);
+    g->pending_before = sigismember(&pend, SIGPIPE) == 1;
+}
+
+static void guard_leave(struct pipe_guard *g)
+{
+    sigset_t set;
+    sigset_t pend;
+    struct timespec zero = {0, 0};
+
+    sigpending(&pend);
+    if (!g->pending_before && sigismember(&pend, SIGPIPE) == 1) {
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* ---- hiredis ev hooks over the loop vtable ---- */
+
+static void on_io(void *arg, uint32_t events)
+{
+    struct astore *s = arg;
+
+    enter(s);
+    if ((events & RESDELIV_LOOP_READ) && s->ac != NULL) {
+        redisAsyncHandleRead(s->ac);
+    }
+    if ((events & RESDELIV_LOOP_WRITE) && s->ac != NULL && !s->closing) {
+        struct pipe_guard g;
+        guard_enter(&g);
+        redisAsyncHandleWrite(s->ac);
+        guard_leave(&g);
+    }
+    leave(s);
+}
+
+static void set_want(struct astore *s, uint32_t want)
+{
+    if (want == s->want && s->watch != NULL) {
+        return;
+    }
+    if (s->loop.watch(s->loop.loop, s->fd, want, on_io, s, &s->watch) != 0) {
+        /* The watchdog drops a connection that never gets its events. */
+        snprintf(s->errmsg, sizeof(s->errmsg),
+                 "event loop refused to watch the Redis socket");
+        return;
+    }
+    s->want = want;
+}
+
+static void ev_add_read(void *p)
+{
+    struct astore *s = p;
+    set_want(s, s->want | RESDELIV_LOOP_READ);
+}
+
+static void ev_del_read(void *p)
+{
+    struct astore *s = p;
+    set_want(s, s->want & ~RESDELIV_LOOP_READ);
+}
+
+static void ev_add_write(void *p)
+{
+    struct astore *s = p;
+    set_want(s, s->want | RESDELIV_LOOP_WRITE);
+}
+
+static void ev_del_write(void *p)
+{
+    struct astore *s = p;
+    set_want(s, s->want & ~RESDELIV_LOOP_WRITE);
+}
+
+static void conn_gone(struct astore *s);
+
+static void ev_cleanup(void *p)
+{
+    conn_gone(p);
+}
+
+#if HIREDIS_MAJOR >= 1
+static void on_hr_timer(void *arg)
+{
+    struct astore *s = arg;
+
+    enter(s);
+    if (s->ac != NULL && !s->closing) {
+        redisAsyncHandleTimeout(s->ac);
+    }
+    leave(s);
+}
+
+static void ev_schedule_timer(void *p, struct timeval tv)
+{
+    struct astore *s = p;
+    uint64_t ms = (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+    s->loop.timer_start(s->loop.loop, ms, on_hr_timer, s, &s->hr_timer);
+}
+#endif
+
+static void attach(struct astore *s, redisAsyncContext *ac)
+{
+    ac->data = s;
+    ac->ev.data = s;
+    ac->ev.addRead = ev_add_read;
+    ac->ev.delRead = ev_del_read;
+    ac->ev.addWrite = ev_add_write;
+    ac->ev.delWrite = ev_del_write;
+    ac->ev.cleanup = ev_cleanup;
+#if HIREDIS_MAJOR >= 1
+    ac->ev.scheduleTimer = ev_schedule_timer;
+#endif
+}
+
+/* Make hiredis forget the store: no hook runs after this. */
+static void detach(redisAsyncContext *ac)
+{
+    ac->data = NULL;
+    ac->ev.data = NULL;
+    ac->ev.addRead = NULL;
+    ac->ev.delRead = NULL;
+    ac->ev.addWrite = NULL;
+    ac->ev.delWrite = NULL;
+    ac->ev.cleanup = NULL;
+#if HIREDIS_MAJOR >= 1
+    ac->ev.scheduleTimer = NULL;
+#endif
+}
+
+/* ---- connection ---- */
+
+static void arm(struct astore *s, uint64_t ms)
+{
+    if (s->loop.timer_start(s->loop.loop, ms, on_timer, s, &s->timer) == 0) {
+        s->armed = 1;
+    }
+}
+
+static uint64_t backoff_ms(struct astore *s)
+{
+    uint32_t shift = s->failures > 1 ? s->failures - 1 : 0;
+    uint64_t d = BACKOFF_MAX_MS;
+
+    if (shift < 16) {
+        d = (uint64_t)BACKOFF_MIN_MS << shift;
+        d = d > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d;
+    }
+    /* xorshift64: jitter keeps many nodes from reconnecting in step. */
+    s->rng ^= s->rng << 13;
+    s->rng ^= s->rng >> 7;
+    s->rng ^= s->rng << 17;
+    return d / 2 + s->rng % (d / 2 + 1);
+}
+
+/* Drop the connection; hiredis answers its commands with NULL replies and
+ * then runs ev_cleanup (later, when called from one of its callbacks). */
+static void abort_conn(struct astore *s, const char *why)
+{
+    if (s->ac == NULL || s->freeing) {
+        return;
+    }
+    if (why != NULL) {
+        snprintf(s->errmsg, sizeof(s->errmsg), "%s", why);
+    }
+    s->freeing = 1;
+    s->lost = 1;
+    redisAsyncFree(s->ac);
+}
+
+/* hiredis freed the connection (cleanup hook). */
+static void conn_gone(struct astore *s)
+{
+    struct op *op;
+
+    s->loop.unwatch(s->loop.loop, &s->watch);
+    s->loop.timer_stop(s->loop.loop, &s->hr_timer);
+    s->want = 0;
+    s->ac = NULL;
+    s->freeing = s->lost = 0;
+    s->cmds_out = 0;
+    s->failures = s->state == ST_READY ? 1 : s->failures + 1;
+    s->state = ST_DOWN;
+    s->version = 0;
+    s->sha[0] = '\0';
+    if (s->errmsg[0] == '\0') {
+        snprintf(s->errmsg, sizeof(s->errmsg), "Redis connection lost");
+    }
+    while (!s->closing && (op = s->wait_head) != NULL) {
+        s->wait_head = op->wnext;
+        if (s->wait_head == NULL) {
+            s->wait_tail = NULL;
+        }
+        op_fail(op, RESDELIV_ESTORE);
+        op_free(op);
+    }
+    if (!s->closing) {
+        arm(s, backoff_ms(s));
+    }
+}
+
+static int send_argv(struct astore *s, struct op *op,
+                     const struct resdeliv__redis_argv *a)
+{
+    if (s->ac == NULL || s->freeing || s->lost ||
+        redisAsyncCommandArgv(s->ac, on_reply, op, a->argc,
+                              (const char **)a->argv, a->len) != REDIS_OK) {
+        return RESDELIV_ESTORE;
+    }
+    op->inflight++;
+    if (s->cmds_out++ == 0 && s->state == ST_READY) {
+        s->last_progress = mono_ms();
+        if (!s->armed) {
+            arm(s, s->command_ms);
+        }
+    }
+    return 0;
+}
+
+static void argv_words(struct resdeliv__redis_argv *a, int n,
+                       const char *w0, const char *w1, const char *w2,
+                       size_t len2)
+{
+    memset(a, 0, sizeof(*a));
+    a->argc = n;
+    a->argv[0] = w0;
+    a->len[0] = strlen(w0);
+    if (n > 1) {
+        a->argv[1] = w1;
+        a->len[1] = strlen(w1);
+    }
+    if (n > 2) {
+        a->argv[2] = w2;
+        a->len[2] = len2;
+    }
+}
+
+static int handshake(struct astore *s)
+{
+    struct op *op = calloc(1, sizeof(*op));
+    struct resdeliv__redis_argv a;
+    char db[16];
+    int k = 0;
+    int rc = 0;
+
+    if (op == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    op->kind = OP_HANDSHAKE;
+    op_link(s, op);
+    if (s->url.has_password) {
+        argv_words(&a, 2, "AUTH", s->url.password, NULL, 0);
+        if (s->url.has_user) {
+            argv_words(&a, 3, "AUTH", s->url.user, s->url.password,
+                       strlen(s->url.password));
+        }
+        op->steps[k++] = HS_AUTH;
+        rc = send_argv(s, op, &a);
+    }
+    if (rc == 0 && s->url.db != 0) {
+        snprintf(db, sizeof(db), "%d", s->url.db);
+        argv_words(&a, 2, "SELECT", db, NULL, 0);
+        op->steps[k++] = HS_SELECT;
+        rc = send_argv(s, op, &a);
+    }
+    if (rc == 0) {
+        argv_words(&a, 2, "INFO", "server", NULL, 0);
+        op->steps[k++] = HS_INFO;
+        rc = send_argv(s, op, &a);
+    }
+    if (rc == 0) {
+        argv_words(&a, 3, "SCRIPT", "LOAD", resdeliv__redis_append_lua,
+                   resdeliv__redis_append_lua_len);
+        op->steps[k++] = HS_SCRIPT;
+        rc = send_argv(s, op, &a);
+    }
+    op->ncmds = (size_t)k;
+    if (op->inflight == 0) {
+        op_free(op);
+    }
+    return rc;
+}
+
+static void start_connect(struct astore *s)
+{
+    redisAsyncContext *ac = s->url.is_unix
+                                ? redisAsyncConnectUnix(s->url.path)
+                                : redisAsyncConnect(s->url.host, s->url.port);
+
+    if (ac == NULL || ac->err) {
+        snprintf(s->errmsg, sizeof(s->errmsg), "Redis connect: %s",
+                 ac != NULL ? ac->errstr : "out of memory");
+        if (ac != NULL) {
+            redisAsyncFree(ac);
+        }
+        s->failures++;
+        arm(s, backoff_ms(s));
+        return;
+    }
+    s->ac = ac;
+    s->fd = ac->c.fd;
+    s->state = ST_CONNECTING;
+    attach(s, ac);
+    arm(s, s->connect_ms);
+    if (handshake(s) != 0) {
+        abort_conn(s, "Redis connect: cannot queue the handshake");
+    }
+}
+
+static void ready(struct astore *s)
+{
+    struct op *op;
+
+    s->state = ST_READY;
+    s->failures = 0;
+    s->errmsg[0] = '\0';
+    s->last_progress = mono_ms();
+    arm(s, s->command_ms);
+    while (!s->closing && s->state == ST_READY &&
+           (op = s->wait_head) != NULL) {
+        s->wait_head = op->wnext;
+        if (s->wait_head == NULL) {
+            s->wait_tail = NULL;
+        }
+        if (op_send(s, op) != 0) {
+            op_fail(op, RESDELIV_ESTORE);
+            if (op->inflight == 0) {
+                op_free(op);
+            }
+        }
+    }
+}
+
+static void on_handshake(struct astore *s, struct op *op,
+                         const redisReply *r)
+{
+    int step = op->steps[op->replies++];
+    const char *what = step == HS_AUTH     ? "AUTH"
+                       : step == HS_SELECT ? "SELECT"
+                       : step == HS_INFO   ? "INFO"
+                                           : "SCRIPT LOAD";
+
+    if (r == NULL || op->status != 0) {
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR && step != HS_SCRIPT) {
+        op->status = RESDELIV_ESTORE;
+        snprintf(s->errmsg, sizeof(s->errmsg), "Redis %s: %.*s", what,
+                 (int)r->len, r->str);
+        /* errmsg is kept: abort_conn gets no text of its own. */
+        abort_conn(s, NULL);
+        return;
+    }
+    if (step == HS_INFO && r->type == REDIS_REPLY_STRING) {
+        s->version = resdeliv__redis_version_parse(r->str, r->len);
+    } else if (step == HS_SCRIPT && r->type == REDIS_REPLY_STRING &&
+               r->len < sizeof(s->sha)) {
+        memcpy(s->sha, r->str, r->len);
+        s->sha[r->len] = '\0';
+    }
+    if (op->replies == op->ncmds) {
+        ready(s);
+    }
+}
+
+static void on_timer(void *arg)
+{
+    struct astore *s = arg;
+    uint64_t idle;
+
+    s->armed = 0;
+    enter(s);
+    if (s->closing) {
+        leave(s);
+        return;
+    }
+    if (s->state == ST_DOWN) {
+        start_connect(s);
+    } else if (s->state == ST_CONNECTING) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "Redis connect: timed out after %llu ms",
+                 (unsigned long long)s->connect_ms);
+        abort_conn(s, msg);
+    } else if (s->cmds_out > 0) {
+        idle = mono_ms() - s->last_progress;
+        if (idle >= s->command_ms) {
+            abort_conn(s, "Redis command timed out");
+        } else {
+            arm(s, s->command_ms - idle);
+        }
+    }
+    leave(s);
+}
+
