@@ -18,10 +18,7 @@
  * 0 even when a target is missed, 1 on an error, 2 on a bad command line,
  * 77 when there is no redis-server.
  */
-#include "redis_internal.h"
-#include "redis_server.h"
-
-#include <hiredis/hiredis.h>
+#include "bench_redis.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -32,117 +29,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
-
-#define DEFAULT_REPS 7
-#define QUICK_REPS 3
-#define MAX_REPS 99
-#define PAYLOAD_SIZE 200
-#define RETENTION "1000"
-#define BATCH 64
-#define REPLAY_ENTRIES 1000
-#define REPLAY_PAGE 100
-#define MAX_ARGS (6 + 2 * BATCH)
-
-static const char EVENT[] = "order.updated";
-static const char APP_ID[] = "bench-app";
-static const char CH_SINGLE[] = "bench-single";
-static const char CH_BATCH[] = "bench-batch";
-static const char CH_REPLAY[] = "bench-replay";
-static const char CH_PROBE[] = "bench-probe";
-static const char RB_KEY[] = "bench:{rb}";
-
-/* Scripts timed by the analysis. LEAN is the proposed fast path: append to
- * an existing log whose epoch key exists, else answer nil and let the
- * client run the full creating script. */
-static const char LUA_RETURN1[] = "return 1";
-static const char LUA_XADD[] =
-    "return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',"
-    " 'e', ARGV[2], 'd', ARGV[3])";
-static const char LUA_LEAN[] =
-    "local ep = redis.call('GET', KEYS[2])\n"
-    "if not ep then return false end\n"
-    "local ids = {}\n"
-    "for i = 2, #ARGV, 2 do\n"
-    "  local id = redis.call('XADD', KEYS[1], 'NOMKSTREAM', 'MAXLEN', '~',\n"
-    "                        ARGV[1], '*', 'e', ARGV[i], 'd', ARGV[i + 1])\n"
-    "  if not id then return false end\n"
-    "  ids[#ids + 1] = id\n"
-    "end\n"
-    "return {ep, ids}\n";
-
-struct opts {
-    int quick;
-    int reps;
-    uint64_t n_single;  /* messages per repetition, unpipelined */
-    uint64_t n_batch;   /* messages per repetition, batches of 64 */
-    uint64_t replays;   /* replays of 1000 entries per repetition */
-    uint64_t n_probe1;  /* analysis, unpipelined */
-    uint64_t n_probe64; /* analysis, 64 per round trip */
-};
-
-/* One repetition: messages (or entries) per second, and the server's and
- * this client's CPU time per message in microseconds. */
-struct sample {
-    double rate;
-    double srv_us;
-    double cli_us;
-};
-
-struct series {
-    const char *label;
-    struct sample s[MAX_REPS];
-    int n;
-    struct sample med;
-    char cmdstat[256];
-};
-
-struct bench {
-    struct opts o;
-    struct redis_server srv;
-    resdeliv_store *store;
-    resdeliv_log *log;
-    redisContext *raw;   /* baselines and probes */
-    redisContext *admin; /* INFO, CONFIG RESETSTAT */
-    char payload[PAYLOAD_SIZE + 1];
-    char replay_key[128];
-    char replay_epoch[140];
-    char sha_ret[48], sha_xadd[48], sha_lean[48], sha_store[48];
-    struct resdeliv__redis_keys store_keys; /* of the store_script probe */
-    struct resdeliv__redis_argv store_argv;
-    struct resdeliv_append_item store_item;
-    char new_epoch[RESDELIV_EPOCH_BUFSIZE];
-    struct resdeliv_message msgs[BATCH];
-    struct resdeliv_publish_result res[BATCH];
-};
-
-typedef int (*run_fn)(struct bench *b, const void *arg, struct sample *s);
-
-static inline void keep(const void *p)
-{
-    __asm__ __volatile__("" : : "g"(p) : "memory");
-}
-
-static uint64_t clock_ns(clockid_t id)
-{
-    struct timespec ts;
-
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t now_ns(void)
-{
-    return clock_ns(CLOCK_MONOTONIC);
-}
-
-static uint64_t cpu_ns(void)
-{
-    return clock_ns(CLOCK_PROCESS_CPUTIME_ID);
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -170,7 +59,7 @@ static void finish_series(struct series *r)
     r->med.cli_us = median_of(r, offsetof(struct sample, cli_us));
 }
 
-static int fail(const char *what, const char *detail)
+int bench_fail(const char *what, const char *detail)
 {
     fprintf(stderr, "bench-redis: %s%s%s\n", what, detail ? ": " : "",
             detail ? detail : "");
@@ -271,7 +160,7 @@ static int warm(struct bench *b, run_fn fn, const void *arg, struct series *r)
     int rc;
 
     if (x == NULL) {
-        return fail("CONFIG RESETSTAT failed", NULL);
+        return bench_fail("CONFIG RESETSTAT failed", NULL);
     }
     freeReplyObject(x);
     rc = fn(b, arg, &s);
@@ -281,13 +170,35 @@ static int warm(struct bench *b, run_fn fn, const void *arg, struct series *r)
     return rc;
 }
 
-static void set_rate(struct sample *s, uint64_t msgs, uint64_t t0,
+void bench_set_rate(struct sample *s, uint64_t msgs, uint64_t t0,
                      uint64_t c0)
 {
     uint64_t wall = now_ns() - t0;
 
     s->rate = (double)msgs * 1e9 / (double)(wall ? wall : 1);
     s->cli_us = (double)(cpu_ns() - c0) / 1e3 / (double)msgs;
+}
+
+/* A warm-up of each job, then the repetitions round-robin (A B A B ...). */
+int bench_run_jobs(struct bench *b, struct job *jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (warm(b, jobs[i].fn, jobs[i].arg, jobs[i].r) != 0) {
+            return -1;
+        }
+    }
+    for (int rep = 0; rep < b->o.reps; rep++) {
+        for (size_t i = 0; i < n; i++) {
+            if (timed(b, jobs[i].fn, jobs[i].arg, jobs[i].r, jobs[i].msgs) !=
+                0) {
+                return -1;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        finish_series(jobs[i].r);
+    }
+    return 0;
 }
 
 /* ---- libresdeliv runs ------------------------------------------------- */
@@ -298,7 +209,7 @@ static int check_results(struct bench *b, size_t n)
 
     for (size_t i = 0; i < n; i++) {
         if (b->res[i].status != 0 || !b->res[i].logged) {
-            rc = fail("publish not logged", resdeliv_log_errmsg(b->log));
+            rc = bench_fail("publish not logged", resdeliv_log_errmsg(b->log));
         }
         resdeliv_publish_result_clear(&b->res[i]);
     }
@@ -315,10 +226,10 @@ static int lib_single(struct bench *b, const void *arg, struct sample *s)
     for (uint64_t i = 0; i < n; i++) {
         int rc = resdeliv_log_publish(b->log, &b->msgs[0], &b->res[0]);
         if (rc != 0 || check_results(b, 1) != 0) {
-            return fail("resdeliv_log_publish", resdeliv_log_errmsg(b->log));
+            return bench_fail("resdeliv_log_publish", resdeliv_log_errmsg(b->log));
         }
     }
-    set_rate(s, n, t0, c0);
+    bench_set_rate(s, n, t0, c0);
     return 0;
 }
 
@@ -332,11 +243,11 @@ static int lib_batch(struct bench *b, const void *arg, struct sample *s)
     for (uint64_t i = 0; i < rounds; i++) {
         int rc = resdeliv_log_publish_batch(b->log, b->msgs, BATCH, b->res);
         if (rc != 0 || check_results(b, BATCH) != 0) {
-            return fail("resdeliv_log_publish_batch",
+            return bench_fail("resdeliv_log_publish_batch",
                         resdeliv_log_errmsg(b->log));
         }
     }
-    set_rate(s, rounds * BATCH, t0, c0);
+    bench_set_rate(s, rounds * BATCH, t0, c0);
     return 0;
 }
 
@@ -360,10 +271,10 @@ static int lib_replay_once(struct bench *b, uint64_t *got)
         *got += n;
     }
     resdeliv_replay_close(cur);
-    return rc == 0 ? 0 : fail("replay", resdeliv_log_errmsg(b->log));
+    return rc == 0 ? 0 : bench_fail("replay", resdeliv_log_errmsg(b->log));
 }
 
-static int lib_replay(struct bench *b, const void *arg, struct sample *s)
+int bench_lib_replay(struct bench *b, const void *arg, struct sample *s)
 {
     uint64_t got = 0;
     uint64_t t0 = now_ns();
@@ -376,9 +287,9 @@ static int lib_replay(struct bench *b, const void *arg, struct sample *s)
         }
     }
     if (got != b->o.replays * REPLAY_ENTRIES) {
-        return fail("replay yielded a wrong number of entries", NULL);
+        return bench_fail("replay yielded a wrong number of entries", NULL);
     }
-    set_rate(s, got, t0, c0);
+    bench_set_rate(s, got, t0, c0);
     return 0;
 }
 
@@ -447,12 +358,12 @@ static int rb_run(struct bench *b, const void *arg, struct sample *s)
     ssize_t got;
 
     if (pipe(fds) != 0) {
-        return fail("pipe", strerror(errno));
+        return bench_fail("pipe", strerror(errno));
     }
     if (spawn_rb(b, pipeline, n, fds[1], &pid) != 0) {
         close(fds[0]);
         close(fds[1]);
-        return fail("cannot run redis-benchmark", NULL);
+        return bench_fail("cannot run redis-benchmark", NULL);
     }
     close(fds[1]);
     while ((got = read(fds[0], out + used, sizeof(out) - 1 - used)) > 0 ||
@@ -466,433 +377,12 @@ static int rb_run(struct bench *b, const void *arg, struct sample *s)
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
         parse_rps(out, &s->rate) != 0) {
-        return fail("redis-benchmark gave no requests per second", out);
+        return bench_fail("redis-benchmark gave no requests per second", out);
     }
     s->cli_us = ((double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec) *
                     1e6 / (double)n +
                 ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) /
                     (double)n;
-    return 0;
-}
-
-/* Replay shapes: the baseline (XRANGE pages of 100 until a short page, as
- * a plain client would), the store's exchanges as it sends them, and the
- * proposed ones (no entries fetched by the opening info call). */
-enum shape { SHAPE_RAW, SHAPE_STORE, SHAPE_LEAN };
-
-/* Sends `n` commands and keeps the last reply (EXEC's, or XRANGE's). */
-static redisReply *pipeline(struct bench *b, const char **argv[],
-                            const int *argc, int n)
-{
-    redisReply *last = NULL;
-
-    for (int i = 0; i < n; i++) {
-        redisAppendCommandArgv(b->raw, argc[i], argv[i], NULL);
-    }
-    for (int i = 0; i < n; i++) {
-        void *r = NULL;
-        if (redisGetReply(b->raw, &r) != REDIS_OK || r == NULL ||
-            ((redisReply *)r)->type == REDIS_REPLY_ERROR) {
-            freeReplyObject(r);
-            freeReplyObject(last);
-            return NULL;
-        }
-        freeReplyObject(last);
-        last = r;
-    }
-    return last;
-}
-
-/* The store's opening info call: MULTI XINFO GET XREVRANGE + - COUNT 1001
- * EXEC (the whole log crosses the network to learn a count). */
-static int store_open(struct bench *b)
-{
-    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
-    const char *xinfo[] = {"XINFO", "STREAM", b->replay_key};
-    const char *get[] = {"GET", b->replay_epoch};
-    const char *rev[] = {"XREVRANGE", b->replay_key, "+", "-", "COUNT",
-                         "1001"};
-    const char **argv[5] = {multi, xinfo, get, rev, exec};
-    int argc[5] = {1, 3, 2, 6, 1};
-    redisReply *r = pipeline(b, argv, argc, 5);
-
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(r);
-        return fail("replay info exchange failed", b->raw->errstr);
-    }
-    keep(r);
-    freeReplyObject(r);
-    return 0;
-}
-
-/* One page: raw XRANGE; MULTI XRANGE GET EXEC; or, for the lean shape's
- * first page, MULTI XINFO XRANGE GET EXEC (the info rides along). */
-static redisReply *page(struct bench *b, enum shape sh, int first,
-                        const char *start, const redisReply **range)
-{
-    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
-    const char *xinfo[] = {"XINFO", "STREAM", b->replay_key};
-    const char *xr[] = {"XRANGE", b->replay_key, start, "+", "COUNT", "100"};
-    const char *get[] = {"GET", b->replay_epoch};
-    const char **txn[5] = {multi, xr, get, exec, NULL};
-    int argc[5] = {1, 6, 2, 1, 0};
-    int info = sh == SHAPE_LEAN && first;
-    redisReply *r;
-
-    if (sh == SHAPE_RAW) {
-        r = pipeline(b, txn + 1, argc + 1, 1);
-        *range = r;
-        return r;
-    }
-    if (info) {
-        const char **t[5] = {multi, xinfo, xr, get, exec};
-        int c[5] = {1, 3, 6, 2, 1};
-        memcpy(txn, t, sizeof(t));
-        memcpy(argc, c, sizeof(c));
-    }
-    r = pipeline(b, txn, argc, info ? 5 : 4);
-    *range = r != NULL && r->type == REDIS_REPLY_ARRAY &&
-                     r->elements > (size_t)info
-                 ? r->element[info] : NULL;
-    return r;
-}
-
-static int replay_once(struct bench *b, enum shape sh, uint64_t *got)
-{
-    char start[RESDELIV_ID_BUFSIZE + 2] = "-";
-    uint64_t seen = 0;
-    size_t n;
-
-    if (sh == SHAPE_STORE && store_open(b) != 0) {
-        return -1;
-    }
-    do {
-        const redisReply *range = NULL;
-        redisReply *r = page(b, sh, seen == 0, start, &range);
-        if (range == NULL || range->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(r);
-            return fail("XRANGE failed", b->raw->errstr);
-        }
-        n = range->elements;
-        if (n > 0) {
-            const redisReply *e = range->element[n - 1];
-            keep(e->element[1]->element[3]->str);
-            snprintf(start, sizeof(start), "(%s", e->element[0]->str);
-        }
-        seen += n;
-        freeReplyObject(r);
-        /* The store knows the count from its info call: no empty page. */
-    } while (n == REPLAY_PAGE && (sh == SHAPE_RAW || seen < REPLAY_ENTRIES));
-    *got += seen;
-    return 0;
-}
-
-static int raw_replay(struct bench *b, const void *arg, struct sample *s)
-{
-    enum shape sh = arg != NULL ? *(const enum shape *)arg : SHAPE_RAW;
-    uint64_t got = 0;
-    uint64_t t0 = now_ns();
-    uint64_t c0 = cpu_ns();
-
-    for (uint64_t i = 0; i < b->o.replays; i++) {
-        if (replay_once(b, sh, &got) != 0) {
-            return -1;
-        }
-    }
-    if (got != b->o.replays * REPLAY_ENTRIES) {
-        return fail("XRANGE loop read a wrong number of entries", NULL);
-    }
-    set_rate(s, got, t0, c0);
-    return 0;
-}
-
-/* ---- analysis probes -------------------------------------------------- */
-
-struct cmd {
-    int argc;
-    const char *argv[MAX_ARGS];
-    size_t len[MAX_ARGS];
-};
-
-/* `ncmds` commands carrying `msgs` messages; `depth` copies of them are
- * sent per round trip. */
-struct probe {
-    const char *name;
-    char stream[32];
-    char epoch[40];
-    struct cmd *cmds;
-    int ncmds;
-    int msgs;
-    int depth;
-    struct series r;
-};
-
-static void arg(struct cmd *c, const char *s, size_t len)
-{
-    c->argv[c->argc] = s;
-    c->len[c->argc++] = len;
-}
-
-static void args(struct cmd *c, const char *const *words)
-{
-    for (; *words != NULL; words++) {
-        arg(c, *words, strlen(*words));
-    }
-}
-
-static void arg_msg(struct bench *b, struct cmd *c)
-{
-    arg(c, "e", 1);
-    arg(c, EVENT, sizeof(EVENT) - 1);
-    arg(c, "d", 1);
-    arg(c, b->payload, PAYLOAD_SIZE);
-}
-
-/* A reply that is not what a successful append answers. */
-static int bad_reply(const redisReply *r)
-{
-    if (r == NULL || r->type == REDIS_REPLY_ERROR ||
-        r->type == REDIS_REPLY_NIL) {
-        return 1;
-    }
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-        if (r->element[i]->type == REDIS_REPLY_ERROR ||
-            r->element[i]->type == REDIS_REPLY_NIL) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int probe_run(struct bench *b, const void *a, struct sample *s)
-{
-    const struct probe *p = a;
-    uint64_t total = p->depth > 1 || p->msgs > 1 ? b->o.n_probe64
-                                                 : b->o.n_probe1;
-    uint64_t rounds = total / (uint64_t)(p->msgs * p->depth);
-    uint64_t t0 = now_ns();
-    uint64_t c0 = cpu_ns();
-
-    for (uint64_t i = 0; i < rounds; i++) {
-        for (int d = 0; d < p->depth; d++) {
-            for (int k = 0; k < p->ncmds; k++) {
-                redisAppendCommandArgv(b->raw, p->cmds[k].argc,
-                                       p->cmds[k].argv, p->cmds[k].len);
-            }
-        }
-        for (int k = 0; k < p->depth * p->ncmds; k++) {
-            void *r = NULL;
-            int rc = redisGetReply(b->raw, &r);
-            int bad = rc != REDIS_OK || bad_reply(r);
-            if (bad) {
-                fprintf(stderr, "bench-redis: probe %s: %s\n", p->name,
-                        r && ((redisReply *)r)->str ? ((redisReply *)r)->str
-                                                    : b->raw->errstr);
-            }
-            freeReplyObject(r);
-            if (bad) {
-                return -1;
-            }
-        }
-    }
-    set_rate(s, rounds * (uint64_t)(p->msgs * p->depth), t0, c0);
-    return 0;
-}
-
-enum kind { K_XADD, K_RET1, K_SXADD, K_STORE, K_LEAN, K_MULTI, K_LEAN_N,
-            K_MULTI_N };
-
-static const struct spec {
-    const char *name;
-    enum kind kind;
-    int depth;
-} SPECS[] = {
-    {"xadd_p1", K_XADD, 1},
-    {"xadd_p64", K_XADD, BATCH},
-    {"script_return1_p1", K_RET1, 1},
-    {"script_return1_p64", K_RET1, BATCH},
-    {"script_xadd_p1", K_SXADD, 1},
-    {"store_script_p1", K_STORE, 1},
-    {"store_script_p64", K_STORE, BATCH},
-    {"lean_script_p1", K_LEAN, 1},
-    {"lean_script_p64", K_LEAN, BATCH},
-    {"multi_get_xadd_p1", K_MULTI, 1},
-    {"multi_get_xadd_p64", K_MULTI, BATCH},
-    {"lean_script_x64", K_LEAN_N, 1},
-    {"multi_get_xadd_x64", K_MULTI_N, 1},
-};
-#define NPROBES (sizeof(SPECS) / sizeof(SPECS[0]))
-
-static void cmd_xadd(struct bench *b, struct probe *p, struct cmd *c,
-                     int nomkstream)
-{
-    static const char *const head[] = {"MAXLEN", "~", RETENTION, "*", NULL};
-
-    arg(c, "XADD", 4);
-    arg(c, p->stream, strlen(p->stream));
-    if (nomkstream) {
-        arg(c, "NOMKSTREAM", 10);
-    }
-    args(c, head);
-    arg_msg(b, c);
-}
-
-static void cmd_lean(struct bench *b, struct probe *p, struct cmd *c, int n)
-{
-    const char *const head[] = {"EVALSHA", b->sha_lean, "2", p->stream,
-                                p->epoch, RETENTION, NULL};
-
-    args(c, head);
-    for (int i = 0; i < n; i++) {
-        arg(c, EVENT, sizeof(EVENT) - 1);
-        arg(c, b->payload, PAYLOAD_SIZE);
-    }
-}
-
-/* MULTI, GET epoch, `n` XADD NOMKSTREAM, EXEC. */
-static void cmds_multi(struct bench *b, struct probe *p, int n)
-{
-    static const char *const multi[] = {"MULTI", NULL};
-    static const char *const exec[] = {"EXEC", NULL};
-
-    args(&p->cmds[0], multi);
-    arg(&p->cmds[1], "GET", 3);
-    arg(&p->cmds[1], p->epoch, strlen(p->epoch));
-    for (int i = 0; i < n; i++) {
-        cmd_xadd(b, p, &p->cmds[2 + i], 1);
-    }
-    args(&p->cmds[n + 2], exec);
-}
-
-static void build_probe(struct bench *b, struct probe *p,
-                        const struct spec *sp)
-{
-    struct cmd *c = p->cmds;
-
-    p->name = sp->name;
-    p->depth = sp->depth;
-    p->msgs = sp->kind == K_LEAN_N || sp->kind == K_MULTI_N ? BATCH : 1;
-    p->ncmds = sp->kind == K_MULTI ? 4 : sp->kind == K_MULTI_N ? BATCH + 3 : 1;
-    if (sp->kind == K_XADD) {
-        cmd_xadd(b, p, c, 0);
-    } else if (sp->kind == K_RET1) {
-        const char *const w[] = {"EVALSHA", b->sha_ret, "0", NULL};
-        args(c, w);
-    } else if (sp->kind == K_SXADD) {
-        const char *const w[] = {"EVALSHA", b->sha_xadd, "1", p->stream,
-                                 RETENTION, EVENT, b->payload, NULL};
-        args(c, w);
-    } else if (sp->kind == K_STORE) {
-        for (int i = 0; i < b->store_argv.argc; i++) {
-            arg(c, b->store_argv.argv[i], b->store_argv.len[i]);
-        }
-    } else if (sp->kind == K_LEAN || sp->kind == K_LEAN_N) {
-        cmd_lean(b, p, c, p->msgs);
-    } else {
-        cmds_multi(b, p, p->msgs);
-    }
-}
-
-/* A log for every probe: an epoch key and a stream with one entry. */
-static int make_probes(struct bench *b, struct probe *probes)
-{
-    for (size_t i = 0; i < NPROBES; i++) {
-        struct probe *p = &probes[i];
-        redisReply *r;
-
-        snprintf(p->stream, sizeof(p->stream), "bench:{p%zu}", i);
-        snprintf(p->epoch, sizeof(p->epoch), "bench:{p%zu}:epoch", i);
-        p->cmds = calloc(BATCH + 3, sizeof(*p->cmds));
-        if (p->cmds == NULL) {
-            return fail("out of memory", NULL);
-        }
-        build_probe(b, p, &SPECS[i]);
-        p->r.label = p->name;
-        r = redisCommand(b->raw, "SET %s 0123456789abcdef", p->epoch);
-        if (r != NULL) {
-            freeReplyObject(r);
-        }
-        r = redisCommand(b->raw, "XADD %s * e x d {}", p->stream);
-        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-            return fail("probe setup failed", b->raw->errstr);
-        }
-        freeReplyObject(r);
-    }
-    return 0;
-}
-
-static int load_script(struct bench *b, const char *lua, size_t len,
-                       char *sha)
-{
-    const char *argv[3] = {"SCRIPT", "LOAD", lua};
-    size_t lens[3] = {6, 4, len};
-    redisReply *r = redisCommandArgv(b->raw, 3, argv, lens);
-
-    if (r == NULL || r->type != REDIS_REPLY_STRING || r->len >= 48) {
-        if (r != NULL) {
-            freeReplyObject(r);
-        }
-        return fail("SCRIPT LOAD failed", NULL);
-    }
-    memcpy(sha, r->str, r->len + 1);
-    freeReplyObject(r);
-    return 0;
-}
-
-/* The store's own append command, as the store sends it. */
-static int prepare_store_probe(struct bench *b)
-{
-    static const char prefix[] = "delivery";
-    struct resdeliv_append_item *it = &b->store_item;
-
-    if (resdeliv__redis_keys_build(prefix, sizeof(prefix) - 1, APP_ID,
-                                   sizeof(APP_ID) - 1, CH_PROBE,
-                                   sizeof(CH_PROBE) - 1, &b->store_keys) != 0 ||
-        resdeliv_epoch_new(b->new_epoch, sizeof(b->new_epoch)) != 0 ||
-        load_script(b, resdeliv__redis_append_lua,
-                    resdeliv__redis_append_lua_len, b->sha_store) != 0) {
-        return fail("store probe setup failed", NULL);
-    }
-    it->channel = CH_PROBE;
-    it->channel_len = sizeof(CH_PROBE) - 1;
-    it->event = EVENT;
-    it->event_len = sizeof(EVENT) - 1;
-    it->data = b->payload;
-    it->data_len = PAYLOAD_SIZE;
-    it->retention.max_messages = 1000;
-    resdeliv__redis_argv_append(&b->store_argv, b->sha_store, &b->store_keys,
-                                it, b->new_epoch, RESDELIV__REDIS_V(7, 0, 0));
-    return 0;
-}
-
-/* ---- sections --------------------------------------------------------- */
-
-struct job {
-    run_fn fn;
-    const void *arg;
-    struct series *r;
-    uint64_t msgs;
-};
-
-/* A warm-up of each job, then the repetitions round-robin (A B A B ...). */
-static int run_jobs(struct bench *b, struct job *jobs, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (warm(b, jobs[i].fn, jobs[i].arg, jobs[i].r) != 0) {
-            return -1;
-        }
-    }
-    for (int rep = 0; rep < b->o.reps; rep++) {
-        for (size_t i = 0; i < n; i++) {
-            if (timed(b, jobs[i].fn, jobs[i].arg, jobs[i].r, jobs[i].msgs) !=
-                0) {
-                return -1;
-            }
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        finish_series(jobs[i].r);
-    }
     return 0;
 }
 
@@ -933,29 +423,6 @@ static void print_figures(struct figure *f, size_t n)
     }
 }
 
-static void print_probes(struct probe *p, size_t n)
-{
-    printf("\nanalysis (hiredis from C, same server; p1 = one round trip per "
-           "command group, p64 = 64 groups per round trip, x64 = 64 messages "
-           "in one group)\n%-20s %11s %8s %8s %8s\n", "probe", "msg/s",
-           "vs xadd", "srv us", "cli us");
-    for (size_t i = 0; i < n; i++) {
-        const struct series *x = p[i].depth > 1 || p[i].msgs > 1
-                                     ? &p[1].r : &p[0].r;
-        printf("%-20s %11.0f %8.3f %8.2f %8.2f\n", p[i].name, p[i].r.med.rate,
-               p[i].r.med.rate / x->med.rate, p[i].r.med.srv_us,
-               p[i].r.med.cli_us);
-    }
-    for (size_t i = 0; i < n; i++) {
-        printf("cmdstats %-20s %s\n", p[i].name, p[i].r.cmdstat);
-    }
-    printf("\n");
-    for (size_t i = 0; i < n; i++) {
-        printf("PROBE %s=%.0f msg/s srv_us=%.2f cli_us=%.2f\n", p[i].name,
-               p[i].r.med.rate, p[i].r.med.srv_us, p[i].r.med.cli_us);
-    }
-}
-
 static int bench_figures(struct bench *b)
 {
     static const int p1 = 1, p64 = BATCH;
@@ -971,97 +438,18 @@ static int bench_figures(struct bench *b)
         {rb_run, &p1, &f[0].base, b->o.n_single},
         {lib_batch, NULL, &f[1].lib, nb},
         {rb_run, &p64, &f[1].base, b->o.n_batch},
-        {lib_replay, NULL, &f[2].lib, ne},
-        {raw_replay, NULL, &f[2].base, ne},
+        {bench_lib_replay, NULL, &f[2].lib, ne},
+        {bench_raw_replay, NULL, &f[2].base, ne},
     };
 
     for (size_t i = 0; i < 3; i++) {
         printf("measuring %s ...\n", f[i].name);
         fflush(stdout);
-        if (run_jobs(b, &j[2 * i], 2) != 0) {
+        if (bench_run_jobs(b, &j[2 * i], 2) != 0) {
             return -1;
         }
     }
     print_figures(f, 3);
-    return 0;
-}
-
-static int bench_probes(struct bench *b)
-{
-    struct probe *p = calloc(NPROBES, sizeof(*p));
-    struct job j[NPROBES];
-    int rc = p == NULL ? fail("out of memory", NULL) : 0;
-
-    rc = rc == 0 ? load_script(b, LUA_RETURN1, sizeof(LUA_RETURN1) - 1,
-                               b->sha_ret)
-                 : rc;
-    rc = rc == 0 ? load_script(b, LUA_XADD, sizeof(LUA_XADD) - 1, b->sha_xadd)
-                 : rc;
-    rc = rc == 0 ? load_script(b, LUA_LEAN, sizeof(LUA_LEAN) - 1, b->sha_lean)
-                 : rc;
-    rc = rc == 0 ? prepare_store_probe(b) : rc;
-    rc = rc == 0 ? make_probes(b, p) : rc;
-    for (size_t i = 0; rc == 0 && i < NPROBES; i++) {
-        int one = p[i].depth == 1 && p[i].msgs == 1;
-        uint64_t total = one ? b->o.n_probe1 : b->o.n_probe64;
-        uint64_t per = (uint64_t)(p[i].msgs * p[i].depth);
-        j[i] = (struct job){probe_run, &p[i], &p[i].r, total / per * per};
-    }
-    if (rc == 0) {
-        printf("measuring the analysis probes ...\n");
-        fflush(stdout);
-        rc = run_jobs(b, j, NPROBES);
-    }
-    if (rc == 0) {
-        print_probes(p, NPROBES);
-    }
-    for (size_t i = 0; p != NULL && i < NPROBES; i++) {
-        free(p[i].cmds);
-    }
-    free(p);
-    return rc;
-}
-
-/* The replay figure's gap split: the library against the same server
- * exchanges made with hiredis (store shape), and without the entries the
- * opening info call fetches (lean shape). */
-static int bench_replay_shapes(struct bench *b)
-{
-    static const enum shape raw = SHAPE_RAW, store = SHAPE_STORE,
-                            lean = SHAPE_LEAN;
-    static const char *const names[4] = {"replay_library", "replay_raw_xrange",
-                                          "replay_store_wire",
-                                          "replay_lean_wire"};
-    struct series r[4];
-    uint64_t ne = b->o.replays * REPLAY_ENTRIES;
-    struct job j[4] = {
-        {lib_replay, NULL, &r[0], ne},
-        {raw_replay, &raw, &r[1], ne},
-        {raw_replay, &store, &r[2], ne},
-        {raw_replay, &lean, &r[3], ne},
-    };
-
-    memset(r, 0, sizeof(r));
-    if (run_jobs(b, j, 4) != 0) {
-        return -1;
-    }
-    printf("\nreplay of 1000 entries, split (hiredis replays the store's "
-           "exchanges without the library around them)\n%-20s %11s %8s "
-           "%8s %8s\n", "shape", "entries/s", "vs raw", "srv us", "cli us");
-    for (int i = 0; i < 4; i++) {
-        printf("%-20s %11.0f %8.3f %8.2f %8.2f\n", names[i], r[i].med.rate,
-               r[i].med.rate / r[1].med.rate, r[i].med.srv_us,
-               r[i].med.cli_us);
-    }
-    for (int i = 0; i < 4; i++) {
-        printf("cmdstats %-20s %s\n", names[i], r[i].cmdstat);
-    }
-    printf("\n");
-    for (int i = 0; i < 4; i++) {
-        printf("PROBE %s=%.0f entries/s ratio=%.3f srv_us=%.2f cli_us=%.2f\n",
-               names[i], r[i].med.rate, r[i].med.rate / r[1].med.rate,
-               r[i].med.srv_us, r[i].med.cli_us);
-    }
     return 0;
 }
 
@@ -1089,7 +477,7 @@ static redisContext *connect_raw(struct bench *b)
     redisContext *c = redisConnect("127.0.0.1", b->srv.port);
 
     if (c != NULL && c->err) {
-        fail("cannot connect", c->errstr);
+        bench_fail("cannot connect", c->errstr);
         redisFree(c);
         return NULL;
     }
@@ -1107,13 +495,13 @@ static int open_log(struct bench *b)
     ro.url = b->srv.url;
     rc = resdeliv_store_redis_new(&ro, &b->store, err, sizeof(err));
     if (rc != 0) {
-        return fail("resdeliv_store_redis_new", err);
+        return bench_fail("resdeliv_store_redis_new", err);
     }
     resdeliv_config_init(&cfg);
     cfg.default_max_messages = 1000;
     cfg.replay_batch_size = REPLAY_PAGE;
     rc = resdeliv_log_open(&cfg, b->store, APP_ID, &b->log, err, sizeof(err));
-    return rc == 0 ? 0 : fail("resdeliv_log_open", err);
+    return rc == 0 ? 0 : bench_fail("resdeliv_log_open", err);
 }
 
 /* A fresh log of exactly 1000 entries for the replay figure. */
@@ -1125,7 +513,7 @@ static int fill_replay(struct bench *b)
     long long len = -1;
 
     if (resdeliv_log_drop(b->log, CH_REPLAY) != 0) {
-        return fail("resdeliv_log_drop", resdeliv_log_errmsg(b->log));
+        return bench_fail("resdeliv_log_drop", resdeliv_log_errmsg(b->log));
     }
     for (int i = 0; i < BATCH; i++) {
         b->msgs[i].channel = CH_REPLAY;
@@ -1136,14 +524,14 @@ static int fill_replay(struct bench *b)
                                                  : BATCH;
         if (resdeliv_log_publish_batch(b->log, b->msgs, n, b->res) != 0 ||
             check_results(b, n) != 0) {
-            return fail("filling the replay log", resdeliv_log_errmsg(b->log));
+            return bench_fail("filling the replay log", resdeliv_log_errmsg(b->log));
         }
         done += n;
     }
     if (resdeliv__redis_keys_build(prefix, sizeof(prefix) - 1, APP_ID,
                                    sizeof(APP_ID) - 1, CH_REPLAY,
                                    sizeof(CH_REPLAY) - 1, &k) != 0) {
-        return fail("out of memory", NULL);
+        return bench_fail("out of memory", NULL);
     }
     snprintf(b->replay_key, sizeof(b->replay_key), "%s", k.stream);
     snprintf(b->replay_epoch, sizeof(b->replay_epoch), "%s", k.epoch);
@@ -1155,7 +543,7 @@ static int fill_replay(struct bench *b)
     if (r != NULL) {
         freeReplyObject(r);
     }
-    return len == REPLAY_ENTRIES ? 0 : fail("replay log is not 1000 long",
+    return len == REPLAY_ENTRIES ? 0 : bench_fail("replay log is not 1000 long",
                                             b->replay_key);
 }
 
@@ -1278,3 +666,4 @@ int main(int argc, char **argv)
     teardown(&b);
     return rc == 0 ? 0 : 1;
 }
+

@@ -31,11 +31,7 @@
  * ready (no reply for command_timeout_ms with commands outstanding drops the
  * connection). hiredis 1.x's own timer hook is wired to a second timer.
  */
-#include "redis_internal.h"
-
-#include <resdeliv/loop.h>
-
-#include <hiredis/async.h>
+#include "redis_async_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -47,92 +43,20 @@
 #define BACKOFF_MIN_MS 50u
 #define BACKOFF_MAX_MS 5000u
 
-#define ST_DOWN 0
-#define ST_CONNECTING 1
-#define ST_READY 2
-
-#define OP_HANDSHAKE 0
-#define OP_APPEND 1
-#define OP_READ 2
-#define OP_INFO 3
-#define OP_DROP 4
+#define ST_DOWN RESDELIV__RA_DOWN
+#define ST_CONNECTING RESDELIV__RA_CONNECTING
+#define ST_READY RESDELIV__RA_READY
 
 #define HS_AUTH 0
 #define HS_SELECT 1
 #define HS_INFO 2
 #define HS_SCRIPT 3
 
-struct astore;
-
-struct op {
-    struct op *prev, *next;   /* live ops of the store */
-    struct op *wnext;         /* queue of ops waiting for the handshake */
-    struct astore *s;         /* NULL once orphaned */
-    int kind;
-    int done;                 /* the user callback ran */
-    int status;               /* first failure seen */
-    size_t inflight;          /* commands hiredis still owes a reply */
-    size_t replies;           /* replies received */
-    size_t ncmds;             /* commands of one read/info round */
-    union {
-        resdeliv_append_cb append;
-        resdeliv_read_cb read;
-        resdeliv_info_cb info;
-        resdeliv_done_cb done;
-    } cb;
-    void *arg;
-    struct resdeliv__redis_keys keys;  /* read, info, drop */
-    struct resdeliv_id after;
-    int has_after;
-    uint64_t max;                      /* read: max; info: cap */
-    int counting;                      /* info: count_after asked */
-    struct resdeliv_log_info info;
-    /* append */
-    size_t n;
-    const struct resdeliv_append_item *items;
-    struct resdeliv__redis_keys *ikeys;
-    char (*epochs)[RESDELIV_EPOCH_BUFSIZE];
-    struct resdeliv_append_result *results;
-    size_t *order;                     /* item of each awaited reply */
-    size_t ohead, otail;
-    /* handshake */
-    int steps[4];
-};
-
-struct astore {
-    struct resdeliv_loop loop;
-    redisAsyncContext *ac;
-    int fd;
-    uint32_t want;            /* events hiredis asked for */
-    void *watch;
-    void *timer;
-    void *hr_timer;           /* hiredis 1.x scheduleTimer */
-    int armed;
-    int state;
-    int freeing;              /* redisAsyncFree() called on ac */
-    int lost;                 /* ac reported a lost connection */
-    int closing;              /* destroy ran */
-    int depth;
-    struct resdeliv__redis_url url;
-    char *prefix;
-    size_t prefix_len;
-    uint64_t connect_ms;
-    uint64_t command_ms;
-    unsigned version;
-    char sha[48];
-    uint32_t failures;
-    uint64_t rng;
-    uint64_t last_progress;
-    size_t cmds_out;
-    struct op *ops_head, *ops_tail;
-    struct op *wait_head, *wait_tail;
-    char errmsg[512];
-};
+typedef struct resdeliv__ra_store store;
+typedef struct resdeliv__ra_op op_t;
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 static void on_timer(void *arg);
-static void start_connect(struct astore *s);
-static int op_send(struct astore *s, struct op *op);
 
 static uint64_t mono_ms(void)
 {
@@ -143,20 +67,20 @@ static uint64_t mono_ms(void)
 
 /* ---- lifetime of the store across reentrant calls ---- */
 
-static void release(struct astore *s)
+static void release(store *s)
 {
     free(s->prefix);
     memset(&s->url, 0, sizeof(s->url));
     free(s);
 }
 
-static void enter(struct astore *s)
+void resdeliv__ra_enter(store *s)
 {
     s->depth++;
 }
 
 /* Returns 1 when the store is gone (the caller must not touch it). */
-static int leave(struct astore *s)
+int resdeliv__ra_leave(store *s)
 {
     if (--s->depth == 0 && s->closing) {
         release(s);
@@ -167,7 +91,7 @@ static int leave(struct astore *s)
 
 /* ---- ops ---- */
 
-static void op_link(struct astore *s, struct op *op)
+static void op_link(store *s, op_t *op)
 {
     op->s = s;
     op->prev = s->ops_tail;
@@ -179,9 +103,9 @@ static void op_link(struct astore *s, struct op *op)
     s->ops_tail = op;
 }
 
-static void op_unlink(struct op *op)
+static void op_unlink(op_t *op)
 {
-    struct astore *s = op->s;
+    store *s = op->s;
 
     if (s == NULL) {
         return;
@@ -200,7 +124,7 @@ static void op_unlink(struct op *op)
     op->s = NULL;
 }
 
-static void op_free(struct op *op)
+void resdeliv__ra_op_free(op_t *op)
 {
     op_unlink(op);
     resdeliv__redis_keys_clear(&op->keys);
@@ -208,35 +132,6 @@ static void op_free(struct op *op)
         resdeliv__redis_keys_clear(&op->ikeys[i]);
     }
     free(op);
-}
-
-/* Complete an op that has no data to hand over. */
-static void op_fail(struct op *op, int status)
-{
-    if (op->done) {
-        return;
-    }
-    op->done = 1;
-    switch (op->kind) {
-    case OP_APPEND:
-        for (size_t k = op->ohead; k < op->otail; k++) {
-            op->results[op->order[k]].status = status;
-        }
-        op->ohead = op->otail;
-        op->cb.append(op->arg, status, op->results, op->n);
-        break;
-    case OP_READ:
-        op->cb.read(op->arg, status, NULL, 0, "");
-        break;
-    case OP_INFO:
-        op->cb.info(op->arg, status, NULL);
-        break;
-    case OP_DROP:
-        op->cb.done(op->arg, status);
-        break;
-    default:
-        break;
-    }
 }
 
 /* ---- SIGPIPE guard around writes (see store_redis.c) ---- */
@@ -278,9 +173,9 @@ static void guard_leave(struct pipe_guard *g)
 
 static void on_io(void *arg, uint32_t events)
 {
-    struct astore *s = arg;
+    store *s = arg;
 
-    enter(s);
+    resdeliv__ra_enter(s);
     if ((events & RESDELIV_LOOP_READ) && s->ac != NULL) {
         redisAsyncHandleRead(s->ac);
     }
@@ -290,10 +185,10 @@ static void on_io(void *arg, uint32_t events)
         redisAsyncHandleWrite(s->ac);
         guard_leave(&g);
     }
-    leave(s);
+    resdeliv__ra_leave(s);
 }
 
-static void set_want(struct astore *s, uint32_t want)
+static void set_want(store *s, uint32_t want)
 {
     if (want == s->want && s->watch != NULL) {
         return;
@@ -309,29 +204,29 @@ static void set_want(struct astore *s, uint32_t want)
 
 static void ev_add_read(void *p)
 {
-    struct astore *s = p;
+    store *s = p;
     set_want(s, s->want | RESDELIV_LOOP_READ);
 }
 
 static void ev_del_read(void *p)
 {
-    struct astore *s = p;
+    store *s = p;
     set_want(s, s->want & ~RESDELIV_LOOP_READ);
 }
 
 static void ev_add_write(void *p)
 {
-    struct astore *s = p;
+    store *s = p;
     set_want(s, s->want | RESDELIV_LOOP_WRITE);
 }
 
 static void ev_del_write(void *p)
 {
-    struct astore *s = p;
+    store *s = p;
     set_want(s, s->want & ~RESDELIV_LOOP_WRITE);
 }
 
-static void conn_gone(struct astore *s);
+static void conn_gone(store *s);
 
 static void ev_cleanup(void *p)
 {
@@ -341,24 +236,24 @@ static void ev_cleanup(void *p)
 #if HIREDIS_MAJOR >= 1
 static void on_hr_timer(void *arg)
 {
-    struct astore *s = arg;
+    store *s = arg;
 
-    enter(s);
+    resdeliv__ra_enter(s);
     if (s->ac != NULL && !s->closing) {
         redisAsyncHandleTimeout(s->ac);
     }
-    leave(s);
+    resdeliv__ra_leave(s);
 }
 
 static void ev_schedule_timer(void *p, struct timeval tv)
 {
-    struct astore *s = p;
+    store *s = p;
     uint64_t ms = (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
     s->loop.timer_start(s->loop.loop, ms, on_hr_timer, s, &s->hr_timer);
 }
 #endif
 
-static void attach(struct astore *s, redisAsyncContext *ac)
+static void attach(store *s, redisAsyncContext *ac)
 {
     ac->data = s;
     ac->ev.data = s;
@@ -389,14 +284,14 @@ static void detach(redisAsyncContext *ac)
 
 /* ---- connection ---- */
 
-static void arm(struct astore *s, uint64_t ms)
+static void arm(store *s, uint64_t ms)
 {
     if (s->loop.timer_start(s->loop.loop, ms, on_timer, s, &s->timer) == 0) {
         s->armed = 1;
     }
 }
 
-static uint64_t backoff_ms(struct astore *s)
+static uint64_t backoff_ms(store *s)
 {
     uint32_t shift = s->failures > 1 ? s->failures - 1 : 0;
     uint64_t d = BACKOFF_MAX_MS;
@@ -414,7 +309,7 @@ static uint64_t backoff_ms(struct astore *s)
 
 /* Drop the connection; hiredis answers its commands with NULL replies and
  * then runs ev_cleanup (later, when called from one of its callbacks). */
-static void abort_conn(struct astore *s, const char *why)
+void resdeliv__ra_abort(store *s, const char *why)
 {
     if (s->ac == NULL || s->freeing) {
         return;
@@ -428,9 +323,9 @@ static void abort_conn(struct astore *s, const char *why)
 }
 
 /* hiredis freed the connection (cleanup hook). */
-static void conn_gone(struct astore *s)
+static void conn_gone(store *s)
 {
-    struct op *op;
+    op_t *op;
 
     s->loop.unwatch(s->loop.loop, &s->watch);
     s->loop.timer_stop(s->loop.loop, &s->hr_timer);
@@ -450,16 +345,16 @@ static void conn_gone(struct astore *s)
         if (s->wait_head == NULL) {
             s->wait_tail = NULL;
         }
-        op_fail(op, RESDELIV_ESTORE);
-        op_free(op);
+        resdeliv__ra_op_fail(op, RESDELIV_ESTORE);
+        resdeliv__ra_op_free(op);
     }
     if (!s->closing) {
         arm(s, backoff_ms(s));
     }
 }
 
-static int send_argv(struct astore *s, struct op *op,
-                     const struct resdeliv__redis_argv *a)
+int resdeliv__ra_send(store *s, op_t *op,
+                      const struct resdeliv__redis_argv *a)
 {
     if (s->ac == NULL || s->freeing || s->lost ||
         redisAsyncCommandArgv(s->ac, on_reply, op, a->argc,
@@ -494,9 +389,9 @@ static void argv_words(struct resdeliv__redis_argv *a, int n,
     }
 }
 
-static int handshake(struct astore *s)
+static int handshake(store *s)
 {
-    struct op *op = calloc(1, sizeof(*op));
+    op_t *op = calloc(1, sizeof(*op));
     struct resdeliv__redis_argv a;
     char db[16];
     int k = 0;
@@ -505,7 +400,7 @@ static int handshake(struct astore *s)
     if (op == NULL) {
         return RESDELIV_ENOMEM;
     }
-    op->kind = OP_HANDSHAKE;
+    op->kind = RESDELIV__RA_HANDSHAKE;
     op_link(s, op);
     if (s->url.has_password) {
         argv_words(&a, 2, "AUTH", s->url.password, NULL, 0);
@@ -514,33 +409,33 @@ static int handshake(struct astore *s)
                        strlen(s->url.password));
         }
         op->steps[k++] = HS_AUTH;
-        rc = send_argv(s, op, &a);
+        rc = resdeliv__ra_send(s, op, &a);
     }
     if (rc == 0 && s->url.db != 0) {
         snprintf(db, sizeof(db), "%d", s->url.db);
         argv_words(&a, 2, "SELECT", db, NULL, 0);
         op->steps[k++] = HS_SELECT;
-        rc = send_argv(s, op, &a);
+        rc = resdeliv__ra_send(s, op, &a);
     }
     if (rc == 0) {
         argv_words(&a, 2, "INFO", "server", NULL, 0);
         op->steps[k++] = HS_INFO;
-        rc = send_argv(s, op, &a);
+        rc = resdeliv__ra_send(s, op, &a);
     }
     if (rc == 0) {
         argv_words(&a, 3, "SCRIPT", "LOAD", resdeliv__redis_append_lua,
                    resdeliv__redis_append_lua_len);
         op->steps[k++] = HS_SCRIPT;
-        rc = send_argv(s, op, &a);
+        rc = resdeliv__ra_send(s, op, &a);
     }
     op->ncmds = (size_t)k;
     if (op->inflight == 0) {
-        op_free(op);
+        resdeliv__ra_op_free(op);
     }
     return rc;
 }
 
-static void start_connect(struct astore *s)
+static void start_connect(store *s)
 {
     redisAsyncContext *ac = s->url.is_unix
                                 ? redisAsyncConnectUnix(s->url.path)
@@ -562,13 +457,13 @@ static void start_connect(struct astore *s)
     attach(s, ac);
     arm(s, s->connect_ms);
     if (handshake(s) != 0) {
-        abort_conn(s, "Redis connect: cannot queue the handshake");
+        resdeliv__ra_abort(s, "Redis connect: cannot queue the handshake");
     }
 }
 
-static void ready(struct astore *s)
+static void ready(store *s)
 {
-    struct op *op;
+    op_t *op;
 
     s->state = ST_READY;
     s->failures = 0;
@@ -581,16 +476,16 @@ static void ready(struct astore *s)
         if (s->wait_head == NULL) {
             s->wait_tail = NULL;
         }
-        if (op_send(s, op) != 0) {
-            op_fail(op, RESDELIV_ESTORE);
+        if (resdeliv__ra_op_send(s, op) != 0) {
+            resdeliv__ra_op_fail(op, RESDELIV_ESTORE);
             if (op->inflight == 0) {
-                op_free(op);
+                resdeliv__ra_op_free(op);
             }
         }
     }
 }
 
-static void on_handshake(struct astore *s, struct op *op,
+static void on_handshake(store *s, op_t *op,
                          const redisReply *r)
 {
     int step = op->steps[op->replies++];
@@ -607,7 +502,7 @@ static void on_handshake(struct astore *s, struct op *op,
         snprintf(s->errmsg, sizeof(s->errmsg), "Redis %s: %.*s", what,
                  (int)r->len, r->str);
         /* errmsg is kept: abort_conn gets no text of its own. */
-        abort_conn(s, NULL);
+        resdeliv__ra_abort(s, NULL);
         return;
     }
     if (step == HS_INFO && r->type == REDIS_REPLY_STRING) {
@@ -624,13 +519,13 @@ static void on_handshake(struct astore *s, struct op *op,
 
 static void on_timer(void *arg)
 {
-    struct astore *s = arg;
+    store *s = arg;
     uint64_t idle;
 
     s->armed = 0;
-    enter(s);
+    resdeliv__ra_enter(s);
     if (s->closing) {
-        leave(s);
+        resdeliv__ra_leave(s);
         return;
     }
     if (s->state == ST_DOWN) {
@@ -639,15 +534,15 @@ static void on_timer(void *arg)
         char msg[96];
         snprintf(msg, sizeof(msg), "Redis connect: timed out after %llu ms",
                  (unsigned long long)s->connect_ms);
-        abort_conn(s, msg);
+        resdeliv__ra_abort(s, msg);
     } else if (s->cmds_out > 0) {
         idle = mono_ms() - s->last_progress;
         if (idle >= s->command_ms) {
-            abort_conn(s, "Redis command timed out");
+            resdeliv__ra_abort(s, "Redis command timed out");
         } else {
             arm(s, s->command_ms - idle);
         }
     }
-    leave(s);
+    resdeliv__ra_leave(s);
 }
 

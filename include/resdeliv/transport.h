@@ -54,6 +54,12 @@ struct resdeliv_transport {
     int (*close)(void *host, void *conn, uint32_t code, const char *reason);
     /** Optional. Log one NUL-terminated line at a RESDELIV_LOG_* level. */
     void (*log)(void *host, uint32_t level, const char *msg);
+    /** Mandatory for the subscription seam (server.h). Add `conn` to the
+     * local subscribers of `channel`: from now on broadcast() reaches it.
+     * The seam calls it once the subscription's replay has caught up, so a
+     * replaying connection never receives a live broadcast twice. */
+    int (*join)(void *host, void *conn, const char *channel,
+                size_t channel_len);
 };
 
 RESDELIV_END_DECLS

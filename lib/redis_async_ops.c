@@ -1,0 +1,510 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Operations of the event-loop Redis store: append, read, info and drop as
+ * ops (see store_redis_async.c), their commands and the handling of their
+ * replies. The commands are the blocking store's, from redis_cmd.c: an
+ * append is one EVALSHA of the append script per item, written in one go,
+ * with an EVAL retry of an item whose script the server lost (NOSCRIPT);
+ * read and info run in MULTI ... EXEC so that the entries and the epoch
+ * they are reported with come from the same instant.
+ *
+ * Replies of one connection arrive in the order the commands were sent,
+ * so an op counts its replies to know which command each one answers.
+ */
+#include "redis_async_internal.h"
+
+#include <stdalign.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct resdeliv__ra_store store;
+typedef struct resdeliv__ra_op op_t;
+
+static size_t align_up(size_t n)
+{
+    size_t a = alignof(max_align_t);
+    return (n + a - 1) / a * a;
+}
+
+void resdeliv__ra_op_fail(op_t *op, int status)
+{
+    if (op->done) {
+        return;
+    }
+    op->done = 1;
+    switch (op->kind) {
+    case RESDELIV__RA_APPEND:
+        for (size_t k = op->ohead; k < op->otail; k++) {
+            op->results[op->order[k]].status = status;
+        }
+        op->ohead = op->otail;
+        op->cb.append(op->arg, status, op->results, op->n);
+        break;
+    case RESDELIV__RA_READ:
+        op->cb.read(op->arg, status, NULL, 0, "");
+        break;
+    case RESDELIV__RA_INFO:
+        op->cb.info(op->arg, status, NULL);
+        break;
+    case RESDELIV__RA_DROP:
+        op->cb.done(op->arg, status);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- append ---- */
+
+/* One block: the op, then items, results, epochs, keys, order and the
+ * copied event and data bytes (kept for a NOSCRIPT retry and for ops that
+ * wait for the handshake). */
+static op_t *append_new(const store *s, const char *app, size_t app_len,
+                        const struct resdeliv_append_item *items, size_t n)
+{
+    size_t o_items = align_up(sizeof(op_t));
+    size_t o_res = o_items + align_up(n * sizeof(*items));
+    size_t o_ep = o_res + align_up(n * sizeof(struct resdeliv_append_result));
+    size_t o_keys = o_ep + align_up(n * RESDELIV_EPOCH_BUFSIZE);
+    size_t o_ord = o_keys + align_up(n * sizeof(struct resdeliv__redis_keys));
+    size_t total = o_ord + align_up(2 * n * sizeof(size_t));
+    char *p;
+    op_t *op;
+
+    if (n > SIZE_MAX / 4096) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        total += items[i].event_len + items[i].data_len;
+    }
+    p = calloc(1, total);
+    if (p == NULL) {
+        return NULL;
+    }
+    op = (op_t *)(void *)p;
+    op->kind = RESDELIV__RA_APPEND;
+    op->n = n;
+    op->items = (struct resdeliv_append_item *)(void *)(p + o_items);
+    op->results = (struct resdeliv_append_result *)(void *)(p + o_res);
+    op->epochs = (char(*)[RESDELIV_EPOCH_BUFSIZE])(void *)(p + o_ep);
+    op->ikeys = (struct resdeliv__redis_keys *)(void *)(p + o_keys);
+    op->order = (size_t *)(void *)(p + o_ord);
+    p += total;
+    for (size_t i = n; i-- > 0;) {
+        struct resdeliv_append_item *it = &op->items[i];
+        *it = items[i];
+        p -= items[i].data_len;
+        it->data = items[i].data_len ? memcpy(p, items[i].data,
+                                              items[i].data_len)
+                                     : "";
+        p -= items[i].event_len;
+        it->event = items[i].event_len ? memcpy(p, items[i].event,
+                                                items[i].event_len)
+                                       : "";
+        if (resdeliv__redis_keys_build(s->prefix, s->prefix_len, app,
+                                       app_len, items[i].channel,
+                                       items[i].channel_len,
+                                       &op->ikeys[i]) != 0 ||
+            resdeliv_epoch_new(op->epochs[i], RESDELIV_EPOCH_BUFSIZE) != 0) {
+            resdeliv__ra_op_free(op);
+            return NULL;
+        }
+        it->channel = NULL;
+        it->channel_len = 0;
+    }
+    return op;
+}
+
+static int append_one(store *s, op_t *op, size_t i, int eval)
+{
+    struct resdeliv__redis_argv a;
+    int rc;
+
+    resdeliv__redis_argv_append(&a, eval || s->sha[0] == '\0' ? NULL : s->sha,
+                                &op->ikeys[i], &op->items[i], op->epochs[i],
+                                s->version);
+    rc = resdeliv__ra_send(s, op, &a);
+    if (rc == 0) {
+        op->order[op->otail++] = i;
+    }
+    return rc;
+}
+
+static int append_send(store *s, op_t *op)
+{
+    for (size_t i = 0; i < op->n; i++) {
+        if (append_one(s, op, i, 0) != 0) {
+            if (i == 0) {
+                return RESDELIV_ESTORE;
+            }
+            /* The items not sent fail; the sent ones complete as usual. */
+            op->status = RESDELIV_ESTORE;
+            for (size_t k = i; k < op->n; k++) {
+                op->results[k].status = RESDELIV_ESTORE;
+            }
+            resdeliv__ra_abort(s, "Redis: cannot queue a command");
+            break;
+        }
+    }
+    return 0;
+}
+
+static void append_reply(store *s, op_t *op, const redisReply *r)
+{
+    size_t i = op->order[op->ohead++];
+    struct resdeliv_append_result *res = &op->results[i];
+
+    if (r == NULL) {
+        res->status = op->status;
+    } else if (resdeliv__redis_is_noscript(r) && !s->closing &&
+               op->otail < 2 * op->n && append_one(s, op, i, 1) == 0) {
+        return;
+    } else {
+        res->status = resdeliv__redis_decode_append(r, res, s->errmsg,
+                                                    sizeof(s->errmsg));
+    }
+    if (op->inflight == 0 && !op->done) {
+        op->done = 1;
+        op->cb.append(op->arg, op->status, op->results, op->n);
+    }
+}
+
+int resdeliv__ra_append(void *self, const char *app_id, size_t app_id_len,
+                        const struct resdeliv_append_item *items, size_t n,
+                        resdeliv_append_cb cb, void *arg)
+{
+    store *s = self;
+    op_t *op = append_new(s, app_id, app_id_len, items, n);
+
+    if (op == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    op->cb.append = cb;
+    op->arg = arg;
+    return resdeliv__ra_submit(s, op);
+}
+
+/* ---- read, info, drop ---- */
+
+static op_t *key_op_new(const store *s, int kind,
+                        const struct resdeliv_log_key *key)
+{
+    op_t *op = calloc(1, sizeof(*op));
+
+    if (op == NULL) {
+        return NULL;
+    }
+    op->kind = kind;
+    if (resdeliv__redis_keys_build(s->prefix, s->prefix_len, key->app_id,
+                                   key->app_id_len, key->channel,
+                                   key->channel_len, &op->keys) != 0) {
+        free(op);
+        return NULL;
+    }
+    return op;
+}
+
+static void argv_word(struct resdeliv__redis_argv *a, const char *w)
+{
+    memset(a, 0, sizeof(*a));
+    a->argc = 1;
+    a->argv[0] = w;
+    a->len[0] = strlen(w);
+}
+
+/* Send `n` commands of one round; a failure after the first drops the
+ * connection, and the op then completes through its NULL replies. */
+static int send_round(store *s, op_t *op, struct resdeliv__redis_argv *cmds,
+                      size_t n)
+{
+    op->ncmds = n;
+    op->replies = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (resdeliv__ra_send(s, op, &cmds[i]) != 0) {
+            if (i == 0) {
+                return RESDELIV_ESTORE;
+            }
+            op->status = RESDELIV_ESTORE;
+            resdeliv__ra_abort(s, "Redis: cannot queue a command");
+            break;
+        }
+    }
+    return 0;
+}
+
+static int read_send(store *s, op_t *op)
+{
+    static const char *const get[] = {"GET"};
+    struct resdeliv__redis_argv cmds[4];
+
+    argv_word(&cmds[0], "MULTI");
+    if (resdeliv__redis_argv_range(&cmds[1], 0, &op->keys, &op->after,
+                                   op->max, s->version) != 0) {
+        /* Nothing can follow the largest id: only the epoch matters. */
+        static const char *const noop[] = {"XRANGE"};
+        resdeliv__redis_argv_key(&cmds[1], noop, 1, op->keys.stream,
+                                 op->keys.stream_len);
+        cmds[1].argv[2] = "+";
+        cmds[1].argv[3] = "-";
+        cmds[1].len[2] = cmds[1].len[3] = 1;
+        cmds[1].argc = 4;
+    }
+    resdeliv__redis_argv_key(&cmds[2], get, 1, op->keys.epoch,
+                             op->keys.epoch_len);
+    argv_word(&cmds[3], "EXEC");
+    return send_round(s, op, cmds, 4);
+}
+
+static int info_send(store *s, op_t *op)
+{
+    static const char *const xinfo[] = {"XINFO", "STREAM"};
+    static const char *const get[] = {"GET"};
+    struct resdeliv__redis_argv cmds[5];
+    size_t n = 4;
+
+    argv_word(&cmds[0], "MULTI");
+    resdeliv__redis_argv_key(&cmds[1], xinfo, 2, op->keys.stream,
+                             op->keys.stream_len);
+    resdeliv__redis_argv_key(&cmds[2], get, 1, op->keys.epoch,
+                             op->keys.epoch_len);
+    if ((op->has_after || op->max > 0) &&
+        resdeliv__redis_argv_range(&cmds[3], 1, &op->keys, &op->after,
+                                   op->max ? op->max + 1 : 0,
+                                   s->version) == 0) {
+        n = 5;
+    }
+    argv_word(&cmds[n - 1], "EXEC");
+    return send_round(s, op, cmds, n);
+}
+
+static int drop_send(store *s, op_t *op)
+{
+    static const char *const del[] = {"DEL"};
+    struct resdeliv__redis_argv cmd;
+
+    resdeliv__redis_argv_key(&cmd, del, 1, op->keys.stream,
+                             op->keys.stream_len);
+    cmd.argv[cmd.argc] = op->keys.epoch;
+    cmd.len[cmd.argc++] = op->keys.epoch_len;
+    return send_round(s, op, &cmd, 1);
+}
+
+int resdeliv__ra_op_send(store *s, op_t *op)
+{
+    switch (op->kind) {
+    case RESDELIV__RA_APPEND:
+        return append_send(s, op);
+    case RESDELIV__RA_READ:
+        return read_send(s, op);
+    case RESDELIV__RA_INFO:
+        return info_send(s, op);
+    case RESDELIV__RA_DROP:
+        return drop_send(s, op);
+    default:
+        return RESDELIV_EINVAL;
+    }
+}
+
+/* The EXEC reply of a round, or NULL with op->status set. Earlier
+ * replies of the round only matter when they are errors. */
+static const redisReply *round_reply(store *s, op_t *op, const redisReply *r)
+{
+    size_t idx = op->replies++;
+
+    if (r != NULL && op->status == 0 &&
+        resdeliv__redis_reply_error(r, s->errmsg, sizeof(s->errmsg)) != 0) {
+        op->status = RESDELIV_ESTORE;
+    }
+    if (idx + 1 < op->ncmds || r == NULL || op->status != 0) {
+        return NULL;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != op->ncmds - 2) {
+        snprintf(s->errmsg, sizeof(s->errmsg),
+                 "unexpected Redis reply to EXEC");
+        op->status = RESDELIV_ESTORE;
+        return NULL;
+    }
+    return r;
+}
+
+static void read_reply(store *s, op_t *op, const redisReply *r)
+{
+    char epoch[RESDELIV_EPOCH_BUFSIZE];
+    const redisReply *ex = round_reply(s, op, r);
+    const redisReply *range;
+    struct resdeliv_stored_entry *entries = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (ex == NULL) {
+        return;
+    }
+    range = ex->element[0];
+    rc = resdeliv__redis_decode_epoch(ex->element[1], epoch, s->errmsg,
+                                      sizeof(s->errmsg));
+    /* A stream without its epoch key is a lost log: nothing to read. */
+    if (rc == 0 && epoch[0] != '\0' && range->type == REDIS_REPLY_ARRAY &&
+        range->elements > 0) {
+        size_t cap = range->elements < op->max ? range->elements : op->max;
+        entries = calloc(cap, sizeof(*entries));
+        rc = entries == NULL ? RESDELIV_ENOMEM
+                             : resdeliv__redis_decode_entries(
+                                   range, entries, cap, &n, s->errmsg,
+                                   sizeof(s->errmsg));
+    }
+    if (rc != 0) {
+        op->status = rc;
+    } else {
+        op->done = 1;
+        op->cb.read(op->arg, 0, entries, n, epoch);
+    }
+    free(entries);
+}
+
+static int info_decode(store *s, op_t *op, const redisReply *ex)
+{
+    struct resdeliv_log_info *info = &op->info;
+    int rc = resdeliv__redis_decode_epoch(ex->element[1], info->epoch,
+                                          s->errmsg, sizeof(s->errmsg));
+
+    if (rc == 0) {
+        rc = resdeliv__redis_decode_xinfo(ex->element[0], info, s->errmsg,
+                                          sizeof(s->errmsg));
+    }
+    if (rc != 0 || !info->exists || info->epoch[0] == '\0') {
+        /* A stream without its epoch key is a lost log. */
+        memset(info, 0, sizeof(*info));
+        return rc;
+    }
+    if (ex->elements < 3) {
+        info->count_after = (int64_t)info->length;
+        return 0;
+    }
+    rc = resdeliv__redis_decode_after(ex->element[2], op->max, info,
+                                      s->errmsg, sizeof(s->errmsg));
+    if (rc == 0 && info->capped &&
+        (!op->has_after || resdeliv_id_cmp(&op->after, &info->first) < 0)) {
+        info->count_after = (int64_t)info->length;
+    }
+    return rc;
+}
+
+static void info_reply(store *s, op_t *op, const redisReply *r)
+{
+    const redisReply *ex;
+    struct resdeliv__redis_argv cmd;
+
+    if (op->counting) {
+        /* Exact count_after of a capped info; an error leaves -1. */
+        if (r == NULL) {
+            return;
+        }
+        if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0) {
+            op->info.count_after = r->integer;
+        }
+    } else {
+        ex = round_reply(s, op, r);
+        if (ex == NULL) {
+            return;
+        }
+        op->status = info_decode(s, op, ex);
+        if (op->status != 0) {
+            return;
+        }
+        if (op->info.capped && op->info.count_after < 0 && op->has_after &&
+            resdeliv__redis_argv_count(&cmd, &op->keys, &op->after,
+                                       s->version) == 0 &&
+            resdeliv__ra_send(s, op, &cmd) == 0) {
+            op->counting = 1;
+            return;
+        }
+    }
+    op->done = 1;
+    op->cb.info(op->arg, 0, &op->info);
+}
+
+static void drop_reply(store *s, op_t *op, const redisReply *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    op->status = resdeliv__redis_reply_error(r, s->errmsg, sizeof(s->errmsg));
+    if (op->status == 0) {
+        op->done = 1;
+        op->cb.done(op->arg, 0);
+    }
+}
+
+void resdeliv__ra_op_reply(store *s, op_t *op, const redisReply *r)
+{
+    if (op->done) {
+        return;
+    }
+    switch (op->kind) {
+    case RESDELIV__RA_APPEND:
+        append_reply(s, op, r);
+        break;
+    case RESDELIV__RA_READ:
+        read_reply(s, op, r);
+        break;
+    case RESDELIV__RA_INFO:
+        info_reply(s, op, r);
+        break;
+    case RESDELIV__RA_DROP:
+        drop_reply(s, op, r);
+        break;
+    default:
+        break;
+    }
+}
+
+int resdeliv__ra_read(void *self, const struct resdeliv_log_key *key,
+                      const struct resdeliv_id *after, size_t max,
+                      resdeliv_read_cb cb, void *arg)
+{
+    store *s = self;
+    op_t *op = key_op_new(s, RESDELIV__RA_READ, key);
+
+    if (op == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    op->after = *after;
+    op->max = max;
+    op->cb.read = cb;
+    op->arg = arg;
+    return resdeliv__ra_submit(s, op);
+}
+
+int resdeliv__ra_info(void *self, const struct resdeliv_log_key *key,
+                      const struct resdeliv_id *after, uint64_t cap,
+                      resdeliv_info_cb cb, void *arg)
+{
+    store *s = self;
+    op_t *op = key_op_new(s, RESDELIV__RA_INFO, key);
+
+    if (op == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    if (after != NULL) {
+        op->after = *after;
+        op->has_after = 1;
+    }
+    op->max = cap;
+    op->cb.info = cb;
+    op->arg = arg;
+    return resdeliv__ra_submit(s, op);
+}
+
+int resdeliv__ra_drop(void *self, const struct resdeliv_log_key *key,
+                      resdeliv_done_cb cb, void *arg)
+{
+    store *s = self;
+    op_t *op = key_op_new(s, RESDELIV__RA_DROP, key);
+
+    if (op == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    op->cb.done = cb;
+    op->arg = arg;
+    return resdeliv__ra_submit(s, op);
+}
