@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Configuration: defaults, validation, the JSON reader and the text setter
- * used by command lines. The three front ends share one key table, so a
- * key has the same name, type and limits in the struct, in JSON and on a
- * command line, and every error message starts with the key's name.
+ * Configuration: defaults, validation and the text setter used by command
+ * lines. The three front ends (the struct, the JSON reader in
+ * config_json.c and the text setter) share one key table, so a key has the
+ * same name, type and limits in the struct, in JSON and on a command line,
+ * and every error message starts with the key's name.
  *
  * Owned configurations (resdeliv_config_new(), resdeliv_config_from_json(),
  * resdeliv__config_copy()) are a struct owned_config whose FIRST member is
@@ -19,10 +20,8 @@
  */
 #include "internal.h"
 
-#include <cjson/cJSON.h>
 #include <fnmatch.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +32,6 @@
 #define MAX_AGE_SECONDS UINT64_C(315360000) /* ten years */
 #define MAX_PATTERN_LEN 200
 #define HEAD_SIZE (2 * sizeof(uint32_t))
-/* From 2^53 on, a JSON number no longer stands for one integer. */
-#define JSON_INT_LIMIT 9007199254740992.0
 #define DEFAULT_MAX_MESSAGES 1000
 #define KEY_BUF 256
 
@@ -53,7 +50,12 @@ struct owned_config {
     struct resdeliv_retention_rule *rules;
 };
 
-enum key_kind { K_STRING, K_UINT, K_BOOL, K_FAILMODE, K_RULES };
+/* The kinds are shared with the JSON reader (internal.h). */
+#define K_STRING RESDELIV__CONFIG_STRING
+#define K_UINT RESDELIV__CONFIG_UINT
+#define K_BOOL RESDELIV__CONFIG_BOOL
+#define K_FAILMODE RESDELIV__CONFIG_FAILMODE
+#define K_RULES RESDELIV__CONFIG_RULES
 
 struct key_def;
 typedef int (*check_fn)(const struct resdeliv_config *cfg,
@@ -61,7 +63,7 @@ typedef int (*check_fn)(const struct resdeliv_config *cfg,
 
 struct key_def {
     const char *name;
-    enum key_kind kind;
+    enum resdeliv__config_kind kind;
     size_t offset; /* of the member in struct resdeliv_config */
     int slot;      /* enum str_slot for strings, else -1 */
     uint64_t min;  /* numbers: the range; strings: the length */
@@ -247,7 +249,8 @@ static int check_rules(const struct resdeliv_config *cfg,
     return rc;
 }
 
-/* Validation reports the first bad key in this order. */
+/* Validation reports the first bad key in this order. The JSON reader
+ * keeps one bit per entry in a uint32_t, so there are at most 32. */
 static const struct key_def keys[] = {
     {"connection", K_STRING, MEMBER(connection), SLOT_CONN, 0, 0,
      check_connection},
@@ -273,6 +276,7 @@ static const struct key_def keys[] = {
 };
 
 #define KEY_COUNT (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(KEY_COUNT <= 32, "the JSON reader has one bit per key");
 
 static const struct key_def *find_key(const char *name)
 {
@@ -521,176 +525,54 @@ int resdeliv__config_copy(const struct resdeliv_config *cfg,
     return 0;
 }
 
-/* ---- JSON reader -------------------------------------------------- */
+/* ---- keys for the JSON reader (config_json.c) ---------------------- */
 
-struct json_ctx {
-    struct owned_config *o;
-    uint32_t seen; /* one bit per keys[] entry: nested + dotted twice */
-    char *err;
-    size_t errsize;
-};
-
-static const char *json_type(const cJSON *item)
+int resdeliv__config_key_find(const char *name,
+                              enum resdeliv__config_kind *kind)
 {
-    static const struct {
-        int type;
-        const char *name;
-    } types[] = {{cJSON_False, "boolean"}, {cJSON_True, "boolean"},
-                 {cJSON_NULL, "null"},     {cJSON_Number, "number"},
-                 {cJSON_String, "string"}, {cJSON_Array, "array"},
-                 {cJSON_Object, "object"}};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        if ((item->type & 0xff) == types[i].type) {
-            return types[i].name;
-        }
+    const struct key_def *def = find_key(name);
+    if (def == NULL) {
+        return -1;
     }
-    return "unknown value";
+    *kind = def->kind;
+    return (int)(def - keys);
 }
 
-static int json_uint(const char *name, const cJSON *item, uint64_t *out,
-                     char *err, size_t errsize)
+void *resdeliv__config_key_member(struct resdeliv_config *cfg, int key)
 {
-    if (!cJSON_IsNumber(item)) {
-        return BAD("%s: expected a non-negative integer, got %s", name,
-                   json_type(item));
+    return wmember(cfg, &keys[key]);
+}
+
+int resdeliv__config_own_string(struct resdeliv_config *cfg, int key,
+                                const char *value)
+{
+    struct owned_config *o = owned_of(cfg);
+    if (o == NULL || keys[key].kind != K_STRING) {
+        return RESDELIV_EINVAL;
     }
-    double d = item->valuedouble;
-    if (signbit(d) || !(d < JSON_INT_LIMIT) || d != (double)(uint64_t)d) {
-        return BAD("%s: expected a non-negative integer, got %.15g", name, d);
+    return own_string(o, &keys[key], value);
+}
+
+int resdeliv__config_own_rules(struct resdeliv_config *cfg,
+                               const struct resdeliv_retention_rule *rules,
+                               size_t n)
+{
+    struct owned_config *o = owned_of(cfg);
+    struct resdeliv_retention_rule *block = NULL;
+    if (o == NULL) {
+        return RESDELIV_EINVAL;
     }
-    *out = (uint64_t)d;
+    if (rules_build(rules, n, NULL, &block) != 0) {
+        return RESDELIV_ENOMEM;
+    }
+    free(o->rules);
+    o->rules = block;
+    o->pub.per_channel = block;
+    o->pub.per_channel_count = n;
     return 0;
 }
 
-/* A sibling before `item` with the same name. Callers reject unknown
- * names first, so the scan stays short. */
-static int json_dup(const cJSON *first, const cJSON *item, const char *name,
-                    char *err, size_t errsize)
-{
-    for (const cJSON *p = first; p != NULL && p != item; p = p->next) {
-        if (strcmp(p->string, item->string) == 0) {
-            return BAD("duplicate key '%.200s'", name);
-        }
-    }
-    return 0;
-}
-
-static int pattern_cmp(const void *a, const void *b)
-{
-    const struct resdeliv_retention_rule *x = a;
-    const struct resdeliv_retention_rule *y = b;
-    return strcmp(x->pattern, y->pattern);
-}
-
-/* Globs are arbitrary names, so duplicates are found by sorting a copy. */
-static int globs_unique(const struct resdeliv_retention_rule *rules, size_t n,
-                        char *err, size_t errsize)
-{
-    struct resdeliv_retention_rule *s = malloc((n + 1) * sizeof *s);
-    if (s == NULL) {
-        return nomem(err, errsize);
-    }
-    memcpy(s, rules, n * sizeof *s);
-    qsort(s, n, sizeof *s, pattern_cmp);
-    int rc = 0;
-    for (size_t i = 1; i < n && rc == 0; i++) {
-        if (strcmp(s[i - 1].pattern, s[i].pattern) == 0) {
-            rc = BAD("retention.per_channel: duplicate key '%.200s'",
-                     s[i].pattern);
-        }
-    }
-    free(s);
-    return rc;
-}
-
-static int rules_from_object(const cJSON *obj,
-                             struct resdeliv_retention_rule *tmp, char *err,
-                             size_t errsize)
-{
-    char name[KEY_BUF];
-    size_t i = 0;
-    for (const cJSON *c = obj->child; c != NULL; c = c->next, i++) {
-        snprintf(name, sizeof name, "retention.per_channel['%.200s']",
-                 c->string);
-        int rc = json_uint(name, c, &tmp[i].max_messages, err, errsize);
-        if (rc != 0) {
-            return rc;
-        }
-        tmp[i].pattern = c->string;
-    }
-    return globs_unique(tmp, i, err, errsize);
-}
-
-/* One {"pattern": "...", "max_messages": N} of the array form. */
-static int rule_from_element(const cJSON *el, size_t i,
-                             struct resdeliv_retention_rule *rule, char *err,
-                             size_t errsize)
-{
-    char name[KEY_BUF];
-    bool have_cap = false;
-    if (!cJSON_IsObject(el)) {
-        return BAD("retention.per_channel[%zu]: expected an object, got %s", i,
-                   json_type(el));
-    }
-    for (const cJSON *c = el->child; c != NULL; c = c->next) {
-        snprintf(name, sizeof name, "retention.per_channel[%zu].%.200s", i,
-                 c->string);
-        bool is_pattern = strcmp(c->string, "pattern") == 0;
-        int rc = is_pattern || strcmp(c->string, "max_messages") == 0
-                     ? json_dup(el->child, c, name, err, errsize)
-                     : BAD("unknown key '%s'", name);
-        if (rc == 0 && is_pattern && !cJSON_IsString(c)) {
-            rc = BAD("%s: expected a string, got %s", name, json_type(c));
-        } else if (rc == 0 && is_pattern) {
-            rule->pattern = c->valuestring;
-        } else if (rc == 0) {
-            rc = json_uint(name, c, &rule->max_messages, err, errsize);
-            have_cap = true;
-        }
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    if (rule->pattern == NULL || !have_cap) {
-        return BAD("retention.per_channel[%zu]: missing '%s'", i,
-                   rule->pattern == NULL ? "pattern" : "max_messages");
-    }
-    return 0;
-}
-
-static int json_rules(struct json_ctx *ctx, const cJSON *item)
-{
-    char *err = ctx->err;
-    size_t errsize = ctx->errsize;
-    bool is_obj = cJSON_IsObject(item);
-    if (!is_obj && !cJSON_IsArray(item)) {
-        return BAD("retention.per_channel: expected an object or an array, "
-                   "got %s",
-                   json_type(item));
-    }
-    size_t n = (size_t)cJSON_GetArraySize(item);
-    struct resdeliv_retention_rule *tmp = calloc(n + 1, sizeof *tmp);
-    if (tmp == NULL) {
-        return nomem(err, errsize);
-    }
-    int rc = is_obj ? rules_from_object(item, tmp, err, errsize) : 0;
-    size_t i = 0;
-    for (const cJSON *el = is_obj ? NULL : item->child; el != NULL && rc == 0;
-         el = el->next, i++) {
-        rc = rule_from_element(el, i, &tmp[i], err, errsize);
-    }
-    if (rc == 0 && rules_build(tmp, n, NULL, &ctx->o->rules) != 0) {
-        rc = nomem(err, errsize);
-    }
-    if (rc == 0) {
-        ctx->o->pub.per_channel = ctx->o->rules;
-        ctx->o->pub.per_channel_count = n;
-    }
-    free(tmp);
-    return rc;
-}
-
-static int parse_failmode(const char *s, uint32_t *out)
+int resdeliv__config_parse_failmode(const char *s, uint32_t *out)
 {
     if (strcmp(s, "deliver_untagged") == 0 || strcmp(s, "fail") == 0) {
         *out = s[0] == 'f' ? RESDELIV_ON_FAILURE_FAIL
@@ -698,167 +580,6 @@ static int parse_failmode(const char *s, uint32_t *out)
         return 0;
     }
     return RESDELIV_EBADCONFIG;
-}
-
-static int json_value(struct json_ctx *ctx, const struct key_def *def,
-                      const cJSON *item)
-{
-    char *err = ctx->err;
-    size_t errsize = ctx->errsize;
-    struct resdeliv_config *pub = &ctx->o->pub;
-    bool is_str = cJSON_IsString(item);
-    uint32_t bit = UINT32_C(1) << (def - keys);
-    if ((ctx->seen & bit) != 0) {
-        return BAD("duplicate key '%s'", def->name);
-    }
-    ctx->seen |= bit;
-    switch (def->kind) {
-    case K_UINT:
-        return json_uint(def->name, item, wmember(pub, def), err, errsize);
-    case K_BOOL:
-        if (!cJSON_IsBool(item)) {
-            return BAD("%s: expected a boolean, got %s", def->name,
-                       json_type(item));
-        }
-        *(uint32_t *)wmember(pub, def) = cJSON_IsTrue(item) ? 1 : 0;
-        return 0;
-    case K_FAILMODE:
-        if (is_str &&
-            parse_failmode(item->valuestring, wmember(pub, def)) == 0) {
-            return 0;
-        }
-        return BAD("%s: expected \"deliver_untagged\" or \"fail\", got "
-                   "%s%.80s%s",
-                   def->name, is_str ? "'" : "",
-                   is_str ? item->valuestring : json_type(item),
-                   is_str ? "'" : "");
-    case K_STRING:
-        if (!is_str) {
-            return BAD("%s: expected a string, got %s", def->name,
-                       json_type(item));
-        }
-        if (own_string(ctx->o, def, item->valuestring) != 0) {
-            return nomem(err, errsize);
-        }
-        return 0;
-    case K_RULES:
-        return json_rules(ctx, item);
-    }
-    return RESDELIV_EBADCONFIG;
-}
-
-/* Walks the top level (prefix NULL) or the "retention" object. */
-static int json_object(struct json_ctx *ctx, const cJSON *obj,
-                       const char *prefix)
-{
-    char *err = ctx->err;
-    size_t errsize = ctx->errsize;
-    char name[KEY_BUF];
-    for (const cJSON *c = obj->child; c != NULL; c = c->next) {
-        int n = snprintf(name, sizeof name, "%s%s%s", prefix ? prefix : "",
-                         prefix ? "." : "", c->string);
-        const struct key_def *def =
-            n > 0 && (size_t)n < sizeof name ? find_key(name) : NULL;
-        bool nested = prefix == NULL && strcmp(c->string, "retention") == 0;
-        int rc = def != NULL || nested
-                     ? json_dup(obj->child, c, name, err, errsize)
-                     : BAD("unknown key '%.200s'", name);
-        if (rc == 0 && nested && !cJSON_IsObject(c)) {
-            rc = BAD("retention: expected an object, got %s", json_type(c));
-        } else if (rc == 0 && nested) {
-            rc = json_object(ctx, c, "retention");
-        } else if (rc == 0) {
-            rc = json_value(ctx, def, c);
-        }
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return 0;
-}
-
-/* Parses the text; NULL with a message when it is not one JSON value. */
-static cJSON *json_parse(const char *json, size_t len, char *err,
-                         size_t errsize)
-{
-    const char *nul = memchr(json, '\0', len);
-    const char *end = NULL;
-    cJSON *root = NULL;
-    if (nul == NULL && len > 0) {
-        root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
-    }
-    /* Only JSON whitespace may follow the value. */
-    while (root != NULL && end < json + len &&
-           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) {
-        end++;
-    }
-    if (root != NULL && end == json + len) {
-        return root;
-    }
-    cJSON_Delete(root);
-    size_t at = nul != NULL   ? (size_t)(nul - json)
-                : end != NULL ? (size_t)(end - json)
-                              : 0;
-    resdeliv__errf(err, errsize, "config: not valid JSON near byte %zu", at);
-    return NULL;
-}
-
-/* cJSON turns \u0000 into a C string that silently ends there, so a key or
- * a value would be cut short; no configuration text needs a NUL. */
-static const char *escaped_nul(const char *json, size_t len)
-{
-    for (size_t i = 0; i + 6 <= len; i++) {
-        size_t k = i;
-        if (memcmp(json + i, "\\u0000", 6) != 0) {
-            continue;
-        }
-        while (k > 0 && json[k - 1] == '\\') {
-            k--;
-        }
-        if ((i - k) % 2 == 0) {
-            return json + i;
-        }
-    }
-    return NULL;
-}
-
-int resdeliv_config_from_json(const char *json, size_t len,
-                              struct resdeliv_config **out, char *err,
-                              size_t errsize)
-{
-    if (out == NULL || json == NULL) {
-        return FAIL(RESDELIV_EINVAL, "config: %s must not be NULL",
-                    out == NULL ? "out" : "json");
-    }
-    *out = NULL;
-    cJSON *root = json_parse(json, len, err, errsize);
-    if (root == NULL) {
-        return RESDELIV_EBADJSON;
-    }
-    struct json_ctx ctx = {NULL, 0, err, errsize};
-    const char *nul = escaped_nul(json, len);
-    int rc = 0;
-    if (nul != NULL) {
-        rc = BAD("config: \\u0000 is not allowed in keys or strings (byte "
-                 "%zu)",
-                 (size_t)(nul - json));
-    } else if (!cJSON_IsObject(root)) {
-        rc = BAD("config: expected a JSON object at the top level, got %s",
-                 json_type(root));
-    } else if ((ctx.o = owned_new()) == NULL) {
-        rc = nomem(err, errsize);
-    } else {
-        rc = json_object(&ctx, root, NULL);
-    }
-    cJSON_Delete(root);
-    if (rc == 0) {
-        rc = resdeliv_config_validate(&ctx.o->pub, err, errsize);
-    }
-    if (rc != 0 && ctx.o != NULL) {
-        owned_free(ctx.o);
-    }
-    *out = rc == 0 ? &ctx.o->pub : NULL;
-    return rc;
 }
 
 /* ---- text setter -------------------------------------------------- */
@@ -905,7 +626,7 @@ static int parse_text(const struct key_def *def, const char *value,
         ok = parse_bool(value, wmember(cand, def));
     } else {
         want = "deliver_untagged or fail";
-        ok = parse_failmode(value, wmember(cand, def)) == 0;
+        ok = resdeliv__config_parse_failmode(value, wmember(cand, def)) == 0;
     }
     return ok ? 0 : BAD("%s: expected %s, got '%.80s'", def->name, want, value);
 }

@@ -76,6 +76,7 @@ struct resdeliv__ra_store {
     int state;
     int freeing;      /* redisAsyncFree() was called on ac */
     int lost;         /* ac lost its connection */
+    int doomed;       /* ac is dropped at the next timer callback */
     int closing;      /* destroy ran */
     int depth;        /* entry points running */
     struct resdeliv__redis_url url;
@@ -104,6 +105,7 @@ int resdeliv__ra_submit(struct resdeliv__ra_store *s,
 int resdeliv__ra_send(struct resdeliv__ra_store *s,
                       struct resdeliv__ra_op *op,
                       const struct resdeliv__redis_argv *a);
+/* Drop the connection soon (never from inside this call). */
 void resdeliv__ra_abort(struct resdeliv__ra_store *s, const char *why);
 void resdeliv__ra_op_free(struct resdeliv__ra_op *op);
 
@@ -115,6 +117,11 @@ void resdeliv__ra_op_reply(struct resdeliv__ra_store *s,
                            struct resdeliv__ra_op *op, const redisReply *r);
 /* Complete an op that has no data to hand over (no-op when done). */
 void resdeliv__ra_op_fail(struct resdeliv__ra_op *op, int status);
+/* Check and copy the options and loop hooks into a zeroed store. */
+int resdeliv__ra_configure(struct resdeliv__ra_store *s,
+                           const struct resdeliv_redis_options *opts,
+                           const struct resdeliv_loop *loop, char *err,
+                           size_t errsize);
 /* The store vtable's operations. */
 int resdeliv__ra_append(void *self, const char *app_id, size_t app_id_len,
                         const struct resdeliv_append_item *items, size_t n,

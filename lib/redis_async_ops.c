@@ -16,6 +16,7 @@
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct resdeliv__ra_store store;
 typedef struct resdeliv__ra_op op_t;
@@ -507,4 +508,108 @@ int resdeliv__ra_drop(void *self, const struct resdeliv_log_key *key,
     op->cb.done = cb;
     op->arg = arg;
     return resdeliv__ra_submit(s, op);
+}
+
+/* ---- configuration ---- */
+
+#define LOOP_MIN_SIZE                                                          \
+    (offsetof(struct resdeliv_loop, timer_stop) +                              \
+     sizeof(((struct resdeliv_loop *)0)->timer_stop))
+
+static int copy_loop(const struct resdeliv_loop *loop, struct resdeliv_loop *l,
+                     char *err, size_t errsize)
+{
+    memset(l, 0, sizeof(*l));
+    if (loop == NULL) {
+        resdeliv__errf(err, errsize, "Redis async store: loop is NULL");
+        return RESDELIV_EINVAL;
+    }
+    if (RESDELIV_ABI_VERSION_MAJOR(loop->abi_version) != RESDELIV_ABI_MAJOR) {
+        resdeliv__errf(err, errsize, "Redis async store: loop of ABI major %u",
+                       (unsigned)RESDELIV_ABI_VERSION_MAJOR(loop->abi_version));
+        return RESDELIV_EABI;
+    }
+    if (loop->struct_size < LOOP_MIN_SIZE) {
+        resdeliv__errf(err, errsize,
+                       "Redis async store: loop struct_size %u too small",
+                       (unsigned)loop->struct_size);
+        return RESDELIV_EINVAL;
+    }
+    memcpy(l, loop, loop->struct_size < sizeof(*l) ? loop->struct_size
+                                                   : sizeof(*l));
+    if (l->watch == NULL || l->unwatch == NULL || l->timer_start == NULL ||
+        l->timer_stop == NULL) {
+        resdeliv__errf(err, errsize,
+                       "Redis async store: loop hook %s is NULL",
+                       l->watch == NULL     ? "watch"
+                       : l->unwatch == NULL ? "unwatch"
+                       : l->timer_start == NULL ? "timer_start"
+                                                : "timer_stop");
+        return RESDELIV_EINVAL;
+    }
+    return 0;
+}
+
+static int copy_options(const struct resdeliv_redis_options *opts,
+                        struct resdeliv_redis_options *o, char *err,
+                        size_t errsize)
+{
+    struct resdeliv_redis_options given;
+
+    resdeliv_redis_options_init(o);
+    if (opts == NULL || opts->url == NULL) {
+        resdeliv__errf(err, errsize, "Redis store: options and url needed");
+        return RESDELIV_EINVAL;
+    }
+    if (RESDELIV_ABI_VERSION_MAJOR(opts->abi_version) != RESDELIV_ABI_MAJOR) {
+        resdeliv__errf(err, errsize, "Redis store: options of ABI major %u",
+                       (unsigned)RESDELIV_ABI_VERSION_MAJOR(opts->abi_version));
+        return RESDELIV_EABI;
+    }
+    memset(&given, 0, sizeof(given));
+    memcpy(&given, opts, opts->struct_size < sizeof(given)
+                             ? opts->struct_size
+                             : sizeof(given));
+    o->url = given.url;
+    o->key_prefix = given.key_prefix ? given.key_prefix : o->key_prefix;
+    if (given.connect_timeout_ms != 0) {
+        o->connect_timeout_ms = given.connect_timeout_ms;
+    }
+    if (given.command_timeout_ms != 0) {
+        o->command_timeout_ms = given.command_timeout_ms;
+    }
+    return 0;
+}
+
+int resdeliv__ra_configure(store *s, const struct resdeliv_redis_options *opts,
+                           const struct resdeliv_loop *loop, char *err,
+                           size_t errsize)
+{
+    struct resdeliv_redis_options given;
+    struct resdeliv_redis_options *o = &given;
+    struct timespec ts;
+    int rc = copy_options(opts, o, err, errsize);
+
+    if (rc == 0) {
+        rc = copy_loop(loop, &s->loop, err, errsize);
+    }
+    if (rc == 0) {
+        rc = resdeliv__redis_url_parse(o->url, &s->url, err, errsize);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    s->prefix_len = strlen(o->key_prefix);
+    s->prefix = malloc(s->prefix_len + 1);
+    if (s->prefix == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    memcpy(s->prefix, o->key_prefix, s->prefix_len + 1);
+    s->connect_ms = o->connect_timeout_ms;
+    s->command_ms = o->command_timeout_ms;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    s->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
+             (uint64_t)(uintptr_t)s;
+    s->rng = s->rng != 0 ? s->rng : 0x9e3779b97f4a7c15u;
+    return 0;
 }

@@ -309,7 +309,7 @@ static uint64_t backoff_ms(store *s)
 
 /* Drop the connection; hiredis answers its commands with NULL replies and
  * then runs ev_cleanup (later, when called from one of its callbacks). */
-void resdeliv__ra_abort(store *s, const char *why)
+static void abort_conn(store *s, const char *why)
 {
     if (s->ac == NULL || s->freeing) {
         return;
@@ -322,6 +322,19 @@ void resdeliv__ra_abort(store *s, const char *why)
     redisAsyncFree(s->ac);
 }
 
+/* Drop the connection from the next timer callback: the caller may be
+ * in the middle of an op that the NULL replies would complete. */
+void resdeliv__ra_abort(store *s, const char *why)
+{
+    if (s->ac == NULL || s->doomed) {
+        return;
+    }
+    snprintf(s->errmsg, sizeof(s->errmsg), "%s", why);
+    s->lost = 1;
+    s->doomed = 1;
+    arm(s, 0);
+}
+
 /* hiredis freed the connection (cleanup hook). */
 static void conn_gone(store *s)
 {
@@ -331,7 +344,7 @@ static void conn_gone(store *s)
     s->loop.timer_stop(s->loop.loop, &s->hr_timer);
     s->want = 0;
     s->ac = NULL;
-    s->freeing = s->lost = 0;
+    s->freeing = s->lost = s->doomed = 0;
     s->cmds_out = 0;
     s->failures = s->state == ST_READY ? 1 : s->failures + 1;
     s->state = ST_DOWN;
@@ -457,7 +470,7 @@ static void start_connect(store *s)
     attach(s, ac);
     arm(s, s->connect_ms);
     if (handshake(s) != 0) {
-        resdeliv__ra_abort(s, "Redis connect: cannot queue the handshake");
+        abort_conn(s, "Redis connect: cannot queue the handshake");
     }
 }
 
@@ -502,7 +515,7 @@ static void on_handshake(store *s, op_t *op,
         snprintf(s->errmsg, sizeof(s->errmsg), "Redis %s: %.*s", what,
                  (int)r->len, r->str);
         /* errmsg is kept: abort_conn gets no text of its own. */
-        resdeliv__ra_abort(s, NULL);
+        abort_conn(s, NULL);
         return;
     }
     if (step == HS_INFO && r->type == REDIS_REPLY_STRING) {
@@ -528,17 +541,19 @@ static void on_timer(void *arg)
         resdeliv__ra_leave(s);
         return;
     }
-    if (s->state == ST_DOWN) {
+    if (s->doomed) {
+        abort_conn(s, NULL);
+    } else if (s->state == ST_DOWN) {
         start_connect(s);
     } else if (s->state == ST_CONNECTING) {
         char msg[96];
         snprintf(msg, sizeof(msg), "Redis connect: timed out after %llu ms",
                  (unsigned long long)s->connect_ms);
-        resdeliv__ra_abort(s, msg);
+        abort_conn(s, msg);
     } else if (s->cmds_out > 0) {
         idle = mono_ms() - s->last_progress;
         if (idle >= s->command_ms) {
-            resdeliv__ra_abort(s, "Redis command timed out");
+            abort_conn(s, "Redis command timed out");
         } else {
             arm(s, s->command_ms - idle);
         }
@@ -546,3 +561,168 @@ static void on_timer(void *arg)
     resdeliv__ra_leave(s);
 }
 
+
+/* ---- replies and submission ---- */
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    op_t *op = privdata;
+    store *s = op->s;
+    const redisReply *r = reply;
+
+    op->inflight--;
+    if (s == NULL) {
+        /* Orphaned: completed when its store was freed. */
+        if (op->inflight == 0) {
+            resdeliv__ra_op_free(op);
+        }
+        return;
+    }
+    if (s->cmds_out > 0) {
+        s->cmds_out--;
+    }
+    s->last_progress = mono_ms();
+    if (r == NULL) {
+        if (!s->lost && !s->closing) {
+            snprintf(s->errmsg, sizeof(s->errmsg),
+                     "Redis connection lost: %s",
+                     ac->err ? ac->errstr : "closed");
+        }
+        s->lost = 1;
+        if (op->status == 0) {
+            op->status = s->closing ? RESDELIV_ECLOSED : RESDELIV_ESTORE;
+        }
+    }
+    if (op->kind == RESDELIV__RA_HANDSHAKE) {
+        on_handshake(s, op, r);
+    } else {
+        resdeliv__ra_op_reply(s, op, r);
+    }
+    /* The user callback may have freed the store: op->s is then NULL. */
+    if (op->inflight == 0) {
+        resdeliv__ra_op_fail(op, op->status ? op->status : RESDELIV_ESTORE);
+        resdeliv__ra_op_free(op);
+    }
+}
+
+int resdeliv__ra_submit(store *s, op_t *op)
+{
+    int rc = 0;
+
+    if (s->closing) {
+        resdeliv__ra_op_free(op);
+        return RESDELIV_ECLOSED;
+    }
+    if (s->state == ST_DOWN || s->lost || s->freeing) {
+        if (s->errmsg[0] == '\0') {
+            snprintf(s->errmsg, sizeof(s->errmsg), "Redis: not connected");
+        }
+        resdeliv__ra_op_free(op);
+        return RESDELIV_ESTORE;
+    }
+    resdeliv__ra_enter(s);
+    op_link(s, op);
+    if (s->state == ST_CONNECTING) {
+        if (s->wait_tail != NULL) {
+            s->wait_tail->wnext = op;
+        } else {
+            s->wait_head = op;
+        }
+        s->wait_tail = op;
+    } else {
+        rc = resdeliv__ra_op_send(s, op);
+        if (rc != 0) {
+            resdeliv__ra_op_free(op);
+        }
+    }
+    resdeliv__ra_leave(s);
+    return rc;
+}
+
+/* ---- the store ---- */
+
+static void ra_destroy(void *self)
+{
+    store *s = self;
+    redisAsyncContext *ac = s->ac;
+    op_t *op;
+
+    if (s->closing) {
+        return;
+    }
+    resdeliv__ra_enter(s);
+    s->closing = 1;
+    s->loop.timer_stop(s->loop.loop, &s->timer);
+    s->loop.timer_stop(s->loop.loop, &s->hr_timer);
+    s->loop.unwatch(s->loop.loop, &s->watch);
+    s->ac = NULL;
+    s->wait_head = s->wait_tail = NULL;
+    if (ac != NULL) {
+        detach(ac);
+        if (!s->freeing) {
+            /* Outside a hiredis callback this answers every command now
+             * (ECLOSED); inside one, hiredis does it when it returns and
+             * the ops below are orphaned first. */
+            redisAsyncFree(ac);
+        }
+    }
+    while ((op = s->ops_head) != NULL) {
+        op_unlink(op);
+        resdeliv__ra_op_fail(op, RESDELIV_ECLOSED);
+        if (op->inflight == 0) {
+            resdeliv__ra_op_free(op);
+        }
+    }
+    resdeliv__ra_leave(s);
+}
+
+static const char *ra_errmsg(void *self)
+{
+    store *s = self;
+    return s->errmsg;
+}
+
+static const struct resdeliv_store_ops ra_ops = {
+    RESDELIV_STRUCT_HEAD(ra_ops),
+    .flags = 0,
+    .name = "redis",
+    .append = resdeliv__ra_append,
+    .read = resdeliv__ra_read,
+    .info = resdeliv__ra_info,
+    .drop = resdeliv__ra_drop,
+    .destroy = ra_destroy,
+    .errmsg = ra_errmsg,
+};
+
+/* ---- construction ---- */
+
+int resdeliv_store_redis_async_new(const struct resdeliv_redis_options *opts,
+                                   const struct resdeliv_loop *loop,
+                                   resdeliv_store **out, char *err,
+                                   size_t errsize)
+{
+    store *s;
+    int rc;
+
+    if (out == NULL) {
+        resdeliv__errf(err, errsize, "Redis store: out must not be NULL");
+        return RESDELIV_EINVAL;
+    }
+    *out = NULL;
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    rc = resdeliv__ra_configure(s, opts, loop, err, errsize);
+    if (rc == 0) {
+        rc = resdeliv_store_new(&ra_ops, s, out);
+    }
+    if (rc != 0) {
+        free(s->prefix);
+        free(s);
+        return rc;
+    }
+    /* Unreachable now is not an error: the store keeps reconnecting. */
+    start_connect(s);
+    return 0;
+}

@@ -34,6 +34,7 @@
 #define RESDELIV_REDIS_H
 
 #include "common.h"
+#include "loop.h"
 #include "store.h"
 
 RESDELIV_BEGIN_DECLS
@@ -72,6 +73,42 @@ RESDELIV_API void resdeliv_redis_options_init(
 RESDELIV_API int resdeliv_store_redis_new(
     const struct resdeliv_redis_options *opts, resdeliv_store **out,
     char *err, size_t errsize);
+
+/**
+ * Make a Redis store driven by the host's event loop (no
+ * RESDELIV_STORE_SYNC): the same keys, script and semantics as
+ * resdeliv_store_redis_new(), but no call waits. The URL and options are
+ * checked here (same errors as resdeliv_store_redis_new(), and
+ * RESDELIV_EINVAL / RESDELIV_EABI for bad `loop` hooks, the message names
+ * the hook); connecting, AUTH, SELECT and the server version check then
+ * run on the loop, so a refused password shows later as RESDELIV_ESTORE
+ * with the server's text in resdeliv_store_errmsg().
+ *
+ * Operations issued while the connection is being set up wait for it;
+ * while disconnected they fail at once with RESDELIV_ESTORE. When Redis
+ * goes away every operation in flight completes once with RESDELIV_ESTORE
+ * and the store reconnects on loop timers with exponential backoff and
+ * jitter (50 ms doubling up to 5 s). The connect timeout bounds the whole
+ * connection setup; the command timeout drops a connection that answers
+ * nothing for that long while commands are outstanding. A host name is
+ * resolved at each connect (getaddrinfo): give an address or a Unix socket
+ * where name resolution could stall the loop. Freeing the store completes
+ * every operation still in flight with RESDELIV_ECLOSED, before
+ * resdeliv_store_free() returns.
+ *
+ * Use it with resdeliv_log_publish_async(), resdeliv_replay_open_async()
+ * and resdeliv_replay_fetch_async(). Adapters for libuv and libevent:
+ * `<resdeliv/adapters/libuv.h>`, `<resdeliv/adapters/libevent.h>`.
+ * @return 0, RESDELIV_EINVAL, RESDELIV_EABI, RESDELIV_EBADURL,
+ * RESDELIV_ENOMEM, or RESDELIV_ENOTSUP without Redis.
+ * Ownership: options and hooks copied (`loop->loop` must outlive the
+ * store); free with resdeliv_store_free(). Thread: the store and its
+ * callbacks belong to the loop's thread.
+ */
+RESDELIV_API int resdeliv_store_redis_async_new(
+    const struct resdeliv_redis_options *opts,
+    const struct resdeliv_loop *loop, resdeliv_store **out, char *err,
+    size_t errsize);
 
 RESDELIV_END_DECLS
 
