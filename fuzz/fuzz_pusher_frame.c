@@ -83,7 +83,7 @@ static void fuzz_frame(const char *text, size_t size)
 
     if (rc == 0) {
         if (f.event == NULL) {
-            fail("frame accepted without an event", text);
+            fail("frame accepted without an event", err);
         }
         if (f.data != NULL && f.data[f.data_len] != '\0') {
             fail("frame data is not NUL-terminated at data_len", f.data);

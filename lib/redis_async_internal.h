@@ -52,6 +52,7 @@ struct resdeliv__ra_op {
     int has_after;
     int counting;     /* info: the count_after round is running */
     uint64_t max;     /* read: max entries; info: cap */
+    struct resdeliv_log_info info;
     /* append: one block holds the op and these arrays */
     size_t n;
     struct resdeliv_append_item *items;

@@ -114,19 +114,27 @@ struct resdeliv_http_response {
     size_t body_len;
 };
 
+/** Completion of an HTTP API request. `resp` lives until it returns; the
+ * callback may take `resp->body` by setting it to NULL (then free it with
+ * resdeliv_free()). */
+typedef void (*resdeliv_http_done_cb)(void *arg,
+                                      struct resdeliv_http_response *resp);
+
 /**
  * Handle an HTTP API request: POST /apps/{id}/events and
  * /apps/{id}/batch_events (auth signature and body_md5 checked: 401 on a
  * bad signature, 413 on an oversized body, 400 with a message on bad JSON,
- * 404 on an unknown path or app). The response is complete when this
- * returns, also for event-loop-driven stores: a publish that the store has
- * not yet confirmed is answered 200 and delivered when it completes, as the
- * Pusher API does (acknowledged = accepted for delivery).
- * @return 0 (see `resp`) or RESDELIV_ENOMEM.
+ * 404 on an unknown path or app). The answer comes through `done`, exactly
+ * once, after the store accepted the events (at once on the memory store,
+ * from the event loop on an event-loop-driven store): a 200 means every
+ * event was logged, or delivered untagged under on_log_failure
+ * deliver_untagged.
+ * @return 0 (done will be called), RESDELIV_EINVAL or RESDELIV_ENOMEM (done
+ * is not called).
  */
 RESDELIV_API int resdeliv_pusher_server_http(
     resdeliv_pusher_server *ps, const struct resdeliv_http_request *req,
-    uint64_t now_s, struct resdeliv_http_response *resp);
+    uint64_t now_s, resdeliv_http_done_cb done, void *arg);
 
 RESDELIV_END_DECLS
 
