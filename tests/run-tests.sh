@@ -17,7 +17,13 @@ if [ ! -f "$build/build.ninja" ]; then
     meson setup "$build" -Dwerror=true -Db_sanitize=address,undefined \
         -Db_lundef=false >/dev/null
 fi
-ninja -C "$build" >/dev/null
+if ! ninja -C "$build" > "$build/build.log" 2>&1; then
+    grep -E 'error|warning' "$build/build.log" | head -n 40
+    tail -n 20 "$build/build.log"
+    echo "build failed"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
 
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
