@@ -216,7 +216,7 @@ static int check_results(struct bench *b, size_t n)
     return rc;
 }
 
-static int lib_single(struct bench *b, const void *arg, struct sample *s)
+int bench_lib_single(struct bench *b, const void *arg, struct sample *s)
 {
     uint64_t n = b->o.n_single;
     uint64_t t0 = now_ns();
@@ -233,7 +233,7 @@ static int lib_single(struct bench *b, const void *arg, struct sample *s)
     return 0;
 }
 
-static int lib_batch(struct bench *b, const void *arg, struct sample *s)
+int bench_lib_batch(struct bench *b, const void *arg, struct sample *s)
 {
     uint64_t rounds = b->o.n_batch / BATCH;
     uint64_t t0 = now_ns();
@@ -434,9 +434,9 @@ static int bench_figures(struct bench *b)
     uint64_t nb = b->o.n_batch / BATCH * BATCH;
     uint64_t ne = b->o.replays * REPLAY_ENTRIES;
     struct job j[6] = {
-        {lib_single, NULL, &f[0].lib, b->o.n_single},
+        {bench_lib_single, NULL, &f[0].lib, b->o.n_single},
         {rb_run, &p1, &f[0].base, b->o.n_single},
-        {lib_batch, NULL, &f[1].lib, nb},
+        {bench_lib_batch, NULL, &f[1].lib, nb},
         {rb_run, &p64, &f[1].base, b->o.n_batch},
         {bench_lib_replay, NULL, &f[2].lib, ne},
         {bench_raw_replay, NULL, &f[2].base, ne},

@@ -121,6 +121,9 @@ int bench_fail(const char *what, const char *detail);
 void bench_set_rate(struct sample *s, uint64_t msgs, uint64_t t0, uint64_t c0);
 /* A warm-up of each job, then the repetitions round-robin. */
 int bench_run_jobs(struct bench *b, struct job *jobs, size_t n);
+/* Single publishes and batches of 64 through the library. */
+int bench_lib_single(struct bench *b, const void *arg, struct sample *s);
+int bench_lib_batch(struct bench *b, const void *arg, struct sample *s);
 /* Replays of the 1000-entry log: through the cursor, and with hiredis
  * (`arg` NULL: the plain XRANGE loop). */
 int bench_lib_replay(struct bench *b, const void *arg, struct sample *s);

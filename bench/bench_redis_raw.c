@@ -280,6 +280,8 @@ static const struct spec {
     {"multi_get_xadd_x64", K_MULTI_N, 1},
 };
 #define NPROBES (sizeof(SPECS) / sizeof(SPECS[0]))
+/* Rows after the probes: the library itself, alternated with them. */
+#define NROWS (NPROBES + 2)
 
 static void cmd_xadd(struct bench *b, struct probe *p, struct cmd *c,
                      int nomkstream)
@@ -425,7 +427,7 @@ static int prepare_store_probe(struct bench *b)
 
 static void print_probes(struct probe *p, size_t n)
 {
-    printf("\nanalysis (hiredis from C, same server; p1 = one round trip per "
+    printf("\nanalysis (hiredis from C and the library, same server; p1 = one round trip per "
            "command group, p64 = 64 groups per round trip, x64 = 64 messages "
            "in one group)\n%-20s %11s %8s %8s %8s\n", "probe", "msg/s",
            "vs xadd", "srv us", "cli us");
@@ -446,10 +448,22 @@ static void print_probes(struct probe *p, size_t n)
     }
 }
 
+static void library_rows(struct bench *b, struct probe *p, struct job *j)
+{
+    p[0].name = p[0].r.label = "library_single_p1";
+    p[0].depth = p[0].msgs = 1;
+    j[0] = (struct job){bench_lib_single, NULL, &p[0].r, b->o.n_single};
+    p[1].name = p[1].r.label = "library_batch_p64";
+    p[1].depth = BATCH;
+    p[1].msgs = 1;
+    j[1] = (struct job){bench_lib_batch, NULL, &p[1].r,
+                        b->o.n_batch / BATCH * BATCH};
+}
+
 int bench_probes(struct bench *b)
 {
-    struct probe *p = calloc(NPROBES, sizeof(*p));
-    struct job j[NPROBES];
+    struct probe *p = calloc(NROWS, sizeof(*p));
+    struct job j[NROWS];
     int rc = p == NULL ? bench_fail("out of memory", NULL) : 0;
 
     rc = rc == 0 ? load_script(b, LUA_RETURN1, sizeof(LUA_RETURN1) - 1,
@@ -468,14 +482,15 @@ int bench_probes(struct bench *b)
         j[i] = (struct job){probe_run, &p[i], &p[i].r, total / per * per};
     }
     if (rc == 0) {
+        library_rows(b, p + NPROBES, j + NPROBES);
         printf("measuring the analysis probes ...\n");
         fflush(stdout);
-        rc = bench_run_jobs(b, j, NPROBES);
+        rc = bench_run_jobs(b, j, NROWS);
     }
     if (rc == 0) {
-        print_probes(p, NPROBES);
+        print_probes(p, NROWS);
     }
-    for (size_t i = 0; p != NULL && i < NPROBES; i++) {
+    for (size_t i = 0; p != NULL && i < NROWS; i++) {
         free(p[i].cmds);
     }
     free(p);

@@ -217,8 +217,7 @@ static int json_value(struct json_ctx *ctx, int key,
         return json_uint(name, item, member, err, errsize);
     case RESDELIV__CONFIG_BOOL:
         if (!cJSON_IsBool(item)) {
-            return BAD("%s: expected a boolean, got %s", name,
-                       json_type(item));
+            return BAD("%s: expected a boolean, got %s", name, json_type(item));
         }
         *(uint32_t *)member = cJSON_IsTrue(item) ? 1 : 0;
         return 0;
@@ -234,8 +233,7 @@ static int json_value(struct json_ctx *ctx, int key,
                    is_str ? "'" : "");
     case RESDELIV__CONFIG_STRING:
         if (!is_str) {
-            return BAD("%s: expected a string, got %s", name,
-                       json_type(item));
+            return BAD("%s: expected a string, got %s", name, json_type(item));
         }
         if (resdeliv__config_own_string(ctx->cfg, key, item->valuestring) !=
             0) {

@@ -86,44 +86,52 @@ int resdeliv_id_parse(const char *text, size_t len, struct resdeliv_id *out)
     return 0;
 }
 
-static size_t u64_digits(uint64_t v)
-{
-    size_t n = 1;
+/* "00" to "99": two digits per division halves the divisions. */
+static const char digit_pairs[201] =
+    "0001020304050607080910111213141516171819"
+    "2021222324252627282930313233343536373839"
+    "4041424344454647484950515253545556575859"
+    "6061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
 
-    while (v >= 10) {
-        v /= 10;
-        n++;
-    }
-    return n;
-}
-
-/* Write exactly `n` digits of v ending just before `end`. */
-static void u64_write(char *end, uint64_t v, size_t n)
+/* Write v's digits so that they end just before `end`; return how many. */
+static size_t u64_write(char *end, uint64_t v)
 {
-    while (n-- > 0) {
-        *--end = (char)('0' + v % 10);
-        v /= 10;
+    char *p = end;
+
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * r, 2);
     }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    return (size_t)(end - p);
 }
 
 int resdeliv_id_format(const struct resdeliv_id *id, char *buf, size_t size)
 {
-    size_t nms;
+    char tmp[RESDELIV_ID_BUFSIZE];
+    char *end = tmp + sizeof(tmp);
     size_t nseq;
     size_t total;
 
     if (id == NULL || buf == NULL) {
         return RESDELIV_EINVAL;
     }
-    nms = u64_digits(id->ms);
-    nseq = u64_digits(id->seq);
-    total = nms + 1 + nseq;
+    /* Right to left into tmp, which always holds 20 + 1 + 20 bytes. */
+    nseq = u64_write(end, id->seq);
+    *(end - nseq - 1) = '-';
+    total = u64_write(end - nseq - 1, id->ms) + 1 + nseq;
     if (size < total + 1) {
         return RESDELIV_ENOSPC;
     }
-    u64_write(buf + nms, id->ms, nms);
-    buf[nms] = '-';
-    u64_write(buf + total, id->seq, nseq);
+    memcpy(buf, end - total, total);
     buf[total] = '\0';
     return (int)total;
 }

@@ -40,6 +40,67 @@ void *resdeliv__store_self(const resdeliv_store *store);
 const struct resdeliv_store_ops *
 resdeliv__store_ops(const resdeliv_store *store);
 
+/* ---- tagging in two steps (tag.c) ---- */
+
+/* Tag field names, checked once (a log handle keeps one). `epoch` NULL:
+ * no epoch field. The names are borrowed. */
+struct resdeliv__tag_fields {
+    const char *id;
+    size_t id_len;
+    const char *epoch;
+    size_t epoch_len;
+};
+
+#define RESDELIV__TAG_ID 0u
+#define RESDELIV__TAG_EPOCH 1u
+
+/* A top-level member already named like a tag field: its value's span. */
+struct resdeliv__tag_member {
+    size_t off;
+    size_t len;
+    uint32_t field; /* RESDELIV__TAG_ID or RESDELIV__TAG_EPOCH */
+    uint32_t reserved;
+};
+
+/* What one scan of the data found; offsets into the data. */
+struct resdeliv__tag_plan {
+    const struct resdeliv__tag_fields *fields;
+    size_t close;     /* the top-level closing brace */
+    size_t insert;    /* where added members go */
+    uint32_t members; /* the object has at least one member */
+    uint32_t nrep;    /* entries of rep[], in text order */
+    struct resdeliv__tag_member rep[2];
+};
+
+/* Check the field names: plain, non-empty, and distinct.
+ * @return 0 or RESDELIV_EINVAL. */
+int resdeliv__tag_fields_init(struct resdeliv__tag_fields *f,
+                              const char *id_field, const char *epoch_field);
+
+/* One structural scan. @return 0 when data is one JSON object with at most
+ * one member named like each field, else RESDELIV_EBADJSON. `fields` must
+ * outlive the plan. */
+int resdeliv__tag_plan(const char *data, size_t len,
+                       const struct resdeliv__tag_fields *fields,
+                       struct resdeliv__tag_plan *plan);
+
+/* Copy the planned data into buf with the id and epoch (NULL or "": none;
+ * else already checked with resdeliv_epoch_check()) spliced in, no scan.
+ * @return the length (a NUL follows) or RESDELIV_ENOSPC. */
+long resdeliv__tag_apply(const char *data, size_t len,
+                         const struct resdeliv__tag_plan *plan,
+                         const struct resdeliv_id *id, const char *epoch,
+                         char *buf, size_t size);
+
+/* Tag data known to be an object with no member named like the fields
+ * (RESDELIV_ENTRY_OBJECT): insert before its last '}', no scan.
+ * @return the length, RESDELIV_ENOSPC, or RESDELIV_EBADJSON when the data
+ * does not even end like an object (the caller then does the full tag). */
+long resdeliv__tag_insert(const char *data, size_t len,
+                          const struct resdeliv__tag_fields *fields,
+                          const struct resdeliv_id *id, const char *epoch,
+                          char *buf, size_t size);
+
 /* ---- configuration keys (config.c), read by config_json.c ---- */
 
 /* How a key's member is typed: STRING a const char *, UINT a uint64_t,
@@ -74,5 +135,85 @@ int resdeliv__config_own_rules(struct resdeliv_config *cfg,
 /* "deliver_untagged" or "fail" into a RESDELIV_ON_FAILURE_* value;
  * RESDELIV_EBADCONFIG for anything else. */
 int resdeliv__config_parse_failmode(const char *s, uint32_t *out);
+
+/* ---- JSON text (json_text.c), for the Pusher frames in pusher.c ---- */
+
+/* Check client JSON text before cJSON parses it: valid UTF-8, no NUL byte
+ * (raw or \u0000), no raw control character, nesting at most 128 deep.
+ * RESDELIV_EBADFRAME with "<what>: <problem> at offset N" (and the member
+ * name when one is known) in `err`. */
+int resdeliv__json_scan(const char *text, size_t len, const char *what,
+                        char *err, size_t errsize);
+
+/* Bytes the escaped form of the `n` bytes at `s` takes, without quotes;
+ * invalid UTF-8 counts as U+FFFD, which is what is written for it. */
+size_t resdeliv__json_esc_len(const char *s, size_t n);
+
+/* Growing output text; start from {0}. After a failed allocation `oom`
+ * stays set and every append is a no-op, so builders check only at the
+ * end, in resdeliv__json_buf_finish(). */
+struct resdeliv__json_buf {
+    char *p;
+    size_t len;
+    size_t cap;
+    int oom;
+};
+
+/* Room for `extra` more bytes: 0, or -1 (and oom set). */
+int resdeliv__json_buf_reserve(struct resdeliv__json_buf *b, size_t extra);
+void resdeliv__json_buf_put(struct resdeliv__json_buf *b, const char *s,
+                            size_t n);
+void resdeliv__json_buf_puts(struct resdeliv__json_buf *b, const char *s);
+/* Append the `n` bytes at `s` as a quoted, escaped JSON string. */
+void resdeliv__json_buf_put_str(struct resdeliv__json_buf *b, const char *s,
+                                size_t n);
+/* Hand the text over NUL-terminated in `*out` (malloc memory, length in
+ * `*out_len` when not NULL), or free it and answer RESDELIV_ENOMEM. */
+int resdeliv__json_buf_finish(struct resdeliv__json_buf *b, char **out,
+                              size_t *out_len);
+
+/* Digests for the Pusher auth signatures (hash.c). Incremental contexts
+ * let a signature cover several pieces without joining them first. */
+#define RESDELIV__SHA256_LEN 32
+#define RESDELIV__MD5_LEN 16
+
+struct resdeliv__sha256_ctx {
+    uint32_t h[8];
+    uint64_t total;
+    uint8_t buf[64];
+    size_t used;
+};
+
+struct resdeliv__hmac_sha256_ctx {
+    struct resdeliv__sha256_ctx inner;
+    struct resdeliv__sha256_ctx outer;
+};
+
+void resdeliv__sha256_init(struct resdeliv__sha256_ctx *ctx);
+void resdeliv__sha256_update(struct resdeliv__sha256_ctx *ctx,
+                             const void *data, size_t len);
+void resdeliv__sha256_final(struct resdeliv__sha256_ctx *ctx,
+                            uint8_t out[RESDELIV__SHA256_LEN]);
+void resdeliv__sha256(const void *data, size_t len,
+                      uint8_t out[RESDELIV__SHA256_LEN]);
+
+void resdeliv__hmac_sha256_init(struct resdeliv__hmac_sha256_ctx *ctx,
+                                const void *key, size_t keylen);
+void resdeliv__hmac_sha256_update(struct resdeliv__hmac_sha256_ctx *ctx,
+                                  const void *data, size_t len);
+void resdeliv__hmac_sha256_final(struct resdeliv__hmac_sha256_ctx *ctx,
+                                 uint8_t out[RESDELIV__SHA256_LEN]);
+void resdeliv__hmac_sha256(const void *key, size_t keylen, const void *msg,
+                           size_t len, uint8_t out[RESDELIV__SHA256_LEN]);
+
+void resdeliv__md5(const void *data, size_t len,
+                   uint8_t out[RESDELIV__MD5_LEN]);
+
+/* Lowercase hex of `len` bytes into `out` (2 * len + 1 bytes, NUL added). */
+void resdeliv__hex(const uint8_t *in, size_t len, char *out);
+
+/* 1 when the `len` bytes at `a` and `b` are equal; the time taken does not
+ * depend on where they differ. */
+int resdeliv__ct_equal(const void *a, const void *b, size_t len);
 
 #endif /* RESDELIV_INTERNAL_H */

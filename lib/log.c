@@ -6,9 +6,12 @@
  *
  * Publishing runs for every broadcast a server sends, so the synchronous
  * path keeps to one heap allocation per message (the payload, sized once
- * from the tagging bound) and uses stack arrays for small batches. The
- * synchronous calls are the asynchronous ones run against a store that
- * completes before returning, with the operation state on the stack.
+ * from the tagging bound) and uses stack arrays for small batches. Each
+ * payload is scanned once: planned before the append (which also tells the
+ * store whether readers may take the fast tag path, RESDELIV_ENTRY_OBJECT)
+ * and spliced after it, when the id is known. The synchronous calls are the
+ * asynchronous ones run against a store that completes before returning,
+ * with the operation state on the stack.
  */
 #include "log_internal.h"
 
@@ -22,11 +25,18 @@
 static const char whisper_prefix[] = "client-";
 #define WHISPER_PREFIX_LEN (sizeof(whisper_prefix) - 1)
 
+/* The tag plan of one message, made before the append. */
+struct pub_plan {
+    struct resdeliv__tag_plan plan;
+    int ok; /* the data is a taggable object */
+};
+
 /* State of one publish call, alive until the store completes it. */
 struct pub_op {
     resdeliv_log *log;
     const struct resdeliv_message *msgs;
     struct resdeliv_publish_result *results;
+    struct pub_plan *plans;  /* one per message */
     size_t n;
     size_t nitems;           /* messages handed to the store */
     resdeliv_publish_cb cb;  /* NULL for a synchronous call */
@@ -80,30 +90,46 @@ int resdeliv__log_check_channel(resdeliv_log *log, const char *channel,
     return 0;
 }
 
-size_t resdeliv__log_tag_into(const resdeliv_log *log, const char *data,
-                              size_t len, const struct resdeliv_id *id,
-                              const char *epoch, char *buf, size_t size,
-                              uint32_t *tagged)
+/* The data exactly as it came in; the tag bound always leaves room. */
+static size_t copy_untagged(const char *data, size_t len, char *buf,
+                            uint32_t *tagged)
 {
-    long w = -1;
-
-    if (data != NULL) {
-        w = resdeliv_tag_into(data, len, log->cfg->replay_id_field,
-                              log->cfg->replay_epoch_field, id, epoch, buf,
-                              size);
-    }
-    if (w >= 0) {
-        *tagged = 1;
-        return (size_t)w;
-    }
-    /* Not an object (or, defensively, any tagging failure): the data goes
-     * out exactly as it came in. The bound always leaves room for it. */
     *tagged = 0;
     if (len > 0) {
         memcpy(buf, data, len);
     }
     buf[len] = '\0';
     return len;
+}
+
+size_t resdeliv__log_tag_into(const resdeliv_log *log, const char *data,
+                              size_t len,
+                              const struct resdeliv__tag_plan *plan,
+                              const struct resdeliv_id *id,
+                              const char *epoch, char *buf, size_t size,
+                              uint32_t *tagged)
+{
+    struct resdeliv__tag_plan own;
+    long w;
+
+    /* The epoch comes from the store: one that could break the JSON is
+     * not spliced in. */
+    if (data == NULL || (epoch != NULL && epoch[0] != '\0' &&
+                         resdeliv_epoch_check(epoch, strlen(epoch)) != 0)) {
+        return copy_untagged(data, len, buf, tagged);
+    }
+    if (plan == NULL) {
+        if (resdeliv__tag_plan(data, len, &log->fields, &own) != 0) {
+            return copy_untagged(data, len, buf, tagged);
+        }
+        plan = &own;
+    }
+    w = resdeliv__tag_apply(data, len, plan, id, epoch, buf, size);
+    if (w < 0) {
+        return copy_untagged(data, len, buf, tagged);
+    }
+    *tagged = 1;
+    return (size_t)w;
 }
 
 /* ---- open / close ---------------------------------------------------- */
@@ -162,6 +188,17 @@ int resdeliv_log_open(const struct resdeliv_config *cfg,
     rc = resdeliv__config_copy(cfg, &log->cfg, err, errsize);
     if (rc < 0) {
         free(log);
+        return rc;
+    }
+    /* Checked here once, so no publish or replay checks them again. */
+    rc = resdeliv__tag_fields_init(&log->fields, log->cfg->replay_id_field,
+                                   log->cfg->replay_epoch_field);
+    if (rc < 0) {
+        resdeliv__errf(err, errsize,
+                       "replay_id_field and replay_epoch_field must be "
+                       "distinct member names without quotes, backslashes "
+                       "or control characters");
+        resdeliv_log_close(log);
         return rc;
     }
     log->app_id_len = strlen(app_id);
@@ -272,13 +309,15 @@ static struct resdeliv_retention retention_of(const resdeliv_log *log,
     return r;
 }
 
-/* The store appended message `i`: tag its payload. */
+/* The store appended message `i`: splice the id into its payload as
+ * planned. */
 static void result_logged(struct pub_op *op, size_t i,
                           const struct resdeliv_append_result *ar)
 {
     resdeliv_log *log = op->log;
     const struct resdeliv_message *m = &op->msgs[i];
     struct resdeliv_publish_result *r = &op->results[i];
+    const struct pub_plan *pp = &op->plans[i];
     size_t size = resdeliv__log_tag_bound(log, m->data_len);
 
     r->logged = 1;
@@ -291,10 +330,14 @@ static void result_logged(struct pub_op *op, size_t i,
         resdeliv__log_seterr(log, "out of memory tagging a payload");
         return;
     }
-    r->payload_len =
-        resdeliv__log_tag_into(log, m->data, m->data_len, &r->position.id,
-                               r->position.epoch, r->payload, size,
-                               &r->tagged);
+    if (pp->ok) {
+        r->payload_len = resdeliv__log_tag_into(
+            log, m->data, m->data_len, &pp->plan, &r->position.id,
+            r->position.epoch, r->payload, size, &r->tagged);
+    } else {
+        r->payload_len =
+            copy_untagged(m->data, m->data_len, r->payload, &r->tagged);
+    }
     log->counters.published++;
     if (r->tagged) {
         log->counters.tagged++;
@@ -399,6 +442,13 @@ static void pub_start(struct pub_op *op, struct resdeliv_append_item *items)
         items[k].data = m->data != NULL ? m->data : "";
         items[k].data_len = m->data_len;
         items[k].retention = retention_of(log, m->channel, m->channel_len);
+        op->plans[i].ok = resdeliv__tag_plan(items[k].data, m->data_len,
+                                             &log->fields,
+                                             &op->plans[i].plan) == 0;
+        items[k].flags = op->plans[i].ok && op->plans[i].plan.nrep == 0
+                             ? RESDELIV_ENTRY_OBJECT
+                             : 0;
+        items[k].reserved = 0;
         k++;
     }
     op->nitems = k;
@@ -425,11 +475,23 @@ items_for(size_t n, struct resdeliv_append_item *small)
     return malloc(n * sizeof(struct resdeliv_append_item));
 }
 
+static struct pub_plan *plans_for(size_t n, struct pub_plan *small)
+{
+    if (n <= SMALL_BATCH) {
+        return small;
+    }
+    if (n > SIZE_MAX / sizeof(struct pub_plan)) {
+        return NULL;
+    }
+    return malloc(n * sizeof(struct pub_plan));
+}
+
 int resdeliv_log_publish_batch(resdeliv_log *log,
                                const struct resdeliv_message *msgs, size_t n,
                                struct resdeliv_publish_result *results)
 {
     struct resdeliv_append_item small[SMALL_BATCH];
+    struct pub_plan small_plans[SMALL_BATCH];
     struct resdeliv_append_item *items;
     struct pub_op op = {0};
 
@@ -452,7 +514,11 @@ int resdeliv_log_publish_batch(resdeliv_log *log,
         return RESDELIV_ENOTSUP;
     }
     items = items_for(n, small);
-    if (items == NULL) {
+    op.plans = items != NULL ? plans_for(n, small_plans) : NULL;
+    if (op.plans == NULL) {
+        if (items != small) {
+            free(items);
+        }
         resdeliv__log_seterr(log, "out of memory for a batch of %zu", n);
         return RESDELIV_ENOMEM;
     }
@@ -463,6 +529,9 @@ int resdeliv_log_publish_batch(resdeliv_log *log,
     pub_start(&op, items);
     if (items != small) {
         free(items);
+    }
+    if (op.plans != small_plans) {
+        free(op.plans);
     }
     if (!op.ran) {
         resdeliv__log_seterr(log, "store '%s' did not complete the append",
@@ -491,16 +560,17 @@ static size_t align_up(size_t n)
 }
 
 /*
- * One heap block for an asynchronous publish: the op, the results and,
- * for a store that may complete later, a copy of the messages (the
- * caller's are borrowed only for the duration of the call).
+ * One heap block for an asynchronous publish: the op, the results, the
+ * tag plans and, for a store that may complete later, a copy of the
+ * messages (the caller's are borrowed only for the duration of the call).
  */
 static struct pub_op *async_op_new(const struct resdeliv_message *msgs,
                                    size_t n, int copy)
 {
     size_t off_res = align_up(sizeof(struct pub_op));
-    size_t off_msg =
+    size_t off_plan =
         off_res + align_up(n * sizeof(struct resdeliv_publish_result));
+    size_t off_msg = off_plan + align_up(n * sizeof(struct pub_plan));
     size_t off_bytes = off_msg + (copy ? align_up(n * sizeof(*msgs)) : 0);
     size_t total = off_bytes;
     struct resdeliv_message *copies;
@@ -517,6 +587,7 @@ static struct pub_op *async_op_new(const struct resdeliv_message *msgs,
     op = (struct pub_op *)(void *)p;
     op->block = p;
     op->results = (struct resdeliv_publish_result *)(void *)(p + off_res);
+    op->plans = (struct pub_plan *)(void *)(p + off_plan);
     op->n = n;
     op->msgs = msgs;
     if (!copy) {
@@ -561,7 +632,8 @@ int resdeliv_log_publish_async(resdeliv_log *log,
         resdeliv__log_seterr(log, "callback or messages is NULL");
         return RESDELIV_EINVAL;
     }
-    if (n > SIZE_MAX / 4 / sizeof(struct resdeliv_publish_result)) {
+    if (n > SIZE_MAX / 4 / (sizeof(struct resdeliv_publish_result) +
+                            sizeof(struct pub_plan))) {
         resdeliv__log_seterr(log, "batch of %zu is too large", n);
         return RESDELIV_ENOMEM;
     }

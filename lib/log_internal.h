@@ -22,6 +22,7 @@ struct resdeliv_log {
     size_t app_id_len;
     size_t id_field_len;         /* strlen(cfg->replay_id_field) */
     size_t epoch_field_len;      /* strlen(cfg->replay_epoch_field) */
+    struct resdeliv__tag_fields fields; /* checked once, at open */
     struct resdeliv_counters counters;
     char errmsg[LOG_ERRMSG_SIZE];
 };
@@ -51,11 +52,15 @@ static inline size_t resdeliv__log_tag_bound(const resdeliv_log *log,
 
 /*
  * Tag `data` into `buf` (of a size from resdeliv__log_tag_bound()), or copy
- * it untagged when it is not a JSON object. Sets `*tagged`.
+ * it untagged when it is not a JSON object or the epoch is malformed. With
+ * a plan (from resdeliv__tag_plan() with the handle's fields; NULL: scan
+ * now) the data is not scanned again. Sets `*tagged`.
  * @return the payload length (a NUL follows).
  */
 size_t resdeliv__log_tag_into(const resdeliv_log *log, const char *data,
-                              size_t len, const struct resdeliv_id *id,
+                              size_t len,
+                              const struct resdeliv__tag_plan *plan,
+                              const struct resdeliv_id *id,
                               const char *epoch, char *buf, size_t size,
                               uint32_t *tagged);
 

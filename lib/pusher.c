@@ -7,363 +7,23 @@
  * escaper, because a broadcast's data travels double encoded: the data
  * text becomes a JSON string inside the frame, and that must round-trip
  * byte for byte. Invalid UTF-8 in text handed to a builder is written as
- * U+FFFD so that the frame stays a valid WebSocket text frame.
+ * U+FFFD so that the frame stays a valid WebSocket text frame. The scan,
+ * the escaper and the output buffer are in json_text.c.
  */
 #include "internal.h"
 
 #include <cjson/cJSON.h>
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Client frames have no business nesting deeper than this; it also keeps
- * cJSON's recursive parser far below its own limit. */
-#define SCAN_MAX_DEPTH 128
 #define CHANNEL_MAX 200
-#define KEY_SHOWN_MAX 64
 
 #define EV_ESTABLISHED "pusher:connection_established"
 #define EV_SUBSCRIBED "pusher_internal:subscription_succeeded"
 #define EV_SUBSCRIBE "pusher:subscribe"
-
-/* ---------------------------------------------------------------- UTF-8 */
-
-/* Length of the valid UTF-8 sequence at `s` (strict: no overlong form, no
- * surrogate, nothing past U+10FFFF), or 0 when there is none. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF;
-
-    if (c < 0x80) {
-        return 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        lo = (c == 0xE0) ? 0xA0 : 0x80;
-        hi = (c == 0xED) ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        lo = (c == 0xF0) ? 0x90 : 0x80;
-        hi = (c == 0xF4) ? 0x8F : 0xBF;
-    } else {
-        return 0;
-    }
-    if (n < need || s[1] < lo || s[1] > hi) {
-        return 0;
-    }
-    for (size_t k = 2; k < need; k++) {
-        if (s[k] < 0x80 || s[k] > 0xBF) {
-            return 0;
-        }
-    }
-    return need;
-}
-
-/* ------------------------------------------------------ string escaping */
-
-/* Characters with a two-character escape, and the letter after '\\'. */
-static const char esc_from[] = "\"\\\b\f\n\r\t";
-static const char esc_to[] = "\"\\bfnrt";
-
-static int esc_plain(unsigned char c)
-{
-    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
-}
-
-/* Bytes the escaped form of `s` takes, without the quotes. */
-static size_t esc_len(const char *str, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t out = 0;
-
-    for (size_t i = 0; i < n;) {
-        unsigned char c = s[i];
-        size_t v = 1;
-        if (esc_plain(c)) {
-            out++;
-        } else if (c < 0x80) {
-            out += memchr(esc_from, c, sizeof(esc_from) - 1) ? 2 : 6;
-        } else {
-            v = utf8_len(s + i, n - i);
-            out += v ? v : 3; /* U+FFFD is 3 bytes */
-            v += !v;
-        }
-        i += v;
-    }
-    return out;
-}
-
-/* Write the escaped form of `s` (exactly esc_len() bytes). */
-static char *esc_write(char *d, const char *str, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *s = (const unsigned char *)str;
-
-    for (size_t i = 0; i < n;) {
-        unsigned char c = s[i];
-        const char *two = NULL;
-        size_t v = 1;
-        if (esc_plain(c)) {
-            *d++ = (char)c;
-        } else if (c < 0x80 &&
-                   (two = memchr(esc_from, c, sizeof(esc_from) - 1))) {
-            *d++ = '\\';
-            *d++ = esc_to[two - esc_from];
-        } else if (c < 0x80) {
-            memcpy(d, "\\u00", 4);
-            d[4] = hex[c >> 4];
-            d[5] = hex[c & 0xF];
-            d += 6;
-        } else if ((v = utf8_len(s + i, n - i)) != 0) {
-            memcpy(d, s + i, v);
-            d += v;
-        } else {
-            memcpy(d, "\xEF\xBF\xBD", 3);
-            d += 3;
-            v = 1;
-        }
-        i += v;
-    }
-    return d;
-}
-
-/* ------------------------------------------------------- output buffer */
-
-struct buf {
-    char *p;
-    size_t len;
-    size_t cap;
-    int oom;
-};
-
-static int buf_reserve(struct buf *b, size_t extra)
-{
-    if (b->oom) {
-        return -1;
-    }
-    if (extra <= b->cap - b->len) {
-        return 0;
-    }
-    size_t cap = b->cap < SIZE_MAX / 2 ? b->cap * 2 : SIZE_MAX;
-    if (extra > SIZE_MAX - b->len) {
-        cap = 0; /* cannot be satisfied */
-    } else if (cap < b->len + extra) {
-        cap = b->len + extra < 64 ? 64 : b->len + extra;
-    }
-    char *p = cap ? realloc(b->p, cap) : NULL;
-    if (p == NULL) {
-        b->oom = 1;
-        return -1;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-static void buf_put(struct buf *b, const char *s, size_t n)
-{
-    if (buf_reserve(b, n) == 0) {
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
-    }
-}
-
-static void buf_puts(struct buf *b, const char *s)
-{
-    buf_put(b, s, strlen(s));
-}
-
-/* Append `s` as a quoted JSON string. */
-static void buf_put_str(struct buf *b, const char *s, size_t n)
-{
-    size_t e = esc_len(s, n);
-
-    if (e > SIZE_MAX - 2 || buf_reserve(b, e + 2) != 0) {
-        b->oom = 1;
-        return;
-    }
-    char *d = b->p + b->len;
-    *d++ = '"';
-    d = esc_write(d, s, n);
-    *d = '"';
-    b->len += e + 2;
-}
-
-/* Hand the text over NUL-terminated, or report ENOMEM and free it. */
-static int buf_finish(struct buf *b, char **out, size_t *out_len)
-{
-    if (buf_reserve(b, 1) != 0) {
-        free(b->p);
-        *out = NULL;
-        return RESDELIV_ENOMEM;
-    }
-    b->p[b->len] = '\0';
-    *out = b->p;
-    if (out_len != NULL) {
-        *out_len = b->len;
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------- input scanner */
-
-struct scan {
-    const unsigned char *s;
-    size_t len;
-    size_t i;
-    const char *what;
-    char *err;
-    size_t errsize;
-    unsigned depth;
-    int expect_key;
-    size_t key_off; /* most recent member name, raw text */
-    size_t key_len;
-    unsigned char stack[SCAN_MAX_DEPTH + 1]; /* '{' or '[' */
-};
-
-static int key_printable(const struct scan *sc)
-{
-    if (sc->key_len == 0 || sc->key_len > KEY_SHOWN_MAX) {
-        return 0;
-    }
-    for (size_t k = 0; k < sc->key_len; k++) {
-        unsigned char c = sc->s[sc->key_off + k];
-        if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\') {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int scan_fail(const struct scan *sc, const char *problem)
-{
-    if (key_printable(sc)) {
-        resdeliv__errf(sc->err, sc->errsize,
-                       "%s: %s at offset %zu (in member \"%.*s\")", sc->what,
-                       problem, sc->i, (int)sc->key_len,
-                       (const char *)sc->s + sc->key_off);
-    } else {
-        resdeliv__errf(sc->err, sc->errsize, "%s: %s at offset %zu", sc->what,
-                       problem, sc->i);
-    }
-    return RESDELIV_EBADFRAME;
-}
-
-/* At a backslash inside a string. cJSON checks the escape letters; this
- * catches what cJSON would turn into a NUL (\u0000, or bad hex digits). */
-static int scan_escape(struct scan *sc)
-{
-    if (sc->i + 1 >= sc->len) {
-        return scan_fail(sc, "truncated escape");
-    }
-    if (sc->s[sc->i + 1] != 'u') {
-        sc->i += 2;
-        return 0;
-    }
-    if (sc->len - sc->i < 6) {
-        return scan_fail(sc, "truncated \\u escape");
-    }
-    for (size_t k = 2; k < 6; k++) {
-        if (!isxdigit(sc->s[sc->i + k])) {
-            return scan_fail(sc, "bad \\u escape");
-        }
-    }
-    if (memcmp(sc->s + sc->i + 2, "0000", 4) == 0) {
-        return scan_fail(sc, "\\u0000 (NUL) escape");
-    }
-    sc->i += 6;
-    return 0;
-}
-
-/* At an opening quote; consumes the whole string. */
-static int scan_string(struct scan *sc)
-{
-    size_t start = ++sc->i;
-
-    while (sc->i < sc->len) {
-        unsigned char c = sc->s[sc->i];
-        if (c == '"') {
-            if (sc->expect_key) {
-                sc->key_off = start;
-                sc->key_len = sc->i - start;
-                sc->expect_key = 0;
-            }
-            sc->i++;
-            return 0;
-        }
-        int rc = 0;
-        if (c == '\\') {
-            rc = scan_escape(sc);
-        } else if (c == 0) {
-            rc = scan_fail(sc, "NUL byte");
-        } else if (c < 0x20) {
-            rc = scan_fail(sc, "control character in a string");
-        } else if (c >= 0x80) {
-            size_t n = utf8_len(sc->s + sc->i, sc->len - sc->i);
-            rc = n ? 0 : scan_fail(sc, "invalid UTF-8");
-            sc->i += n;
-        } else {
-            sc->i++;
-        }
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return scan_fail(sc, "unterminated string");
-}
-
-/* Structure outside strings: nesting, and where member names stand. */
-static int scan_struct(struct scan *sc, unsigned char c)
-{
-    if (c == '{' || c == '[') {
-        if (sc->depth >= SCAN_MAX_DEPTH) {
-            return scan_fail(sc, "nesting too deep");
-        }
-        sc->stack[++sc->depth] = c;
-        sc->expect_key = (c == '{');
-    } else if (c == '}' || c == ']') {
-        sc->depth -= sc->depth ? 1 : 0;
-        sc->expect_key = 0;
-        sc->key_len = 0; /* past the member that held this value */
-    } else if (c == ',') {
-        sc->expect_key = sc->depth && sc->stack[sc->depth] == '{';
-    } else if (c >= 0x80) {
-        return scan_fail(sc, "invalid character");
-    } else if (c == 0) {
-        return scan_fail(sc, "NUL byte");
-    } else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-        return scan_fail(sc, "control character");
-    }
-    sc->i++;
-    return 0;
-}
-
-static int scan_json(const char *text, size_t len, const char *what, char *err,
-                     size_t errsize)
-{
-    struct scan sc;
-
-    memset(&sc, 0, sizeof(sc));
-    sc.s = (const unsigned char *)text;
-    sc.len = len;
-    sc.what = what;
-    sc.err = err;
-    sc.errsize = errsize;
-    while (sc.i < sc.len) {
-        int rc = (sc.s[sc.i] == '"') ? scan_string(&sc)
-                                     : scan_struct(&sc, sc.s[sc.i]);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return 0;
-}
 
 /* ------------------------------------------------------------- parsing */
 
@@ -394,7 +54,7 @@ static int parse_object(const char *text, size_t len, const char *what,
         resdeliv__errf(err, errsize, "%s is empty", what);
         return RESDELIV_EBADFRAME;
     }
-    int rc = scan_json(text, len, what, err, errsize);
+    int rc = resdeliv__json_scan(text, len, what, err, errsize);
     if (rc != 0) {
         return rc;
     }
@@ -690,7 +350,7 @@ int resdeliv_pusher_build_event(const char *event, size_t event_len,
                                 const char *data, size_t data_len, char **out,
                                 size_t *out_len)
 {
-    struct buf b = {0};
+    struct resdeliv__json_buf b = {0};
 
     if (out == NULL || event == NULL || (data == NULL && data_len > 0)) {
         return RESDELIV_EINVAL;
@@ -700,34 +360,36 @@ int resdeliv_pusher_build_event(const char *event, size_t event_len,
         data = "";
     }
     /* One exact allocation: this is the broadcast hot path. */
-    size_t el = esc_len(event, event_len), dl = esc_len(data, data_len);
-    size_t cl = channel ? esc_len(channel, channel_len) : 0;
+    size_t el = resdeliv__json_esc_len(event, event_len);
+    size_t dl = resdeliv__json_esc_len(data, data_len);
+    size_t cl = channel ? resdeliv__json_esc_len(channel, channel_len) : 0;
     size_t need = sizeof("{\"event\":\"\",\"channel\":\"\",\"data\":\"\"}");
     if (el > SIZE_MAX / 4 || dl > SIZE_MAX / 4 || cl > SIZE_MAX / 4) {
         return RESDELIV_ENOMEM;
     }
-    if (buf_reserve(&b, need + el + dl + cl) != 0) {
+    if (resdeliv__json_buf_reserve(&b, need + el + dl + cl) != 0) {
         return RESDELIV_ENOMEM;
     }
-    buf_puts(&b, "{\"event\":");
-    buf_put_str(&b, event, event_len);
+    resdeliv__json_buf_puts(&b, "{\"event\":");
+    resdeliv__json_buf_put_str(&b, event, event_len);
     if (channel != NULL) {
-        buf_puts(&b, ",\"channel\":");
-        buf_put_str(&b, channel, channel_len);
+        resdeliv__json_buf_puts(&b, ",\"channel\":");
+        resdeliv__json_buf_put_str(&b, channel, channel_len);
     }
-    buf_puts(&b, ",\"data\":");
-    buf_put_str(&b, data, data_len);
-    buf_puts(&b, "}");
-    return buf_finish(&b, out, out_len);
+    resdeliv__json_buf_puts(&b, ",\"data\":");
+    resdeliv__json_buf_put_str(&b, data, data_len);
+    resdeliv__json_buf_puts(&b, "}");
+    return resdeliv__json_buf_finish(&b, out, out_len);
 }
 
 /* A frame whose data is the text collected in `inner` (freed here). */
 static int event_from_buf(const char *event, const char *channel,
-                          struct buf *inner, char **out, size_t *out_len)
+                          struct resdeliv__json_buf *inner, char **out,
+                          size_t *out_len)
 {
     char *text = NULL;
     size_t len = 0;
-    int rc = buf_finish(inner, &text, &len);
+    int rc = resdeliv__json_buf_finish(inner, &text, &len);
 
     if (rc == 0) {
         rc = resdeliv_pusher_build_event(event, strlen(event), channel,
@@ -742,7 +404,7 @@ int resdeliv_pusher_build_established(const char *socket_id,
                                       uint32_t activity_timeout, char **out,
                                       size_t *out_len)
 {
-    struct buf b = {0};
+    struct resdeliv__json_buf b = {0};
     char num[16];
 
     if (out == NULL || socket_id == NULL) {
@@ -750,18 +412,18 @@ int resdeliv_pusher_build_established(const char *socket_id,
     }
     *out = NULL;
     snprintf(num, sizeof(num), "%" PRIu32, activity_timeout);
-    buf_puts(&b, "{\"socket_id\":");
-    buf_put_str(&b, socket_id, strlen(socket_id));
-    buf_puts(&b, ",\"activity_timeout\":");
-    buf_puts(&b, num);
-    buf_puts(&b, "}");
+    resdeliv__json_buf_puts(&b, "{\"socket_id\":");
+    resdeliv__json_buf_put_str(&b, socket_id, strlen(socket_id));
+    resdeliv__json_buf_puts(&b, ",\"activity_timeout\":");
+    resdeliv__json_buf_puts(&b, num);
+    resdeliv__json_buf_puts(&b, "}");
     return event_from_buf(EV_ESTABLISHED, NULL, &b, out, out_len);
 }
 
 int resdeliv_pusher_build_error(int code, const char *message, char **out,
                                 size_t *out_len)
 {
-    struct buf b = {0};
+    struct resdeliv__json_buf b = {0};
     char num[16];
 
     if (out == NULL) {
@@ -772,17 +434,18 @@ int resdeliv_pusher_build_error(int code, const char *message, char **out,
         message = "";
     }
     /* pusher:error is the one server event whose data is an object. */
-    buf_puts(&b, "{\"event\":\"pusher:error\",\"data\":{\"message\":");
-    buf_put_str(&b, message, strlen(message));
-    buf_puts(&b, ",\"code\":");
+    resdeliv__json_buf_puts(
+        &b, "{\"event\":\"pusher:error\",\"data\":{\"message\":");
+    resdeliv__json_buf_put_str(&b, message, strlen(message));
+    resdeliv__json_buf_puts(&b, ",\"code\":");
     if (code == 0) {
-        buf_puts(&b, "null");
+        resdeliv__json_buf_puts(&b, "null");
     } else {
         snprintf(num, sizeof(num), "%d", code);
-        buf_puts(&b, num);
+        resdeliv__json_buf_puts(&b, num);
     }
-    buf_puts(&b, "}}");
-    return buf_finish(&b, out, out_len);
+    resdeliv__json_buf_puts(&b, "}}");
+    return resdeliv__json_buf_finish(&b, out, out_len);
 }
 
 /* The epoch of a position as a C string, or NULL when it is not
@@ -857,14 +520,15 @@ int resdeliv_pusher_build_subscribed(const char *channel, const char *data,
 }
 
 /* Append `"ID"`, or null when `id` is NULL. */
-static void put_id_or_null(struct buf *b, const struct resdeliv_id *id)
+static void put_id_or_null(struct resdeliv__json_buf *b,
+                           const struct resdeliv_id *id)
 {
     char text[RESDELIV_ID_BUFSIZE];
 
     if (id == NULL || resdeliv_id_format(id, text, sizeof(text)) < 0) {
-        buf_puts(b, "null");
+        resdeliv__json_buf_puts(b, "null");
     } else {
-        buf_put_str(b, text, strlen(text));
+        resdeliv__json_buf_put_str(b, text, strlen(text));
     }
 }
 
@@ -872,7 +536,7 @@ int resdeliv_pusher_build_gap(const char *channel,
                               const struct resdeliv_replay_status *status,
                               char **out, size_t *out_len)
 {
-    struct buf b = {0};
+    struct resdeliv__json_buf b = {0};
     char num[24];
 
     if (out == NULL || channel == NULL || status == NULL) {
@@ -884,25 +548,25 @@ int resdeliv_pusher_build_gap(const char *channel,
         return RESDELIV_EINVAL;
     }
     const char *reason = resdeliv_gap_reason_name(status->reason);
-    buf_puts(&b, "{\"reason\":");
-    buf_put_str(&b, reason, strlen(reason));
-    buf_puts(&b, ",\"oldest\":");
+    resdeliv__json_buf_puts(&b, "{\"reason\":");
+    resdeliv__json_buf_put_str(&b, reason, strlen(reason));
+    resdeliv__json_buf_puts(&b, ",\"oldest\":");
     put_id_or_null(&b, status->has_oldest ? &status->oldest : NULL);
-    buf_puts(&b, ",\"lost\":");
+    resdeliv__json_buf_puts(&b, ",\"lost\":");
     if (status->lost < 0) {
-        buf_puts(&b, "null");
+        resdeliv__json_buf_puts(&b, "null");
     } else {
         snprintf(num, sizeof(num), "%" PRId64, status->lost);
-        buf_puts(&b, num);
+        resdeliv__json_buf_puts(&b, num);
     }
-    buf_puts(&b, ",\"position\":");
+    resdeliv__json_buf_puts(&b, ",\"position\":");
     put_id_or_null(&b, &status->position.id);
-    buf_puts(&b, ",\"epoch\":");
+    resdeliv__json_buf_puts(&b, ",\"epoch\":");
     if (epoch[0] == '\0') {
-        buf_puts(&b, "null");
+        resdeliv__json_buf_puts(&b, "null");
     } else {
-        buf_put_str(&b, epoch, strlen(epoch));
+        resdeliv__json_buf_put_str(&b, epoch, strlen(epoch));
     }
-    buf_puts(&b, "}");
+    resdeliv__json_buf_puts(&b, "}");
     return event_from_buf(RESDELIV_GAP_EVENT, channel, &b, out, out_len);
 }

@@ -35,6 +35,7 @@ struct resdeliv__ra_op {
     struct resdeliv__ra_store *s;        /* NULL once orphaned */
     int kind;
     int done;         /* the user callback ran */
+    int busy;         /* a completion of this op is running */
     int status;       /* first failure seen */
     size_t inflight;  /* commands hiredis still owes a reply */
     size_t replies;   /* replies received in the current round */

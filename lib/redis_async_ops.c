@@ -10,6 +10,9 @@
  *
  * Replies of one connection arrive in the order the commands were sent,
  * so an op counts its replies to know which command each one answers.
+ *
+ * The checking and copying of the constructor's options and loop hooks
+ * lives here too, at the end.
  */
 #include "redis_async_internal.h"
 

@@ -391,6 +391,9 @@ static int decode_entry(const redisReply *r, struct resdeliv_stored_entry *e)
     }
     e->event = e->data = "";
     e->event_len = e->data_len = 0;
+    /* Entry flags are not stored in the stream: readers do the full tag. */
+    e->flags = 0;
+    e->reserved = 0;
     for (size_t i = 0; i + 1 < f->elements; i += 2) {
         const redisReply *v = f->element[i + 1];
         if (!is_str(v)) {

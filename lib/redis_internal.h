@@ -137,4 +137,39 @@ int resdeliv__redis_is_noscript(const redisReply *r);
 
 #endif /* RESDELIV_HAVE_REDIS */
 
+#ifdef RESDELIV_HAVE_REDIS
+
+/* The blocking store's connection (redis_conn.c). `c` is NULL while
+ * disconnected; an operation reconnects first, after a backoff that grows
+ * with `failures`. Messages of the last failure are in `errmsg`. */
+struct resdeliv__redis_conn {
+    redisContext *c;
+    struct resdeliv__redis_url url;
+    uint64_t connect_ms;
+    uint64_t command_ms;
+    unsigned version;  /* of the connected server */
+    char sha[48];      /* of the loaded append script, "" if none */
+    uint32_t failures; /* consecutive connection failures */
+    uint64_t last_fail_ms;
+    char errmsg[512];
+};
+
+/* Connect and run the handshake now: 0, RESDELIV_EAUTH when AUTH is
+ * refused, else RESDELIV_ESTORE; a failure counts towards the backoff. */
+int resdeliv__redis_conn_open(struct resdeliv__redis_conn *conn);
+/* Connect unless connected, first waiting out the backoff of the last
+ * failure: 0 or RESDELIV_ESTORE. */
+int resdeliv__redis_conn_ensure(struct resdeliv__redis_conn *conn);
+/* Send `n` commands and read their `n` replies in one round trip,
+ * connecting first if needed: 0 or RESDELIV_ESTORE. On an I/O error the
+ * replies read so far are freed (their slots set to NULL) and the
+ * connection is dropped; a failed connect leaves `replies` untouched. */
+int resdeliv__redis_conn_exchange(struct resdeliv__redis_conn *conn,
+                                  const struct resdeliv__redis_argv *cmds,
+                                  size_t n, redisReply **replies);
+/* Drop the connection (no-op when there is none); the URL stays. */
+void resdeliv__redis_conn_close(struct resdeliv__redis_conn *conn);
+
+#endif /* RESDELIV_HAVE_REDIS */
+
 #endif /* RESDELIV_REDIS_INTERNAL_H */

@@ -7,7 +7,7 @@
  *
  * This file needs no hiredis, so it is always built; it also holds the
  * option defaults and, in a build without Redis, the ENOTSUP answer of
- * resdeliv_store_redis_new().
+ * resdeliv_store_redis_new() and resdeliv_store_redis_async_new().
  */
 #include "redis_internal.h"
 
@@ -335,5 +335,14 @@ int resdeliv_store_redis_new(const struct resdeliv_redis_options *opts,
     }
     resdeliv__errf(err, errsize, "this libresdeliv was built without Redis");
     return RESDELIV_ENOTSUP;
+}
+
+int resdeliv_store_redis_async_new(const struct resdeliv_redis_options *opts,
+                                   const struct resdeliv_loop *loop,
+                                   resdeliv_store **out, char *err,
+                                   size_t errsize)
+{
+    (void)loop;
+    return resdeliv_store_redis_new(opts, out, err, errsize);
 }
 #endif

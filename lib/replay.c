@@ -8,8 +8,17 @@
  * Everything runs on the store's callback API; the synchronous calls wrap
  * the asynchronous ones with a completion on the stack, which a store with
  * RESDELIV_STORE_SYNC runs before returning. A page is tagged into one
- * buffer the cursor keeps and grows, so a warm cursor allocates nothing
- * per entry.
+ * buffer the cursor keeps and grows, sized once per page, so a warm cursor
+ * allocates nothing per entry. Entries the publisher marked
+ * RESDELIV_ENTRY_OBJECT are tagged by an insertion before their last '}',
+ * without a scan; the others get the full tag.
+ *
+ * The log can change under a replay between two pages: trimmed past the
+ * last entry handed out, or dropped and recreated. From the second page on
+ * the cursor reads from the predecessor of the last id it yielded, so the
+ * store's first answer must be that entry again; when it is not, or when
+ * the epoch differs, the fetch reports RESDELIV_ESTALE with the status
+ * updated, and the next fetch goes on from what the log still holds.
  *
  * A cursor closed while a store call is in flight is only marked; the
  * completion reports RESDELIV_ECLOSED to the caller's callback and frees
@@ -35,6 +44,12 @@ struct resdeliv_replay {
     uint64_t cap;        /* replay cap, 0 = none */
     uint64_t remaining;  /* entries still to yield */
     struct resdeliv_id next_after;
+    /* With `check`, the next read starts just before `expect`, which the
+     * store must return first; `drop_first`: it was yielded already. */
+    int check;
+    int drop_first;
+    struct resdeliv_id expect;
+    size_t asked;        /* entries asked of the store for this page */
     uint64_t count;
     char *buf;           /* page buffer: events and payloads */
     size_t buf_size;
@@ -392,28 +407,32 @@ static int reserve(resdeliv_replay *cur, size_t n, size_t bytes)
     return 0;
 }
 
-/* Tag one page into the cursor's buffer. */
+/* Tag one page into the cursor's buffer, reserved once for the page. */
 static int fill_page(resdeliv_replay *cur,
                      const struct resdeliv_stored_entry *in, size_t n,
                      const char *epoch)
 {
     const resdeliv_log *log = cur->log;
+    /* Per entry: the event's NUL and the tag bound of empty data. */
+    size_t fixed = resdeliv__log_tag_bound(log, 0) + 1;
     size_t bytes = 0;
-    size_t pos = 0;
+    int fast = epoch[0] == '\0' ||
+               resdeliv_epoch_check(epoch, strlen(epoch)) == 0;
+    char *p;
     int rc;
 
     for (size_t i = 0; i < n; i++) {
-        bytes += in[i].event_len + 1 +
-                 resdeliv__log_tag_bound(log, in[i].data_len);
+        bytes += in[i].event_len + in[i].data_len + fixed;
     }
     rc = reserve(cur, n, bytes);
     if (rc < 0) {
         return rc;
     }
+    p = cur->buf;
     for (size_t i = 0; i < n; i++) {
         struct resdeliv_replay_entry *e = &cur->entries[i];
-        size_t bound = resdeliv__log_tag_bound(log, in[i].data_len);
-        char *p = cur->buf + pos;
+        size_t bound = in[i].data_len + fixed - 1;
+        long w = -1;
 
         if (in[i].event_len > 0) {
             memcpy(p, in[i].event, in[i].event_len);
@@ -423,12 +442,130 @@ static int fill_page(resdeliv_replay *cur,
         e->event = p;
         e->event_len = in[i].event_len;
         p += in[i].event_len + 1;
+        if (fast && (in[i].flags & RESDELIV_ENTRY_OBJECT)) {
+            w = resdeliv__tag_insert(in[i].data, in[i].data_len, &log->fields,
+                                     &e->id, epoch, p, bound);
+        }
+        if (w >= 0) {
+            e->payload_len = (size_t)w;
+            e->tagged = 1;
+        } else {
+            e->payload_len = resdeliv__log_tag_into(
+                log, in[i].data, in[i].data_len, NULL, &e->id, epoch, p,
+                bound, &e->tagged);
+        }
         e->payload = p;
-        e->payload_len = resdeliv__log_tag_into(log, in[i].data,
-                                                in[i].data_len, &e->id, epoch,
-                                                p, bound, &e->tagged);
         e->reserved = 0;
-        pos += in[i].event_len + 1 + e->payload_len + 1;
+        p += e->payload_len + 1;
+    }
+    return 0;
+}
+
+/* The id just before `id` (not 0-0) in stream order. */
+static struct resdeliv_id id_pred(const struct resdeliv_id *id)
+{
+    struct resdeliv_id p;
+
+    if (id->seq > 0) {
+        p.ms = id->ms;
+        p.seq = id->seq - 1;
+    } else {
+        p.ms = id->ms - 1;
+        p.seq = UINT64_MAX;
+    }
+    return p;
+}
+
+/* History changed under the replay: the status reports it from now on. */
+static void history_gap(resdeliv_replay *cur, uint32_t reason,
+                        const struct resdeliv_id *oldest)
+{
+    struct resdeliv_replay_status *st = &cur->status;
+
+    st->continuous = 0;
+    st->reason = reason;
+    st->has_oldest = oldest != NULL;
+    memset(&st->oldest, 0, sizeof(st->oldest));
+    if (oldest != NULL) {
+        st->oldest = *oldest;
+    }
+    st->lost = -1;
+    cur->log->counters.gaps++;
+}
+
+/* The log was dropped (epoch "": not recreated) or recreated: go on from
+ * the start of the log that is there now, up to the cap. */
+static void epoch_gap(resdeliv_replay *cur, const char *epoch)
+{
+    struct resdeliv_replay_status *st = &cur->status;
+    size_t len = strnlen(epoch, sizeof(st->position.epoch) - 1);
+
+    history_gap(cur,
+                len > 0 ? RESDELIV_GAP_EPOCH_CHANGED : RESDELIV_GAP_MISSING,
+                NULL);
+    memcpy(st->position.epoch, epoch, len);
+    st->position.epoch[len] = '\0';
+    memset(&st->position.id, 0, sizeof(st->position.id));
+    memset(&st->after, 0, sizeof(st->after));
+    memset(&cur->next_after, 0, sizeof(cur->next_after));
+    cur->check = 0;
+    cur->drop_first = 0;
+    if (cur->cap == 0) {
+        cur->remaining = UINT64_MAX;
+    } else {
+        cur->remaining = cur->cap > cur->count ? cur->cap - cur->count : 0;
+    }
+    st->expected = cur->remaining > UINT64_MAX - cur->count
+                       ? UINT64_MAX
+                       : cur->count + cur->remaining;
+    cur->done = cur->remaining == 0;
+    resdeliv__log_seterr(cur->log,
+                         "log of channel '%s' changed epoch during replay",
+                         cur->channel);
+}
+
+/* The entry the read had to start with is gone: trimmed. Go on from the
+ * oldest retained entry (checked the same way), or after the last yielded
+ * one when nothing is retained. */
+static void trim_gap(resdeliv_replay *cur,
+                     const struct resdeliv_stored_entry *in, size_t n)
+{
+    history_gap(cur, RESDELIV_GAP_TRIMMED, n > 0 ? &in[0].id : NULL);
+    cur->check = n > 0;
+    cur->drop_first = 0;
+    if (n > 0) {
+        cur->expect = in[0].id;
+    }
+    resdeliv__log_seterr(cur->log,
+                         "log of channel '%s' was trimmed during replay",
+                         cur->channel);
+}
+
+/* Check a page against the cursor's state. @return 0 with `*in`/`*n`
+ * the entries to hand out, or a negative code. */
+static int check_page(resdeliv_replay *cur,
+                      const struct resdeliv_stored_entry **in, size_t *n,
+                      const char *epoch)
+{
+    if (*n > cur->asked || (*n > 0 && *in == NULL)) {
+        resdeliv__log_seterr(cur->log, "store read returned too many entries");
+        cur->done = 1;
+        return RESDELIV_ESTORE;
+    }
+    if (strcmp(epoch, cur->status.position.epoch) != 0) {
+        epoch_gap(cur, epoch);
+        return RESDELIV_ESTALE;
+    }
+    if (!cur->check) {
+        return 0;
+    }
+    if (*n == 0 || resdeliv_id_cmp(&(*in)[0].id, &cur->expect) != 0) {
+        trim_gap(cur, *in, *n);
+        return RESDELIV_ESTALE;
+    }
+    if (cur->drop_first) {
+        (*in)++;
+        (*n)--;
     }
     return 0;
 }
@@ -449,23 +586,20 @@ static void on_read(void *arg, int status,
         cb(cb_arg, RESDELIV_ECLOSED, NULL, 0);
         return;
     }
+    epoch = epoch != NULL ? epoch : "";
     if (rc < 0) {
         resdeliv__log_store_err(cur->log, "read", rc);
-    } else if (epoch == NULL ||
-               strcmp(epoch, cur->status.position.epoch) != 0) {
-        resdeliv__log_seterr(cur->log,
-                             "log of channel '%s' changed epoch during "
-                             "replay",
-                             cur->channel);
-        rc = RESDELIV_ESTALE;
-    } else if (n > cur->remaining || (n > 0 && in == NULL)) {
-        resdeliv__log_seterr(cur->log, "store read returned too many entries");
-        rc = RESDELIV_ESTORE;
-    } else if (n > 0) {
+        cur->done = 1;
+    } else {
+        rc = check_page(cur, &in, &n, epoch);
+    }
+    if (rc == 0 && n > 0) {
         rc = fill_page(cur, in, n, epoch);
+        if (rc < 0) {
+            cur->done = 1;
+        }
     }
     if (rc < 0) {
-        cur->done = 1;
         cb(cb_arg, rc, NULL, 0);
         return;
     }
@@ -474,6 +608,9 @@ static void on_read(void *arg, int status,
     cur->log->counters.replayed += n;
     if (n > 0) {
         cur->next_after = in[n - 1].id;
+        cur->expect = cur->next_after;
+        cur->check = 1;
+        cur->drop_first = 1;
     }
     if (n == 0 || cur->remaining == 0) {
         cur->done = 1;
@@ -484,6 +621,7 @@ static void on_read(void *arg, int status,
 int resdeliv_replay_fetch_async(resdeliv_replay *cur,
                                 resdeliv_replay_page_cb cb, void *arg)
 {
+    struct resdeliv_id from;
     uint64_t max;
     int rc;
 
@@ -502,14 +640,22 @@ int resdeliv_replay_fetch_async(resdeliv_replay *cur,
     }
     max = cur->log->cfg->replay_batch_size;
     max = max == 0 || max > cur->remaining ? cur->remaining : max;
-    if (max > SIZE_MAX / sizeof(struct resdeliv_replay_entry)) {
-        max = SIZE_MAX / sizeof(struct resdeliv_replay_entry);
+    if (max > SIZE_MAX / sizeof(struct resdeliv_replay_entry) - 1) {
+        max = SIZE_MAX / sizeof(struct resdeliv_replay_entry) - 1;
+    }
+    from = cur->next_after;
+    cur->asked = (size_t)max;
+    if (cur->check && !resdeliv_id_is_zero(&cur->expect)) {
+        from = id_pred(&cur->expect);
+        cur->asked += (size_t)cur->drop_first;
+    } else {
+        cur->check = 0;
     }
     cur->page_cb = cb;
     cur->arg = arg;
     cur->busy = 1;
-    rc = resdeliv_store_read(cur->log->store, &cur->key, &cur->next_after,
-                             (size_t)max, on_read, cur);
+    rc = resdeliv_store_read(cur->log->store, &cur->key, &from, cur->asked,
+                             on_read, cur);
     if (rc < 0) {
         on_read(cur, rc, NULL, 0, NULL);
     }

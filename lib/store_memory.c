@@ -297,6 +297,8 @@ static int log_append(struct mem_log *lg, const struct resdeliv_append_item *it,
     e->event_len = it->event_len;
     e->data = block + it->event_len + 1;
     e->data_len = it->data_len;
+    e->flags = it->flags;
+    e->reserved = 0;
     lg->len++;
     lg->last = *id;
     lg->entries_added++;

@@ -1,333 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The blocking Redis Streams store: one hiredis connection, the store
- * vtable over it, reconnection after I/O errors. Commands and replies are
- * built and decoded by redis_cmd.c; this file only moves them.
+ * The blocking Redis Streams store: the store vtable over one hiredis
+ * connection. The connection, its handshake and reconnection after I/O
+ * errors are in redis_conn.c; commands and replies are built and decoded
+ * by redis_cmd.c; this file only moves them.
  *
  * Every operation is one round trip: appends pipeline one EVALSHA per item,
  * reads and infos send MULTI ... EXEC so the entries and the epoch they
  * are reported with come from the same instant (an epoch read apart from
  * its entries could label a new log's ids with the old epoch).
- *
- * SIGPIPE: a write to a connection the server has closed would raise
- * SIGPIPE, which kills a process that did not ignore it. The library may
- * not change process-wide signal handling, so each exchange blocks SIGPIPE
- * in the calling thread and consumes one it raised before unblocking.
  */
 #include "redis_internal.h"
 
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
-
-/* Longest wait between reconnection attempts (also capped by the connect
- * timeout) and the first one. */
-#define BACKOFF_MAX_MS 1000u
-#define BACKOFF_MIN_MS 10u
 
 struct redis_store {
-    redisContext *c;
-    struct resdeliv__redis_url url;
+    struct resdeliv__redis_conn conn;
     char *prefix;
     size_t prefix_len;
-    uint64_t connect_ms;
-    uint64_t command_ms;
-    unsigned version;   /* of the connected server */
-    char sha[48];       /* of the loaded append script, "" if none */
-    uint32_t failures;  /* consecutive connection failures */
-    uint64_t last_fail_ms;
-    char errmsg[512];
 };
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static struct timeval to_tv(uint64_t ms)
-{
-    struct timeval tv;
-    tv.tv_sec = (time_t)(ms / 1000u);
-    tv.tv_usec = (suseconds_t)((ms % 1000u) * 1000u);
-    return tv;
-}
-
-/* ---- SIGPIPE guard ---- */
-
-struct pipe_guard {
-    sigset_t old;
-    int pending_before;
-};
-
-static void guard_enter(struct pipe_guard *g)
-{
-    sigset_t set;
-    sigset_t pend;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, &g->old);
-    sigpending(&pend);
-    g->pending_before = sigismember(&pend, SIGPIPE) == 1;
-}
-
-static void guard_leave(struct pipe_guard *g)
-{
-    sigset_t set;
-    sigset_t pend;
-    struct timespec zero = {0, 0};
-
-    sigpending(&pend);
-    if (!g->pending_before && sigismember(&pend, SIGPIPE) == 1) {
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
-/* ---- connection ---- */
-
-static void disconnect(struct redis_store *s)
-{
-    if (s->c != NULL) {
-        redisFree(s->c);
-        s->c = NULL;
-    }
-    s->sha[0] = '\0';
-    s->version = 0;
-}
-
-static int io_error(struct redis_store *s, const char *what)
-{
-    snprintf(s->errmsg, sizeof(s->errmsg), "Redis %s: %s", what,
-             s->c != NULL && s->c->err ? s->c->errstr : "connection lost");
-    disconnect(s);
-    s->failures++;
-    s->last_fail_ms = mono_ms();
-    return RESDELIV_ESTORE;
-}
-
-static redisContext *open_context(const struct redis_store *s)
-{
-    struct timeval ctv = to_tv(s->connect_ms);
-#if HIREDIS_MAJOR >= 1
-    struct timeval ttv = to_tv(s->command_ms);
-    redisOptions o;
-    memset(&o, 0, sizeof(o));
-    if (s->url.is_unix) {
-        REDIS_OPTIONS_SET_UNIX(&o, s->url.path);
-    } else {
-        REDIS_OPTIONS_SET_TCP(&o, s->url.host, s->url.port);
-    }
-    o.connect_timeout = &ctv;
-    o.command_timeout = &ttv;
-    return redisConnectWithOptions(&o);
-#else
-    redisContext *c = s->url.is_unix
-                          ? redisConnectUnixWithTimeout(s->url.path, ctv)
-                          : redisConnectWithTimeout(s->url.host, s->url.port,
-                                                    ctv);
-    if (c != NULL && c->err == 0 &&
-        redisSetTimeout(c, to_tv(s->command_ms)) != REDIS_OK) {
-        c->err = REDIS_ERR_IO;
-        snprintf(c->errstr, sizeof(c->errstr), "cannot set timeout");
-    }
-    return c;
-#endif
-}
-
-/* One command during the handshake; NULL reply is an I/O error. */
-static redisReply *hs_cmd(struct redis_store *s, int argc, const char **argv,
-                          const size_t *len)
-{
-    return redisCommandArgv(s->c, argc, argv, len);
-}
-
-static int hs_check(struct redis_store *s, redisReply *r, const char *what,
-                    int code)
-{
-    if (r == NULL) {
-        return io_error(s, what);
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(s->errmsg, sizeof(s->errmsg), "Redis %s: %.*s", what,
-                 (int)r->len, r->str);
-        freeReplyObject(r);
-        disconnect(s);
-        return code;
-    }
-    return 0;
-}
-
-static int hs_auth_select(struct redis_store *s)
-{
-    const char *argv[3];
-    size_t len[3];
-    char db[16];
-    redisReply *r;
-    int rc;
-
-    if (s->url.has_password) {
-        int n = 0;
-        argv[n] = "AUTH";
-        len[n++] = 4;
-        if (s->url.has_user) {
-            argv[n] = s->url.user;
-            len[n++] = strlen(s->url.user);
-        }
-        argv[n] = s->url.password;
-        len[n++] = strlen(s->url.password);
-        r = hs_cmd(s, n, argv, len);
-        if ((rc = hs_check(s, r, "AUTH", RESDELIV_EAUTH)) != 0) {
-            return rc;
-        }
-        freeReplyObject(r);
-    }
-    if (s->url.db != 0) {
-        argv[0] = "SELECT";
-        len[0] = 6;
-        argv[1] = db;
-        len[1] = (size_t)snprintf(db, sizeof(db), "%d", s->url.db);
-        r = hs_cmd(s, 2, argv, len);
-        if ((rc = hs_check(s, r, "SELECT", RESDELIV_ESTORE)) != 0) {
-            return rc;
-        }
-        freeReplyObject(r);
-    }
-    return 0;
-}
-
-static int hs_info_script(struct redis_store *s)
-{
-    const char *info[2] = {"INFO", "server"};
-    size_t info_len[2] = {4, 6};
-    const char *load[3] = {"SCRIPT", "LOAD", resdeliv__redis_append_lua};
-    size_t load_len[3] = {6, 4, 0};
-    redisReply *r;
-    int rc;
-
-    load_len[2] = resdeliv__redis_append_lua_len;
-    r = hs_cmd(s, 2, info, info_len);
-    rc = hs_check(s, r, "INFO", RESDELIV_ESTORE);
-    if (rc != 0) {
-        return rc;
-    }
-    s->version = r->type == REDIS_REPLY_STRING
-                     ? resdeliv__redis_version_parse(r->str, r->len)
-                     : 0;
-    freeReplyObject(r);
-    r = hs_cmd(s, 3, load, load_len);
-    if ((rc = hs_check(s, r, "SCRIPT LOAD", RESDELIV_ESTORE)) != 0) {
-        return rc;
-    }
-    if (r->type == REDIS_REPLY_STRING && r->len < sizeof(s->sha)) {
-        memcpy(s->sha, r->str, r->len);
-        s->sha[r->len] = '\0';
-    }
-    freeReplyObject(r);
-    return 0;
-}
-
-static int connect_now(struct redis_store *s)
-{
-    int rc;
-
-    s->c = open_context(s);
-    if (s->c == NULL) {
-        snprintf(s->errmsg, sizeof(s->errmsg), "Redis connect: out of memory");
-        s->failures++;
-        s->last_fail_ms = mono_ms();
-        return RESDELIV_ESTORE;
-    }
-    if (s->c->err) {
-        return io_error(s, "connect");
-    }
-    rc = hs_auth_select(s);
-    if (rc == 0) {
-        rc = hs_info_script(s);
-    }
-    if (rc != 0) {
-        if (s->c != NULL) {
-            disconnect(s);
-        }
-        s->failures++;
-        s->last_fail_ms = mono_ms();
-        return rc;
-    }
-    s->failures = 0;
-    return 0;
-}
-
-/* Connect if needed, first waiting out the backoff of the last failure. */
-static int ensure(struct redis_store *s)
-{
-    if (s->c != NULL) {
-        return 0;
-    }
-    if (s->failures > 0) {
-        uint32_t shift = s->failures - 1 > 10 ? 10 : s->failures - 1;
-        uint64_t delay = (uint64_t)BACKOFF_MIN_MS << shift;
-        uint64_t spent = mono_ms() - s->last_fail_ms;
-        if (delay > BACKOFF_MAX_MS) {
-            delay = BACKOFF_MAX_MS;
-        }
-        if (delay > s->connect_ms) {
-            delay = s->connect_ms;
-        }
-        if (spent < delay) {
-            struct timespec ts = {(time_t)((delay - spent) / 1000u),
-                                  (long)((delay - spent) % 1000u) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-    }
-    return connect_now(s) == 0 ? 0 : RESDELIV_ESTORE;
-}
-
-/* Send `n` commands and read their `n` replies: one round trip. On an I/O
- * error every reply read so far is freed and the connection dropped. */
-static int exchange(struct redis_store *s,
-                    const struct resdeliv__redis_argv *cmds, size_t n,
-                    redisReply **replies)
-{
-    struct pipe_guard g;
-    int rc = ensure(s);
-
-    if (rc != 0) {
-        return rc;
-    }
-    guard_enter(&g);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (redisAppendCommandArgv(s->c, cmds[i].argc,
-                                   (const char **)cmds[i].argv,
-                                   cmds[i].len) != REDIS_OK) {
-            rc = RESDELIV_ENOMEM;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        void *r = NULL;
-        if (rc == 0 && redisGetReply(s->c, &r) != REDIS_OK) {
-            rc = RESDELIV_ESTORE;
-        }
-        replies[i] = r;
-    }
-    guard_leave(&g);
-    if (rc != 0) {
-        for (size_t i = 0; i < n; i++) {
-            freeReplyObject(replies[i]);
-            replies[i] = NULL;
-        }
-        return io_error(s, "I/O");
-    }
-    return 0;
-}
 
 static void free_replies(redisReply **replies, size_t n)
 {
@@ -405,9 +98,9 @@ static void build_appends(struct redis_store *s, struct append_job *j,
                           int eval)
 {
     for (size_t i = 0; i < n; i++) {
-        resdeliv__redis_argv_append(&j->cmds[i], eval ? NULL : s->sha,
+        resdeliv__redis_argv_append(&j->cmds[i], eval ? NULL : s->conn.sha,
                                     &j->keys[i], &items[i], j->epochs[i],
-                                    s->version);
+                                    s->conn.version);
     }
 }
 
@@ -423,7 +116,8 @@ static int retry_noscript(struct redis_store *s, struct append_job *j,
             freeReplyObject(j->replies[i]);
             j->replies[i] = NULL;
             resdeliv__redis_argv_append(&j->cmds[m], NULL, &j->keys[i],
-                                        &items[i], j->epochs[i], s->version);
+                                        &items[i], j->epochs[i],
+                                        s->conn.version);
             m++;
         }
     }
@@ -434,7 +128,7 @@ static int retry_noscript(struct redis_store *s, struct append_job *j,
     if (again == NULL) {
         return RESDELIV_ENOMEM;
     }
-    rc = exchange(s, j->cmds, m, again);
+    rc = resdeliv__redis_conn_exchange(&s->conn, j->cmds, m, again);
     for (size_t i = 0, k = 0; rc == 0 && i < n; i++) {
         if (j->replies[i] == NULL) {
             j->replies[i] = again[k++];
@@ -455,11 +149,11 @@ static int redis_append(void *self, const char *app_id, size_t app_id_len,
     memset(&j, 0, sizeof(j));
     rc = job_prepare(s, &j, app_id, app_id_len, items, n);
     if (rc == 0) {
-        rc = ensure(s);
+        rc = resdeliv__redis_conn_ensure(&s->conn);
     }
     if (rc == 0) {
-        build_appends(s, &j, items, n, s->sha[0] == '\0');
-        rc = exchange(s, j.cmds, n, j.replies);
+        build_appends(s, &j, items, n, s->conn.sha[0] == '\0');
+        rc = resdeliv__redis_conn_exchange(&s->conn, j.cmds, n, j.replies);
     }
     if (rc == 0) {
         rc = retry_noscript(s, &j, items, n);
@@ -470,7 +164,8 @@ static int redis_append(void *self, const char *app_id, size_t app_id_len,
     }
     for (size_t i = 0; i < n; i++) {
         j.results[i].status = resdeliv__redis_decode_append(
-            j.replies[i], &j.results[i], s->errmsg, sizeof(s->errmsg));
+            j.replies[i], &j.results[i], s->conn.errmsg,
+            sizeof(s->conn.errmsg));
     }
     cb(arg, 0, j.results, n);
     job_free(&j, n);
@@ -498,16 +193,17 @@ static int exec_reply(struct redis_store *s, redisReply **replies,
     redisReply *ex = replies[total - 1];
 
     for (size_t i = 0; i + 1 < total; i++) {
-        if (resdeliv__redis_reply_error(replies[i], s->errmsg,
-                                        sizeof(s->errmsg)) != 0) {
+        if (resdeliv__redis_reply_error(replies[i], s->conn.errmsg,
+                                        sizeof(s->conn.errmsg)) != 0) {
             return RESDELIV_ESTORE;
         }
     }
-    if (resdeliv__redis_reply_error(ex, s->errmsg, sizeof(s->errmsg)) != 0) {
+    if (resdeliv__redis_reply_error(ex, s->conn.errmsg,
+                                    sizeof(s->conn.errmsg)) != 0) {
         return RESDELIV_ESTORE;
     }
     if (ex->type != REDIS_REPLY_ARRAY || ex->elements != n) {
-        snprintf(s->errmsg, sizeof(s->errmsg),
+        snprintf(s->conn.errmsg, sizeof(s->conn.errmsg),
                  "unexpected Redis reply to EXEC");
         return RESDELIV_ESTORE;
     }
@@ -522,8 +218,8 @@ static int read_deliver(struct redis_store *s, const redisReply *ex,
     const redisReply *range = ex->element[0];
     struct resdeliv_stored_entry *entries = NULL;
     size_t n = 0;
-    int rc = resdeliv__redis_decode_epoch(ex->element[1], epoch, s->errmsg,
-                                          sizeof(s->errmsg));
+    int rc = resdeliv__redis_decode_epoch(ex->element[1], epoch, s->conn.errmsg,
+                                          sizeof(s->conn.errmsg));
 
     if (rc == 0 && epoch[0] != '\0' && range->type == REDIS_REPLY_ARRAY &&
         range->elements > 0) {
@@ -532,8 +228,8 @@ static int read_deliver(struct redis_store *s, const redisReply *ex,
         if (entries == NULL) {
             return RESDELIV_ENOMEM;
         }
-        rc = resdeliv__redis_decode_entries(range, entries, cap, &n,
-                                            s->errmsg, sizeof(s->errmsg));
+        rc = resdeliv__redis_decode_entries(
+            range, entries, cap, &n, s->conn.errmsg, sizeof(s->conn.errmsg));
     }
     if (rc == 0) {
         /* A stream without its epoch key is a lost log: nothing to read. */
@@ -558,9 +254,9 @@ static int redis_read(void *self, const struct resdeliv_log_key *key,
     if (rc != 0) {
         return rc;
     }
-    rc = ensure(s);
+    rc = resdeliv__redis_conn_ensure(&s->conn);
     if (rc == 0 && resdeliv__redis_argv_range(&cmds[1], 0, &k, after, max,
-                                              s->version) != 0) {
+                                              s->conn.version) != 0) {
         /* Nothing can follow the largest id: only the epoch matters. */
         static const char *const noop[] = {"XRANGE"};
         resdeliv__redis_argv_key(&cmds[1], noop, 1, k.stream, k.stream_len);
@@ -572,7 +268,7 @@ static int redis_read(void *self, const struct resdeliv_log_key *key,
     if (rc == 0) {
         resdeliv__redis_argv_key(&cmds[2], get, 1, k.epoch, k.epoch_len);
         multi_exec(&cmds[0], &cmds[3]);
-        rc = exchange(s, cmds, 4, replies);
+        rc = resdeliv__redis_conn_exchange(&s->conn, cmds, 4, replies);
     }
     if (rc == 0) {
         rc = exec_reply(s, replies, 4, 2, &ex);
@@ -589,12 +285,12 @@ static int info_decode(struct redis_store *s, const redisReply *ex,
                        const struct resdeliv_id *after, uint64_t cap,
                        struct resdeliv_log_info *info)
 {
-    int rc = resdeliv__redis_decode_epoch(ex->element[1], info->epoch,
-                                          s->errmsg, sizeof(s->errmsg));
+    int rc = resdeliv__redis_decode_epoch(
+        ex->element[1], info->epoch, s->conn.errmsg, sizeof(s->conn.errmsg));
 
     if (rc == 0) {
-        rc = resdeliv__redis_decode_xinfo(ex->element[0], info, s->errmsg,
-                                          sizeof(s->errmsg));
+        rc = resdeliv__redis_decode_xinfo(ex->element[0], info, s->conn.errmsg,
+                                          sizeof(s->conn.errmsg));
     }
     if (rc != 0 || !info->exists || info->epoch[0] == '\0') {
         /* A stream without its epoch key is a lost log. */
@@ -605,8 +301,8 @@ static int info_decode(struct redis_store *s, const redisReply *ex,
         info->count_after = (int64_t)info->length;
         return 0;
     }
-    rc = resdeliv__redis_decode_after(ex->element[2], cap, info, s->errmsg,
-                                      sizeof(s->errmsg));
+    rc = resdeliv__redis_decode_after(ex->element[2], cap, info, s->conn.errmsg,
+                                      sizeof(s->conn.errmsg));
     if (rc == 0 && info->capped &&
         (after == NULL || resdeliv_id_cmp(after, &info->first) < 0)) {
         info->count_after = (int64_t)info->length;
@@ -624,8 +320,8 @@ static void count_after(struct redis_store *s,
     struct resdeliv__redis_argv cmd;
     redisReply *r = NULL;
 
-    if (resdeliv__redis_argv_count(&cmd, k, after, s->version) != 0 ||
-        exchange(s, &cmd, 1, &r) != 0) {
+    if (resdeliv__redis_argv_count(&cmd, k, after, s->conn.version) != 0 ||
+        resdeliv__redis_conn_exchange(&s->conn, &cmd, 1, &r) != 0) {
         return;
     }
     if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0) {
@@ -654,18 +350,18 @@ static int redis_info(void *self, const struct resdeliv_log_key *key,
         return rc;
     }
     memset(&info, 0, sizeof(info));
-    rc = ensure(s);
+    rc = resdeliv__redis_conn_ensure(&s->conn);
     if (rc == 0) {
         resdeliv__redis_argv_key(&cmds[1], xinfo, 2, k.stream, k.stream_len);
         resdeliv__redis_argv_key(&cmds[2], get, 1, k.epoch, k.epoch_len);
         if ((after != NULL || cap > 0) &&
-            resdeliv__redis_argv_range(&cmds[3], 1, &k,
-                                       after ? after : &zero,
-                                       cap ? cap + 1 : 0, s->version) == 0) {
+            resdeliv__redis_argv_range(&cmds[3], 1, &k, after ? after : &zero,
+                                       cap ? cap + 1 : 0,
+                                       s->conn.version) == 0) {
             total = 5;
         }
         multi_exec(&cmds[0], &cmds[total - 1]);
-        rc = exchange(s, cmds, total, replies);
+        rc = resdeliv__redis_conn_exchange(&s->conn, cmds, total, replies);
     }
     if (rc == 0) {
         rc = exec_reply(s, replies, total, total - 2, &ex);
@@ -702,9 +398,10 @@ static int redis_drop(void *self, const struct resdeliv_log_key *key,
     resdeliv__redis_argv_key(&cmd, del, 1, k.stream, k.stream_len);
     cmd.argv[cmd.argc] = k.epoch;
     cmd.len[cmd.argc++] = k.epoch_len;
-    rc = exchange(s, &cmd, 1, &r);
+    rc = resdeliv__redis_conn_exchange(&s->conn, &cmd, 1, &r);
     if (rc == 0) {
-        rc = resdeliv__redis_reply_error(r, s->errmsg, sizeof(s->errmsg));
+        rc = resdeliv__redis_reply_error(r, s->conn.errmsg,
+                                         sizeof(s->conn.errmsg));
     }
     if (rc == 0) {
         cb(arg, 0);
@@ -721,16 +418,16 @@ static void redis_destroy(void *self)
     if (s == NULL) {
         return;
     }
-    disconnect(s);
+    resdeliv__redis_conn_close(&s->conn);
     free(s->prefix);
-    memset(&s->url, 0, sizeof(s->url));
+    memset(&s->conn.url, 0, sizeof(s->conn.url));
     free(s);
 }
 
 static const char *redis_errmsg(void *self)
 {
     struct redis_store *s = self;
-    return s->errmsg;
+    return s->conn.errmsg;
 }
 
 static const struct resdeliv_store_ops redis_ops = {
@@ -783,7 +480,7 @@ static int store_init(struct redis_store *s,
                       const struct resdeliv_redis_options *o, char *err,
                       size_t errsize)
 {
-    int rc = resdeliv__redis_url_parse(o->url, &s->url, err, errsize);
+    int rc = resdeliv__redis_url_parse(o->url, &s->conn.url, err, errsize);
 
     if (rc != 0) {
         return rc;
@@ -794,17 +491,17 @@ static int store_init(struct redis_store *s,
         return RESDELIV_ENOMEM;
     }
     memcpy(s->prefix, o->key_prefix, s->prefix_len + 1);
-    s->connect_ms = o->connect_timeout_ms;
-    s->command_ms = o->command_timeout_ms;
-    rc = connect_now(s);
-    if (rc == RESDELIV_ESTORE && s->failures > 0 && s->version == 0 &&
-        strncmp(s->errmsg, "Redis connect", 13) == 0) {
+    s->conn.connect_ms = o->connect_timeout_ms;
+    s->conn.command_ms = o->command_timeout_ms;
+    rc = resdeliv__redis_conn_open(&s->conn);
+    if (rc == RESDELIV_ESTORE && s->conn.failures > 0 && s->conn.version == 0 &&
+        strncmp(s->conn.errmsg, "Redis connect", 13) == 0) {
         /* Unreachable now: connect on first use (servers start before
          * their Redis does). */
         return 0;
     }
     if (rc != 0) {
-        resdeliv__errf(err, errsize, "%s", s->errmsg);
+        resdeliv__errf(err, errsize, "%s", s->conn.errmsg);
     }
     return rc;
 }

@@ -134,6 +134,18 @@ void resdeliv__ra_op_free(op_t *op)
     free(op);
 }
 
+/* Fail an op outside hiredis's callbacks. `busy` keeps a destroy run by
+ * the user callback from freeing the op under us. */
+static void fail_and_free(op_t *op, int status)
+{
+    op->busy = 1;
+    resdeliv__ra_op_fail(op, status);
+    op->busy = 0;
+    if (op->inflight == 0) {
+        resdeliv__ra_op_free(op);
+    }
+}
+
 /* ---- SIGPIPE guard around writes (see store_redis.c) ---- */
 
 struct pipe_guard {
@@ -358,8 +370,7 @@ static void conn_gone(store *s)
         if (s->wait_head == NULL) {
             s->wait_tail = NULL;
         }
-        resdeliv__ra_op_fail(op, RESDELIV_ESTORE);
-        resdeliv__ra_op_free(op);
+        fail_and_free(op, RESDELIV_ESTORE);
     }
     if (!s->closing) {
         arm(s, backoff_ms(s));
@@ -490,10 +501,7 @@ static void ready(store *s)
             s->wait_tail = NULL;
         }
         if (resdeliv__ra_op_send(s, op) != 0) {
-            resdeliv__ra_op_fail(op, RESDELIV_ESTORE);
-            if (op->inflight == 0) {
-                resdeliv__ra_op_free(op);
-            }
+            fail_and_free(op, RESDELIV_ESTORE);
         }
     }
 }
@@ -593,6 +601,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
             op->status = s->closing ? RESDELIV_ECLOSED : RESDELIV_ESTORE;
         }
     }
+    op->busy = 1;
     if (op->kind == RESDELIV__RA_HANDSHAKE) {
         on_handshake(s, op, r);
     } else {
@@ -601,6 +610,9 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     /* The user callback may have freed the store: op->s is then NULL. */
     if (op->inflight == 0) {
         resdeliv__ra_op_fail(op, op->status ? op->status : RESDELIV_ESTORE);
+    }
+    op->busy = 0;
+    if (op->inflight == 0) {
         resdeliv__ra_op_free(op);
     }
 }
@@ -669,7 +681,7 @@ static void ra_destroy(void *self)
     while ((op = s->ops_head) != NULL) {
         op_unlink(op);
         resdeliv__ra_op_fail(op, RESDELIV_ECLOSED);
-        if (op->inflight == 0) {
+        if (op->inflight == 0 && !op->busy) {
             resdeliv__ra_op_free(op);
         }
     }

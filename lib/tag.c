@@ -3,15 +3,20 @@
  * Tagging a message's data object with its log id and epoch by splicing
  * text into it.
  *
- * Publishing tags every message, so this is one linear structural pass and
- * one copy: no JSON tree, no allocation besides the output. The pass checks
- * what the splice depends on: a single top-level object, strings and their
- * escapes (so a brace or quote inside a string is not structure), balanced
- * and matching brackets, and the key/colon/value/comma shape of the top
- * level, where it also notes the values of members already named like the
- * tag fields so they are replaced rather than duplicated. Numbers and
- * literals are not validated. Strings are crossed with memchr, which is
- * where the time of a typical payload goes.
+ * Publishing tags every message, so the work is split in two: a plan (one
+ * linear structural pass, no allocation) and an apply (one copy with the
+ * splice, no scan). The log plans before the store append, when the id is
+ * not known yet, and applies after it; the public calls do both at once.
+ *
+ * The pass checks what the splice depends on: a single top-level object,
+ * strings and their escapes (so a brace or quote inside a string is not
+ * structure), balanced and matching brackets, and the key/colon/value/comma
+ * shape of the top level, where it also notes the values of members already
+ * named like the tag fields so they are replaced rather than duplicated.
+ * Numbers and literals are not validated, and raw control bytes inside
+ * strings are let through, as before. Runs of string bytes and of bytes
+ * between brackets are crossed eight at a time (a word-wide test for the
+ * few bytes that end them), which is where a typical payload's time goes.
  *
  * A tag field that occurs more than once at the top level makes the data
  * untaggable: replacing one copy would leave the others disagreeing, and
@@ -22,119 +27,166 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct field {
-    const char *name;
-    size_t name_len;
-    const char *value; /* replacement text, without quotes */
-    size_t value_len;
-    const char *old; /* existing value in the data, if any */
-    size_t old_len;
-    int seen;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ &&   \
+    defined(__GNUC__)
+#define WORD_SCAN 1
+#else
+#define WORD_SCAN 0
+#endif
+
+/* Byte classes outside strings. A scalar is a run of C_PLAIN bytes. */
+enum { C_PLAIN, C_WS, C_QUOTE, C_OPEN, C_CLOSE, C_PUNCT };
+
+static const unsigned char cls[256] = {
+    [' '] = C_WS,      ['\n'] = C_WS,     ['\r'] = C_WS,    ['\t'] = C_WS,
+    ['"'] = C_QUOTE,   ['{'] = C_OPEN,    ['['] = C_OPEN,   ['}'] = C_CLOSE,
+    [']'] = C_CLOSE,   [','] = C_PUNCT,   [':'] = C_PUNCT,
 };
 
-struct scan {
-    const char *data;
-    const char *end;
-    const char *close;    /* the top-level closing brace */
-    const char *last_end; /* end of the last member's value, or NULL */
-    struct field *fields;
-    int nfields;
-    int dup; /* a tag field occurs twice */
+/* Bytes after a backslash: 2 for a one-letter escape, 6 for \u. */
+static const unsigned char esc_len[256] = {
+    ['"'] = 2, ['\\'] = 2, ['/'] = 2, ['b'] = 2, ['f'] = 2,
+    ['n'] = 2, ['r'] = 2,  ['t'] = 2, ['u'] = 6,
 };
 
-static int is_ws(char c)
+static const unsigned char hex[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1,
+    ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['A'] = 1, ['B'] = 1,
+    ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+};
+
+#define BYTE_OF(c) (0x0101010101010101ull * (unsigned char)(c))
+
+static inline unsigned char ucls(const char *p)
 {
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+    return cls[(unsigned char)*p];
 }
 
 static const char *skip_ws(const char *p, const char *end)
 {
-    while (p < end && is_ws(*p)) {
+    while (p < end && ucls(p) == C_WS) {
         p++;
     }
     return p;
 }
 
-static int is_hex(char c)
+#if WORD_SCAN
+/* High bit set in each byte of x that is zero; the lowest set bit is
+ * exact (borrows only disturb bytes above a zero byte). */
+static inline uint64_t zero_bytes(uint64_t x)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-           (c >= 'A' && c <= 'F');
+    return (x - BYTE_OF(1)) & ~x & BYTE_OF(0x80);
+}
+
+static inline uint64_t load8(const char *p)
+{
+    uint64_t x;
+
+    memcpy(&x, p, sizeof(x));
+    return x;
+}
+#endif
+
+/* First '"' or '\\' at or after p, or end. */
+static const char *find_string_stop(const char *p, const char *end)
+{
+#if WORD_SCAN
+    while (end - p >= 8) {
+        uint64_t x = load8(p);
+        uint64_t m =
+            zero_bytes(x ^ BYTE_OF('"')) | zero_bytes(x ^ BYTE_OF('\\'));
+        if (m != 0) {
+            return p + (__builtin_ctzll(m) >> 3);
+        }
+        p += 8;
+    }
+#endif
+    while (p < end && *p != '"' && *p != '\\') {
+        p++;
+    }
+    return p;
+}
+
+/* First quote or bracket at or after p, or end. '[' and '{' (and ']' and
+ * '}') differ only in bit 5, so setting it folds four tests into two. */
+static const char *find_struct(const char *p, const char *end)
+{
+#if WORD_SCAN
+    while (end - p >= 8) {
+        uint64_t x = load8(p);
+        uint64_t y = x | BYTE_OF(0x20);
+        uint64_t m = zero_bytes(x ^ BYTE_OF('"')) |
+                     zero_bytes(y ^ BYTE_OF('{')) |
+                     zero_bytes(y ^ BYTE_OF('}'));
+        if (m != 0) {
+            return p + (__builtin_ctzll(m) >> 3);
+        }
+        p += 8;
+    }
+#endif
+    while (p < end) {
+        unsigned char c = ucls(p);
+        if (c == C_QUOTE || c == C_OPEN || c == C_CLOSE) {
+            break;
+        }
+        p++;
+    }
+    return p;
 }
 
 /* Check the escape at p (a backslash); return the byte after it. */
 static const char *scan_escape(const char *p, const char *end)
 {
+    size_t n;
+
     if (end - p < 2) {
         return NULL;
     }
-    switch (p[1]) {
-    case '"':
-    case '\\':
-    case '/':
-    case 'b':
-    case 'f':
-    case 'n':
-    case 'r':
-    case 't':
+    n = esc_len[(unsigned char)p[1]];
+    if (n == 2) {
         return p + 2;
-    case 'u':
-        if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) ||
-            !is_hex(p[5])) {
-            return NULL;
-        }
-        return p + 6;
-    default:
+    }
+    if (n == 0 || end - p < 6 || !hex[(unsigned char)p[2]] ||
+        !hex[(unsigned char)p[3]] || !hex[(unsigned char)p[4]] ||
+        !hex[(unsigned char)p[5]]) {
         return NULL;
     }
+    return p + 6;
 }
 
 /* p is just past an opening quote; return the byte after the closing one. */
 static const char *scan_string(const char *p, const char *end)
 {
     for (;;) {
-        const char *q = memchr(p, '"', (size_t)(end - p));
-        const char *b;
-        if (q == NULL) {
+        p = find_string_stop(p, end);
+        if (p >= end) {
             return NULL;
         }
-        b = memchr(p, '\\', (size_t)(q - p));
-        if (b == NULL) {
-            return q + 1;
+        if (*p == '"') {
+            return p + 1;
         }
-        /* Walk the escapes before q; one may swallow q itself. */
-        while (b != NULL) {
-            p = scan_escape(b, end);
-            if (p == NULL) {
-                return NULL;
-            }
-            if (p > q) {
-                break;
-            }
-            b = memchr(p, '\\', (size_t)(q - p));
-        }
-        if (p <= q) {
-            return q + 1;
+        p = scan_escape(p, end);
+        if (p == NULL) {
+            return NULL;
         }
     }
 }
 
-/* Bytes that matter to the structure outside strings. */
-static const unsigned char special[256] = {
-    ['"'] = 1, ['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1,
-};
-
-/* p is at '{' or '[' of a value at depth 2; return the byte after its
- * matching closer. */
+/* p is at '{' or '[' of a member's value; return the byte after its
+ * matching closer. Inside, only strings and bracket matching are checked. */
 static const char *scan_nested(const char *p, const char *end)
 {
     char stack[RESDELIV_TAG_MAX_DEPTH];
     int depth = 0;
 
-    while (p < end) {
-        char c = *p++;
-        if (!special[(unsigned char)c]) {
-            continue;
+    for (;;) {
+        char c;
+        p = find_struct(p, end);
+        if (p >= end) {
+            return NULL;
         }
+        c = *p++;
         if (c == '"') {
             p = scan_string(p, end);
             if (p == NULL) {
@@ -146,132 +198,184 @@ static const char *scan_nested(const char *p, const char *end)
                 return NULL;
             }
             stack[depth++] = (char)(c == '{' ? '}' : ']');
-        } else {
-            if (depth == 0 || stack[depth - 1] != c) {
-                return NULL;
-            }
-            if (--depth == 0) {
-                return p;
-            }
+        } else if (depth == 0 || stack[--depth] != c) {
+            return NULL;
+        } else if (depth == 0) {
+            return p;
         }
     }
-    return NULL;
-}
-
-/* A scalar ends at white space or a top-level delimiter. */
-static const char *scan_scalar(const char *p, const char *end)
-{
-    const char *start = p;
-
-    while (p < end && !is_ws(*p) && *p != ',' && *p != '}' && *p != ']' &&
-           *p != ':' && !special[(unsigned char)*p]) {
-        p++;
-    }
-    return p == start ? NULL : p;
 }
 
 static const char *scan_value(const char *p, const char *end)
 {
+    const char *start = p;
+
     if (p >= end) {
         return NULL;
     }
-    if (*p == '"') {
+    switch (ucls(p)) {
+    case C_QUOTE:
         return scan_string(p + 1, end);
-    }
-    if (*p == '{' || *p == '[') {
+    case C_OPEN:
         return scan_nested(p, end);
+    case C_PLAIN:
+        while (p < end && ucls(p) == C_PLAIN) {
+            p++;
+        }
+        return p == start ? NULL : p;
+    default:
+        return NULL;
     }
-    return scan_scalar(p, end);
+}
+
+/* Scan state: the plan being filled and the fields looked for. */
+struct scan {
+    const char *data;
+    const char *end;
+    const struct resdeliv__tag_fields *f;
+    struct resdeliv__tag_plan *plan;
+    int seen[2];
+    int dup;
+};
+
+static int name_is(const char *key, size_t key_len, const char *name,
+                   size_t name_len)
+{
+    return name != NULL && key_len == name_len &&
+           memcmp(key, name, key_len) == 0;
 }
 
 static void note_member(struct scan *sc, const char *key, size_t key_len,
-                        const char *val, size_t val_len)
+                        const char *val, const char *val_end)
 {
-    for (int i = 0; i < sc->nfields; i++) {
-        struct field *f = &sc->fields[i];
-        if (f->name_len == key_len && memcmp(f->name, key, key_len) == 0) {
-            if (f->seen) {
-                sc->dup = 1;
-            }
-            f->seen = 1;
-            f->old = val;
-            f->old_len = val_len;
-        }
+    struct resdeliv__tag_plan *pl = sc->plan;
+    uint32_t which;
+
+    if (name_is(key, key_len, sc->f->id, sc->f->id_len)) {
+        which = RESDELIV__TAG_ID;
+    } else if (name_is(key, key_len, sc->f->epoch, sc->f->epoch_len)) {
+        which = RESDELIV__TAG_EPOCH;
+    } else {
+        return;
     }
+    if (sc->seen[which]) {
+        sc->dup = 1;
+        return;
+    }
+    sc->seen[which] = 1;
+    pl->rep[pl->nrep].off = (size_t)(val - sc->data);
+    pl->rep[pl->nrep].len = (size_t)(val_end - val);
+    pl->rep[pl->nrep].field = which;
+    pl->rep[pl->nrep].reserved = 0;
+    pl->nrep++;
 }
 
 /* One `"key": value` at depth 1; p is at the key's quote. */
 static const char *scan_member(struct scan *sc, const char *p)
 {
     const char *key = p + 1;
-    const char *key_end;
+    size_t key_len;
     const char *val;
 
     p = scan_string(key, sc->end);
     if (p == NULL) {
         return NULL;
     }
-    key_end = p - 1;
-    p = skip_ws(p, sc->end);
-    if (p >= sc->end || *p != ':') {
+    key_len = (size_t)(p - 1 - key);
+    val = p;
+    if (val < sc->end && ucls(val) == C_WS) {
+        val = skip_ws(val, sc->end);
+    }
+    if (val >= sc->end || *val != ':') {
         return NULL;
     }
-    val = skip_ws(p + 1, sc->end);
+    val = skip_ws(val + 1, sc->end);
     p = scan_value(val, sc->end);
     if (p == NULL) {
         return NULL;
     }
-    note_member(sc, key, (size_t)(key_end - key), val, (size_t)(p - val));
-    sc->last_end = p;
+    note_member(sc, key, key_len, val, p);
     return p;
 }
 
-/* The whole pass: 0 when data is one object, else RESDELIV_EBADJSON. */
-static int scan_object(struct scan *sc)
+/* The members up to the closing brace; p is just past the opening one.
+ * @return the closing brace, or NULL. */
+static const char *scan_members(struct scan *sc, const char *p)
 {
-    const char *p = skip_ws(sc->data, sc->end);
+    const char *end = sc->end;
 
-    if (p >= sc->end || *p != '{') {
-        return RESDELIV_EBADJSON;
+    p = skip_ws(p, end);
+    if (p < end && *p == '}') {
+        return p;
     }
-    p = skip_ws(p + 1, sc->end);
-    if (p < sc->end && *p != '}') {
-        for (;;) {
-            if (p >= sc->end || *p != '"') {
-                return RESDELIV_EBADJSON;
-            }
-            p = scan_member(sc, p);
-            if (p == NULL) {
-                return RESDELIV_EBADJSON;
-            }
-            p = skip_ws(p, sc->end);
-            if (p >= sc->end || *p != ',') {
-                break;
-            }
-            p = skip_ws(p + 1, sc->end);
+    for (;;) {
+        if (p >= end || *p != '"') {
+            return NULL;
         }
+        p = scan_member(sc, p);
+        if (p == NULL) {
+            return NULL;
+        }
+        sc->plan->insert = (size_t)(p - sc->data);
+        sc->plan->members = 1;
+        if (p < end && ucls(p) == C_WS) {
+            p = skip_ws(p, end);
+        }
+        if (p >= end || *p != ',') {
+            break;
+        }
+        p = skip_ws(p + 1, end);
     }
-    if (p >= sc->end || *p != '}') {
+    return p < end && *p == '}' ? p : NULL;
+}
+
+int resdeliv__tag_plan(const char *data, size_t len,
+                       const struct resdeliv__tag_fields *fields,
+                       struct resdeliv__tag_plan *plan)
+{
+    struct scan sc;
+    const char *p;
+
+    memset(plan, 0, sizeof(*plan));
+    plan->fields = fields;
+    if (data == NULL) {
         return RESDELIV_EBADJSON;
     }
-    sc->close = p;
-    if (skip_ws(p + 1, sc->end) != sc->end) {
+    memset(&sc, 0, sizeof(sc));
+    sc.data = data;
+    sc.end = data + len;
+    sc.f = fields;
+    sc.plan = plan;
+    p = skip_ws(data, sc.end);
+    if (p >= sc.end || *p != '{') {
         return RESDELIV_EBADJSON;
     }
-    return sc->dup ? RESDELIV_EBADJSON : 0;
+    p = scan_members(&sc, p + 1);
+    if (p == NULL || skip_ws(p + 1, sc.end) != sc.end || sc.dup) {
+        return RESDELIV_EBADJSON;
+    }
+    plan->close = (size_t)(p - data);
+    if (!plan->members) {
+        plan->insert = plan->close;
+    }
+    /* Replacements are applied in text order. */
+    if (plan->nrep == 2 && plan->rep[1].off < plan->rep[0].off) {
+        struct resdeliv__tag_member t = plan->rep[0];
+        plan->rep[0] = plan->rep[1];
+        plan->rep[1] = t;
+    }
+    return 0;
 }
 
 int resdeliv_tag_is_object(const char *data, size_t len)
 {
-    struct scan sc = {0};
+    static const struct resdeliv__tag_fields none = {NULL, 0, NULL, 0};
+    struct resdeliv__tag_plan plan;
 
-    if (data == NULL) {
-        return 0;
-    }
-    sc.data = data;
-    sc.end = data + len;
-    return scan_object(&sc) == 0;
+    return resdeliv__tag_plan(data, len, &none, &plan) == 0;
 }
+
+/* ---- fields and splicing ----------------------------------------------- */
 
 static int field_ok(const char *name)
 {
@@ -286,58 +390,48 @@ static int field_ok(const char *name)
     return 1;
 }
 
-/* Arguments other than the data; fills fields[] and returns how many. */
-static int prepare(const char *id_field, const char *epoch_field,
-                   const struct resdeliv_id *id, const char *epoch,
-                   char idbuf[RESDELIV_ID_BUFSIZE], struct field fields[2])
+int resdeliv__tag_fields_init(struct resdeliv__tag_fields *f,
+                              const char *id_field, const char *epoch_field)
 {
-    int n;
-    int nfields = 1;
-
-    if (id == NULL || !field_ok(id_field)) {
+    memset(f, 0, sizeof(*f));
+    if (!field_ok(id_field)) {
         return RESDELIV_EINVAL;
     }
-    n = resdeliv_id_format(id, idbuf, RESDELIV_ID_BUFSIZE);
+    f->id = id_field;
+    f->id_len = strlen(id_field);
+    if (epoch_field != NULL) {
+        if (!field_ok(epoch_field) || strcmp(epoch_field, id_field) == 0) {
+            return RESDELIV_EINVAL;
+        }
+        f->epoch = epoch_field;
+        f->epoch_len = strlen(epoch_field);
+    }
+    return 0;
+}
+
+/* What goes in: the id text and the epoch (len 0: none). */
+struct values {
+    char id[RESDELIV_ID_BUFSIZE];
+    size_t id_len;
+    const char *epoch;
+    size_t epoch_len;
+};
+
+static int values_init(struct values *v, const struct resdeliv__tag_fields *f,
+                       const struct resdeliv_id *id, const char *epoch)
+{
+    int n = resdeliv_id_format(id, v->id, sizeof(v->id));
+
     if (n < 0) {
         return n;
     }
-    memset(fields, 0, 2 * sizeof(fields[0]));
-    fields[0].name = id_field;
-    fields[0].name_len = strlen(id_field);
-    fields[0].value = idbuf;
-    fields[0].value_len = (size_t)n;
-    if (epoch != NULL && *epoch != '\0') {
-        size_t elen = strlen(epoch);
-        if (!field_ok(epoch_field) || strcmp(epoch_field, id_field) == 0 ||
-            resdeliv_epoch_check(epoch, elen) != 0) {
-            return RESDELIV_EINVAL;
-        }
-        fields[1].name = epoch_field;
-        fields[1].name_len = strlen(epoch_field);
-        fields[1].value = epoch;
-        fields[1].value_len = elen;
-        nfields = 2;
+    v->id_len = (size_t)n;
+    v->epoch = epoch;
+    v->epoch_len = 0;
+    if (epoch != NULL && f->epoch != NULL) {
+        v->epoch_len = strlen(epoch);
     }
-    return nfields;
-}
-
-/* Length of the tagged text, without the NUL. */
-static size_t tagged_len(const struct scan *sc)
-{
-    size_t total = (size_t)(sc->end - sc->data);
-    int members = sc->last_end != NULL;
-
-    for (int i = 0; i < sc->nfields; i++) {
-        const struct field *f = &sc->fields[i];
-        if (f->seen) {
-            total = total - f->old_len + f->value_len + 2;
-        } else {
-            /* ,"name":"value" */
-            total += (size_t)members + f->name_len + f->value_len + 5;
-            members = 1;
-        }
-    }
-    return total;
+    return 0;
 }
 
 static char *put(char *dst, const char *src, size_t n)
@@ -354,108 +448,221 @@ static char *put_quoted(char *dst, const char *src, size_t n)
     return dst;
 }
 
-/* Copy the data with the replacements and the added members. Edits are
- * at most two replacements and one insertion point, applied in text
- * order. */
-static void write_tagged(const struct scan *sc, char *dst)
+/* `,"name":"value"` (no comma when `comma` is 0). */
+static char *put_member(char *dst, int comma, const char *name,
+                        size_t name_len, const char *val, size_t val_len)
 {
-    const char *src = sc->data;
-    const char *at = sc->last_end != NULL ? sc->last_end : sc->close;
-    const struct field *rep[2] = {NULL, NULL};
-    int nrep = 0;
-    int members = sc->last_end != NULL;
+    if (comma) {
+        *dst++ = ',';
+    }
+    dst = put_quoted(dst, name, name_len);
+    *dst++ = ':';
+    return put_quoted(dst, val, val_len);
+}
 
-    for (int i = 0; i < sc->nfields; i++) {
-        if (sc->fields[i].seen) {
-            rep[nrep++] = &sc->fields[i];
+/* The members added at the insertion point: those not already present. */
+static char *put_added(char *dst, int comma,
+                       const struct resdeliv__tag_fields *f,
+                       const struct values *v, const int present[2])
+{
+    if (!present[RESDELIV__TAG_ID]) {
+        dst = put_member(dst, comma, f->id, f->id_len, v->id, v->id_len);
+        comma = 1;
+    }
+    if (v->epoch_len > 0 && !present[RESDELIV__TAG_EPOCH]) {
+        dst = put_member(dst, comma, f->epoch, f->epoch_len, v->epoch,
+                         v->epoch_len);
+    }
+    return dst;
+}
+
+static const char *value_of(const struct values *v, uint32_t which,
+                            size_t *len)
+{
+    if (which == RESDELIV__TAG_ID) {
+        *len = v->id_len;
+        return v->id;
+    }
+    *len = v->epoch_len;
+    return v->epoch;
+}
+
+/* Length of the tagged text, without the NUL. A present epoch member is
+ * only replaced when an epoch is given. */
+static size_t planned_len(size_t len, const struct resdeliv__tag_plan *pl,
+                          const struct values *v, int present[2])
+{
+    const struct resdeliv__tag_fields *f = pl->fields;
+    size_t total = len;
+    int comma = pl->members != 0;
+
+    present[0] = present[1] = 0;
+    for (uint32_t i = 0; i < pl->nrep; i++) {
+        size_t vlen;
+        present[pl->rep[i].field] = 1;
+        if (value_of(v, pl->rep[i].field, &vlen) != NULL && vlen > 0) {
+            total = total - pl->rep[i].len + vlen + 2;
         }
     }
-    if (nrep == 2 && rep[1]->old < rep[0]->old) {
-        const struct field *t = rep[0];
-        rep[0] = rep[1];
-        rep[1] = t;
+    if (!present[RESDELIV__TAG_ID]) {
+        total += (size_t)comma + f->id_len + v->id_len + 5;
+        comma = 1;
     }
-    for (int i = 0; i < nrep; i++) {
-        dst = put(dst, src, (size_t)(rep[i]->old - src));
-        dst = put_quoted(dst, rep[i]->value, rep[i]->value_len);
-        src = rep[i]->old + rep[i]->old_len;
+    if (v->epoch_len > 0 && !present[RESDELIV__TAG_EPOCH]) {
+        total += (size_t)comma + f->epoch_len + v->epoch_len + 5;
+    }
+    return total;
+}
+
+static long apply_values(const char *data, size_t len,
+                         const struct resdeliv__tag_plan *pl,
+                         const struct values *v, char *buf, size_t size)
+{
+    int present[2];
+    size_t total = planned_len(len, pl, v, present);
+    size_t src = 0;
+    char *dst = buf;
+
+    if (size <= total) {
+        return RESDELIV_ENOSPC;
+    }
+    for (uint32_t i = 0; i < pl->nrep; i++) {
+        const struct resdeliv__tag_member *r = &pl->rep[i];
+        size_t vlen;
+        const char *val = value_of(v, r->field, &vlen);
+        if (val == NULL || vlen == 0) {
+            continue; /* no epoch given: the data keeps its own */
+        }
+        dst = put(dst, data + src, r->off - src);
+        dst = put_quoted(dst, val, vlen);
+        src = r->off + r->len;
     }
     /* A replaced value can end exactly at the insertion point, never
      * after it. */
-    dst = put(dst, src, (size_t)(at - src));
-    for (int i = 0; i < sc->nfields; i++) {
-        const struct field *f = &sc->fields[i];
-        if (f->seen) {
-            continue;
-        }
-        if (members) {
-            *dst++ = ',';
-        }
-        dst = put_quoted(dst, f->name, f->name_len);
-        *dst++ = ':';
-        dst = put_quoted(dst, f->value, f->value_len);
-        members = 1;
-    }
-    dst = put(dst, at, (size_t)(sc->end - at));
+    dst = put(dst, data + src, pl->insert - src);
+    dst = put_added(dst, pl->members != 0, pl->fields, v, present);
+    dst = put(dst, data + pl->insert, len - pl->insert);
     *dst = '\0';
+    return (long)total;
 }
 
-/* Shared front half of both entry points: validate and scan. */
-static int tag_scan(const char *data, size_t len, const char *id_field,
-                    const char *epoch_field, const struct resdeliv_id *id,
-                    const char *epoch, char *idbuf, struct field *fields,
-                    struct scan *sc)
+long resdeliv__tag_apply(const char *data, size_t len,
+                         const struct resdeliv__tag_plan *plan,
+                         const struct resdeliv_id *id, const char *epoch,
+                         char *buf, size_t size)
 {
-    int rc;
+    struct values v;
+    int rc = values_init(&v, plan->fields, id, epoch);
 
-    if (data == NULL) {
-        return RESDELIV_EINVAL;
-    }
-    rc = prepare(id_field, epoch_field, id, epoch, idbuf, fields);
     if (rc < 0) {
         return rc;
     }
-    memset(sc, 0, sizeof(*sc));
-    sc->data = data;
-    sc->end = data + len;
-    sc->fields = fields;
-    sc->nfields = rc;
-    return scan_object(sc);
+    return apply_values(data, len, plan, &v, buf, size);
+}
+
+long resdeliv__tag_insert(const char *data, size_t len,
+                          const struct resdeliv__tag_fields *fields,
+                          const struct resdeliv_id *id, const char *epoch,
+                          char *buf, size_t size)
+{
+    static const int absent[2] = {0, 0};
+    struct values v;
+    size_t close = len;
+    size_t at;
+    size_t total;
+    int members;
+    char *dst;
+    int rc;
+
+    while (close > 0 && cls[(unsigned char)data[close - 1]] == C_WS) {
+        close--;
+    }
+    if (close < 2 || data[--close] != '}') {
+        return RESDELIV_EBADJSON;
+    }
+    at = close;
+    while (at > 0 && cls[(unsigned char)data[at - 1]] == C_WS) {
+        at--;
+    }
+    if (at == 0) {
+        return RESDELIV_EBADJSON;
+    }
+    /* No value of a member ends in '{', so this is the empty object. */
+    members = data[at - 1] != '{';
+    at = members ? at : close;
+    rc = values_init(&v, fields, id, epoch);
+    if (rc < 0) {
+        return rc;
+    }
+    total = len + (size_t)members + fields->id_len + v.id_len + 5;
+    if (v.epoch_len > 0) {
+        total += 1 + fields->epoch_len + v.epoch_len + 5;
+    }
+    if (size <= total) {
+        return RESDELIV_ENOSPC;
+    }
+    dst = put(buf, data, at);
+    dst = put_added(dst, members, fields, &v, absent);
+    dst = put(dst, data + at, len - at);
+    *dst = '\0';
+    return (long)total;
+}
+
+/* ---- public entry points ----------------------------------------------- */
+
+/* Shared front half of both entry points: check the arguments, then plan.
+ * The epoch field only matters when an epoch is given. */
+static int tag_plan_args(const char *data, size_t len, const char *id_field,
+                         const char *epoch_field, const struct resdeliv_id *id,
+                         const char *epoch,
+                         struct resdeliv__tag_fields *fields,
+                         struct resdeliv__tag_plan *plan)
+{
+    int with_epoch = epoch != NULL && *epoch != '\0';
+    int rc;
+
+    if (data == NULL || id == NULL) {
+        return RESDELIV_EINVAL;
+    }
+    rc = resdeliv__tag_fields_init(fields, id_field,
+                                   with_epoch ? epoch_field : NULL);
+    if (rc < 0) {
+        return rc;
+    }
+    if (with_epoch && (epoch_field == NULL ||
+                       resdeliv_epoch_check(epoch, strlen(epoch)) != 0)) {
+        return RESDELIV_EINVAL;
+    }
+    return resdeliv__tag_plan(data, len, fields, plan);
 }
 
 long resdeliv_tag_into(const char *data, size_t len, const char *id_field,
                        const char *epoch_field, const struct resdeliv_id *id,
                        const char *epoch, char *buf, size_t size)
 {
-    char idbuf[RESDELIV_ID_BUFSIZE];
-    struct field fields[2];
-    struct scan sc;
-    size_t total;
+    struct resdeliv__tag_fields fields;
+    struct resdeliv__tag_plan plan;
     int rc;
 
     if (buf == NULL) {
         return RESDELIV_EINVAL;
     }
-    rc = tag_scan(data, len, id_field, epoch_field, id, epoch, idbuf, fields,
-                  &sc);
+    rc = tag_plan_args(data, len, id_field, epoch_field, id, epoch, &fields,
+                       &plan);
     if (rc != 0) {
         return rc;
     }
-    total = tagged_len(&sc);
-    if (size <= total) {
-        return RESDELIV_ENOSPC;
-    }
-    write_tagged(&sc, buf);
-    return (long)total;
+    return resdeliv__tag_apply(data, len, &plan, id, epoch, buf, size);
 }
 
 int resdeliv_tag(const char *data, size_t len, const char *id_field,
                  const char *epoch_field, const struct resdeliv_id *id,
                  const char *epoch, char **out, size_t *out_len)
 {
-    char idbuf[RESDELIV_ID_BUFSIZE];
-    struct field fields[2];
-    struct scan sc;
+    struct resdeliv__tag_fields fields;
+    struct resdeliv__tag_plan plan;
+    struct values v;
+    int present[2];
     size_t total;
     char *buf;
     int rc;
@@ -463,17 +670,20 @@ int resdeliv_tag(const char *data, size_t len, const char *id_field,
     if (out == NULL) {
         return RESDELIV_EINVAL;
     }
-    rc = tag_scan(data, len, id_field, epoch_field, id, epoch, idbuf, fields,
-                  &sc);
+    rc = tag_plan_args(data, len, id_field, epoch_field, id, epoch, &fields,
+                       &plan);
+    if (rc == 0) {
+        rc = values_init(&v, &fields, id, epoch);
+    }
     if (rc != 0) {
         return rc;
     }
-    total = tagged_len(&sc);
+    total = planned_len(len, &plan, &v, present);
     buf = malloc(total + 1);
     if (buf == NULL) {
         return RESDELIV_ENOMEM;
     }
-    write_tagged(&sc, buf);
+    apply_values(data, len, &plan, &v, buf, total + 1);
     *out = buf;
     if (out_len != NULL) {
         *out_len = total;

@@ -20,6 +20,8 @@ PIN_HEAD(struct resdeliv_store_ops);
 PIN_HEAD(struct resdeliv_transport);
 PIN_HEAD(struct resdeliv_config);
 PIN_HEAD(struct resdeliv_memory_options);
+PIN_HEAD(struct resdeliv_loop);
+PIN_HEAD(struct resdeliv_redis_options);
 
 _Static_assert(sizeof(struct resdeliv_id) == 16, "resdeliv_id size");
 _Static_assert(RESDELIV_EPOCH_BUFSIZE == 33, "epoch buffer size");
@@ -48,6 +50,16 @@ START_TEST(test_transport_layout)
                       32);
     ck_assert_uint_eq(offsetof(struct resdeliv_transport, close), 40);
     ck_assert_uint_eq(offsetof(struct resdeliv_transport, log), 48);
+}
+END_TEST
+
+START_TEST(test_loop_layout)
+{
+    ck_assert_uint_eq(offsetof(struct resdeliv_loop, loop), 8);
+    ck_assert_uint_eq(offsetof(struct resdeliv_loop, watch), 16);
+    ck_assert_uint_eq(offsetof(struct resdeliv_loop, unwatch), 24);
+    ck_assert_uint_eq(offsetof(struct resdeliv_loop, timer_start), 32);
+    ck_assert_uint_eq(offsetof(struct resdeliv_loop, timer_stop), 40);
 }
 END_TEST
 
@@ -116,6 +128,7 @@ static Suite *abi_suite(void)
     tcase_add_test(layout, test_store_ops_layout);
     tcase_add_test(layout, test_transport_layout);
     tcase_add_test(layout, test_config_layout);
+    tcase_add_test(layout, test_loop_layout);
     tcase_add_test(values, test_error_values);
     tcase_add_test(values, test_gap_values);
     tcase_add_test(values, test_abi_version_macros);

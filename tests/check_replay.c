@@ -502,7 +502,100 @@ START_TEST(epoch_changed)
 }
 END_TEST
 
+/* Collect what a cursor yields until the end. */
+static int drain_ids(resdeliv_replay *cur, struct resdeliv_id *ids, int max)
+{
+    const struct resdeliv_replay_entry *e;
+    size_t n;
+    int total = 0;
+
+    for (;;) {
+        ck_assert_int_eq(resdeliv_replay_next_page(cur, &e, &n), 0);
+        if (n == 0) {
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_int_lt(total, max);
+            ids[total++] = e[i].id;
+        }
+    }
+    return total;
+}
+
+struct page_seen {
+    int calls;
+    int status;
+    size_t n;
+    struct resdeliv_id first;
+};
+
+static void on_page(void *arg, int status,
+                    const struct resdeliv_replay_entry *entries, size_t n)
+{
+    struct page_seen *s = arg;
+
+    s->calls++;
+    s->status = status;
+    s->n = n;
+    if (n > 0) {
+        s->first = entries[0].id;
+    }
+}
+
+/* Dropped and recreated between two pages: ESTALE with the gap in the
+ * status, then the whole new log, each entry once. */
 START_TEST(epoch_changes_mid_replay)
+{
+    struct resdeliv_config cfg;
+    struct fixture fx;
+    resdeliv_replay *cur;
+    const struct resdeliv_replay_status *st;
+    const struct resdeliv_replay_entry *e;
+    char old_epoch[RESDELIV_EPOCH_BUFSIZE];
+    struct resdeliv_id got[MAXE];
+    uint64_t gaps;
+    size_t n;
+    int k;
+
+    resdeliv_config_init(&cfg);
+    cfg.replay_batch_size = 2;
+    fx_open(&fx, &cfg);
+    fx_publish(&fx, "news", 6);
+    strcpy(old_epoch, fx.epoch);
+    cur = open_at(&fx, "news", "0-0", fx.epoch);
+    st = resdeliv_replay_status(cur);
+    ck_assert_uint_eq(st->continuous, 1);
+    gaps = gaps_of(fx.log);
+    ck_assert_int_eq(resdeliv_replay_next_page(cur, &e, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(resdeliv_log_drop(fx.log, "news"), 0);
+    fx_publish(&fx, "news", 6);
+    ck_assert_str_ne(fx.epoch, old_epoch);
+    ck_assert_int_eq(resdeliv_replay_next_page(cur, &e, &n), RESDELIV_ESTALE);
+    ck_assert_uint_eq(n, 0);
+    ck_assert(!resdeliv_replay_done(cur));
+    ck_assert_ptr_nonnull(strstr(resdeliv_log_errmsg(fx.log), "epoch"));
+    ck_assert_uint_eq(st->continuous, 0);
+    ck_assert_uint_eq(st->reason, RESDELIV_GAP_EPOCH_CHANGED);
+    ck_assert_str_eq(st->position.epoch, fx.epoch);
+    ck_assert_int_eq(st->lost, -1);
+    ck_assert_uint_eq(gaps_of(fx.log), gaps + 1);
+    /* The new log's six entries, in order; nothing of the old one again. */
+    k = drain_ids(cur, got, MAXE);
+    ck_assert_int_eq(k, 6);
+    for (int i = 0; i < k; i++) {
+        ck_assert_int_eq(resdeliv_id_cmp(&got[i], &fx.ids[6 + i]), 0);
+    }
+    ck_assert(resdeliv_replay_done(cur));
+    ck_assert_uint_eq(resdeliv_replay_count(cur), 2 + 6);
+    ck_assert_uint_eq(gaps_of(fx.log), gaps + 1);
+    resdeliv_replay_close(cur);
+    fx_close(&fx);
+}
+END_TEST
+
+/* Dropped and not recreated: ESTALE with reason missing, then the end. */
+START_TEST(dropped_mid_replay)
 {
     struct resdeliv_config cfg;
     struct fixture fx;
@@ -513,16 +606,151 @@ START_TEST(epoch_changes_mid_replay)
     resdeliv_config_init(&cfg);
     cfg.replay_batch_size = 2;
     fx_open(&fx, &cfg);
-    fx_publish(&fx, "news", 6);
+    fx_publish(&fx, "news", 5);
     cur = open_at(&fx, "news", "0-0", fx.epoch);
     ck_assert_int_eq(resdeliv_replay_next_page(cur, &e, &n), 0);
     ck_assert_uint_eq(n, 2);
     ck_assert_int_eq(resdeliv_log_drop(fx.log, "news"), 0);
+    ck_assert_int_eq(resdeliv_replay_next_page(cur, &e, &n), RESDELIV_ESTALE);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(resdeliv_replay_status(cur)->reason,
+                      RESDELIV_GAP_MISSING);
+    ck_assert_str_eq(resdeliv_replay_status(cur)->position.epoch, "");
+    ck_assert_int_eq(resdeliv_replay_next_page(cur, &e, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert(resdeliv_replay_done(cur));
+    ck_assert_uint_eq(resdeliv_replay_count(cur), 2);
+    resdeliv_replay_close(cur);
+    fx_close(&fx);
+}
+END_TEST
+
+/* Count retention trims entries the cursor has not reached between two
+ * pages: ESTALE, the status names the oldest retained id, and the replay
+ * goes on from it, in order, without repeating what was yielded. */
+START_TEST(trimmed_mid_replay)
+{
+    struct resdeliv_config cfg;
+    struct fixture fx;
+    resdeliv_replay *cur;
+    const struct resdeliv_replay_status *st;
+    const struct resdeliv_replay_entry *e;
+    struct resdeliv_id got[MAXE];
+    uint64_t gaps;
+    size_t n;
+    int k;
+
+    resdeliv_config_init(&cfg);
+    cfg.replay_batch_size = 3;
+    cfg.default_max_messages = 10;
+    fx_open(&fx, &cfg);
+    fx_publish(&fx, "news", 10);
+    cur = open_at(&fx, "news", "0-0", fx.epoch);
+    st = resdeliv_replay_status(cur);
+    ck_assert_uint_eq(st->continuous, 1);
+    ck_assert_uint_eq(st->expected, 10);
+    gaps = gaps_of(fx.log);
+    ck_assert_int_eq(resdeliv_replay_next_page(cur, &e, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(resdeliv_id_cmp(&e[2].id, &fx.ids[2]), 0);
+    /* Six more: entries 0..5 go, 6..15 remain. */
     fx_publish(&fx, "news", 6);
     ck_assert_int_eq(resdeliv_replay_next_page(cur, &e, &n), RESDELIV_ESTALE);
     ck_assert_uint_eq(n, 0);
+    ck_assert(!resdeliv_replay_done(cur));
+    ck_assert_uint_eq(st->continuous, 0);
+    ck_assert_uint_eq(st->reason, RESDELIV_GAP_TRIMMED);
+    ck_assert_uint_eq(st->has_oldest, 1);
+    ck_assert_int_eq(resdeliv_id_cmp(&st->oldest, &fx.ids[6]), 0);
+    ck_assert_int_eq(st->lost, -1);
+    ck_assert_uint_eq(gaps_of(fx.log), gaps + 1);
+    ck_assert_ptr_nonnull(strstr(resdeliv_log_errmsg(fx.log), "trimmed"));
+    /* The rest of the budget (10 - 3) from the oldest retained entry. */
+    k = drain_ids(cur, got, MAXE);
+    ck_assert_int_eq(k, 7);
+    for (int i = 0; i < k; i++) {
+        ck_assert_int_eq(resdeliv_id_cmp(&got[i], &fx.ids[6 + i]), 0);
+    }
     ck_assert(resdeliv_replay_done(cur));
-    ck_assert_ptr_nonnull(strstr(resdeliv_log_errmsg(fx.log), "epoch"));
+    ck_assert_uint_eq(resdeliv_replay_count(cur), 10);
+    ck_assert_uint_eq(gaps_of(fx.log), gaps + 1);
+    resdeliv_replay_close(cur);
+    fx_close(&fx);
+}
+END_TEST
+
+/* Age retention trims while the cursor waits, with no new entry: the
+ * asynchronous fetch reports ESTALE too, and afterwards the cursor yields
+ * exactly the retained entries. */
+START_TEST(aged_mid_replay)
+{
+    struct resdeliv_config cfg;
+    struct fixture fx;
+    struct page_seen p = {0};
+    resdeliv_replay *cur;
+    const struct resdeliv_replay_entry *e;
+    struct resdeliv_id got[MAXE];
+    size_t n;
+    int k;
+
+    resdeliv_config_init(&cfg);
+    cfg.replay_batch_size = 3;
+    cfg.max_age_seconds = 1;
+    fx_open(&fx, &cfg);
+    fx_publish(&fx, "news", 10); /* ids 1010-0 .. 1100-0 */
+    cur = open_at(&fx, "news", "0-0", fx.epoch);
+    ck_assert_int_eq(resdeliv_replay_next_page(cur, &e, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    /* Entries older than 1050 age out; 1050..1100 remain. */
+    fx.now = 2050;
+    ck_assert_int_eq(resdeliv_replay_fetch_async(cur, on_page, &p), 0);
+    ck_assert_int_eq(p.calls, 1);
+    ck_assert_int_eq(p.status, RESDELIV_ESTALE);
+    ck_assert_uint_eq(p.n, 0);
+    ck_assert_uint_eq(resdeliv_replay_status(cur)->reason,
+                      RESDELIV_GAP_TRIMMED);
+    ck_assert_int_eq(
+        resdeliv_id_cmp(&resdeliv_replay_status(cur)->oldest, &fx.ids[4]), 0);
+    k = drain_ids(cur, got, MAXE);
+    ck_assert_int_eq(k, 6);
+    for (int i = 0; i < k; i++) {
+        ck_assert_int_eq(resdeliv_id_cmp(&got[i], &fx.ids[4 + i]), 0);
+    }
+    ck_assert(resdeliv_replay_done(cur));
+    resdeliv_replay_close(cur);
+    fx_close(&fx);
+}
+END_TEST
+
+/* The last yielded entry trimmed while the next one is kept cannot be told
+ * apart from a lost entry: reported, and nothing is yielded twice. */
+START_TEST(trimmed_at_boundary)
+{
+    struct resdeliv_config cfg;
+    struct fixture fx;
+    resdeliv_replay *cur;
+    const struct resdeliv_replay_entry *e;
+    struct resdeliv_id got[MAXE];
+    size_t n;
+    int k;
+
+    resdeliv_config_init(&cfg);
+    cfg.replay_batch_size = 2;
+    cfg.default_max_messages = 4;
+    fx_open(&fx, &cfg);
+    fx_publish(&fx, "news", 4);
+    cur = open_at(&fx, "news", "0-0", fx.epoch);
+    ck_assert_int_eq(resdeliv_replay_next_page(cur, &e, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    /* Entries 0 and 1 (both yielded) go; 2..5 remain. */
+    fx_publish(&fx, "news", 2);
+    ck_assert_int_eq(resdeliv_replay_next_page(cur, &e, &n), RESDELIV_ESTALE);
+    ck_assert_int_eq(
+        resdeliv_id_cmp(&resdeliv_replay_status(cur)->oldest, &fx.ids[2]), 0);
+    k = drain_ids(cur, got, MAXE);
+    ck_assert_int_eq(k, 2);
+    ck_assert_int_eq(resdeliv_id_cmp(&got[0], &fx.ids[2]), 0);
+    ck_assert_int_eq(resdeliv_id_cmp(&got[1], &fx.ids[3]), 0);
     resdeliv_replay_close(cur);
     fx_close(&fx);
 }
@@ -752,26 +980,6 @@ static void on_opened(void *arg, int status, resdeliv_replay *cur)
     s->calls++;
     s->status = status;
     s->cur = cur;
-}
-
-struct page_seen {
-    int calls;
-    int status;
-    size_t n;
-    struct resdeliv_id first;
-};
-
-static void on_page(void *arg, int status,
-                    const struct resdeliv_replay_entry *entries, size_t n)
-{
-    struct page_seen *s = arg;
-
-    s->calls++;
-    s->status = status;
-    s->n = n;
-    if (n > 0) {
-        s->first = entries[0].id;
-    }
 }
 
 START_TEST(async_memory)
@@ -1211,6 +1419,13 @@ static Suite *replay_suite(void)
     tcase_add_test(tc, epoch_matches);
     tcase_add_test(tc, epoch_changed);
     tcase_add_test(tc, epoch_changes_mid_replay);
+    tcase_add_test(tc, dropped_mid_replay);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("history_changes");
+    tcase_add_test(tc, trimmed_mid_replay);
+    tcase_add_test(tc, aged_mid_replay);
+    tcase_add_test(tc, trimmed_at_boundary);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("cap");

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests of the store wrapper and the embedded memory store: the shared
- * conformance suite with exact trimming, then what only the memory store
- * promises (exact retention at the edges, injected clocks, age retention
- * and idle expiry, the log limit, many threads at once) and the wrapper's
- * checks of vtables and arguments.
+ * Tests of the embedded memory store: the shared conformance suite with
+ * exact trimming, then what only the memory store promises (exact
+ * retention at the edges, injected clocks, age retention and idle expiry,
+ * the log limit, many threads at once) and its options. The store
+ * wrapper's checks of vtables and arguments are in check_store.c.
  */
 #include "internal.h"
 #include "store_conformance.h"
@@ -68,7 +68,7 @@ static int append_st(resdeliv_store *st, const char *chan, uint64_t cap,
                      uint64_t max_age, struct resdeliv_append_result *res)
 {
     struct resdeliv_append_item it = {chan, strlen(chan),  "ev", 2, "{}",
-                                      2,    {cap, max_age}};
+                                      2,    {cap, max_age}, 0, 0};
     struct append_out o;
 
     memset(&o, 0, sizeof(o));
@@ -373,8 +373,8 @@ START_TEST(max_logs_overflow)
     resdeliv_store *st = new_store(NULL, 2);
     struct resdeliv_log_key ka = key("a");
     struct resdeliv_append_item two[2] = {
-        {"b", 1, "ev", 2, "1", 1, {10, 0}},
-        {"d", 1, "ev", 2, "2", 1, {10, 0}},
+        {"b", 1, "ev", 2, "1", 1, {10, 0}, 0, 0},
+        {"d", 1, "ev", 2, "2", 1, {10, 0}, 0, 0},
     };
     struct append_out o;
     int done[2] = {0, -1};
@@ -464,7 +464,7 @@ static void *writer(void *p)
         int c = (w->tid * 3 + i) % CHANNELS;
         int len = snprintf(chan, sizeof(chan), "ch-%d", c);
         struct resdeliv_append_item it = {chan, (size_t)len, "ev", 2, "payload",
-                                          7,    {1000000, 0}};
+                                          7,    {1000000, 0}, 0, 0};
         struct append_out o;
         memset(&o, 0, sizeof(o));
         if (resdeliv_store_append(w->s->st, "app", 3, &it, 1, on_append, &o) !=
@@ -592,153 +592,60 @@ START_TEST(threads_stress)
 }
 END_TEST
 
-/* ---- the wrapper and its ABI checks ---- */
+/* ---- entry flags ---- */
 
-struct fake_impl {
-    int destroyed;
-    int dropped;
-    const char *msg;
+struct flag_seen {
+    size_t n;
+    uint32_t flags[3];
 };
 
-static int fake_append(void *self, const char *app_id, size_t app_id_len,
-                       const struct resdeliv_append_item *items, size_t n,
-                       resdeliv_append_cb cb, void *arg)
+static void on_read_flags(void *arg, int status,
+                          const struct resdeliv_stored_entry *e, size_t n,
+                          const char *epoch)
 {
-    return RESDELIV_ESTORE;
+    struct flag_seen *o = arg;
+
+    o->n = n;
+    for (size_t i = 0; i < n && i < 3; i++) {
+        o->flags[i] = e[i].flags;
+    }
+    (void)status;
+    (void)epoch;
 }
 
-static int fake_read(void *self, const struct resdeliv_log_key *key,
-                     const struct resdeliv_id *after, size_t max,
-                     resdeliv_read_cb cb, void *arg)
+/* The memory store keeps entry flags as given, across a ring that
+ * wraps. */
+START_TEST(entry_flags_kept)
 {
-    return RESDELIV_ESTORE;
-}
+    resdeliv_store *st = new_store(NULL, 0);
+    struct resdeliv_log_key k = key("fl");
+    struct flag_seen seen = {0};
+    struct append_out o;
 
-static int fake_info(void *self, const struct resdeliv_log_key *key,
-                     const struct resdeliv_id *after, uint64_t cap,
-                     resdeliv_info_cb cb, void *arg)
-{
-    return RESDELIV_ESTORE;
-}
-
-static int fake_drop(void *self, const struct resdeliv_log_key *key,
-                     resdeliv_done_cb cb, void *arg)
-{
-    ((struct fake_impl *)self)->dropped++;
-    cb(arg, 0);
-    return 0;
-}
-
-static void fake_destroy(void *self)
-{
-    ((struct fake_impl *)self)->destroyed++;
-}
-
-static const char *fake_errmsg(void *self)
-{
-    return ((struct fake_impl *)self)->msg;
-}
-
-static struct resdeliv_store_ops fake_ops(void)
-{
-    struct resdeliv_store_ops ops = {
-        RESDELIV_STRUCT_HEAD(ops),
-        .flags = RESDELIV_STORE_SYNC,
-        .name = "fake",
-        .append = fake_append,
-        .read = fake_read,
-        .info = fake_info,
-        .drop = fake_drop,
-        .destroy = fake_destroy,
-        .errmsg = fake_errmsg,
-    };
-    return ops;
-}
-
-START_TEST(abi_rejects)
-{
-    struct fake_impl impl = {0, 0, NULL};
-    struct resdeliv_store_ops ops = fake_ops();
-    resdeliv_store *st = NULL;
-
-    ck_assert_int_eq(resdeliv_store_new(NULL, &impl, &st), RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_store_new(&ops, &impl, NULL), RESDELIV_EINVAL);
-    ops.abi_version = (RESDELIV_ABI_MAJOR + 1) << 16;
-    ck_assert_int_eq(resdeliv_store_new(&ops, &impl, &st), RESDELIV_EABI);
-    ops = fake_ops();
-    ops.struct_size = (uint32_t)offsetof(struct resdeliv_store_ops, info);
-    ck_assert_int_eq(resdeliv_store_new(&ops, &impl, &st), RESDELIV_EINVAL);
-    ops = fake_ops();
-    ops.append = NULL;
-    ck_assert_int_eq(resdeliv_store_new(&ops, &impl, &st), RESDELIV_EINVAL);
-    ops = fake_ops();
-    ops.read = NULL;
-    ck_assert_int_eq(resdeliv_store_new(&ops, &impl, &st), RESDELIV_EINVAL);
-    ops = fake_ops();
-    ops.info = NULL;
-    ck_assert_int_eq(resdeliv_store_new(&ops, &impl, &st), RESDELIV_EINVAL);
-    ck_assert_ptr_null(st);
-    ck_assert_int_eq(impl.destroyed, 0);
-}
-END_TEST
-
-START_TEST(abi_old_struct)
-{
-    struct fake_impl impl = {0, 0, NULL};
-    struct resdeliv_store_ops ops = fake_ops();
-    struct resdeliv_log_key k = key("ch");
-    resdeliv_store *st = NULL;
-    int done[2] = {0, -1};
-
-    /* An implementation built before drop/destroy/errmsg existed: the
-     * bytes past its struct_size are not its own and must be ignored. */
-    ops.struct_size = (uint32_t)offsetof(struct resdeliv_store_ops, drop);
-    ops.abi_version = (RESDELIV_ABI_MAJOR << 16) | 0u;
-    ck_assert_int_eq(resdeliv_store_new(&ops, &impl, &st), 0);
-    ck_assert_int_eq(resdeliv_store_drop(st, &k, on_done, done),
-                     RESDELIV_ENOTSUP);
-    ck_assert_int_eq(done[0], 0);
-    ck_assert_int_eq(impl.dropped, 0);
-    ck_assert_str_eq(resdeliv_store_errmsg(st), "");
-    ck_assert_str_eq(resdeliv_store_name(st), "fake");
+    for (uint32_t i = 0; i < 20; i++) {
+        struct resdeliv_append_item it = {
+            .channel = "fl", .channel_len = 2, .event = "ev",
+            .event_len = 2, .data = "{}", .data_len = 2,
+            .retention = {3, 0},
+            .flags = (i % 2) ? RESDELIV_ENTRY_OBJECT : 0};
+        memset(&o, 0, sizeof(o));
+        ck_assert_int_eq(resdeliv_store_append(st, "app", 3, &it, 1,
+                                               on_append, &o),
+                         0);
+    }
+    ck_assert_int_eq(resdeliv_store_read(st, &k, NULL, 3, on_read_flags,
+                                         &seen),
+                     0);
+    ck_assert_uint_eq(seen.n, 3);
+    /* Entries 17, 18 and 19 remain. */
+    ck_assert_uint_eq(seen.flags[0], RESDELIV_ENTRY_OBJECT);
+    ck_assert_uint_eq(seen.flags[1], 0);
+    ck_assert_uint_eq(seen.flags[2], RESDELIV_ENTRY_OBJECT);
     resdeliv_store_free(st);
-    ck_assert_int_eq(impl.destroyed, 0);
 }
 END_TEST
 
-START_TEST(abi_full_struct)
-{
-    struct fake_impl impl = {0, 0, NULL};
-    struct resdeliv_store_ops ops = fake_ops();
-    struct resdeliv_log_key k = key("ch");
-    resdeliv_store *st = NULL;
-    int done[2] = {0, -1};
-
-    ops.abi_version = (RESDELIV_ABI_MAJOR << 16) | (RESDELIV_ABI_MINOR + 7);
-    ck_assert_int_eq(resdeliv_store_new(&ops, &impl, &st), 0);
-    ops.name = "changed"; /* the store keeps its own copy */
-    ck_assert_str_eq(resdeliv_store_name(st), "fake");
-    ck_assert_uint_eq(resdeliv_store_flags(st), RESDELIV_STORE_SYNC);
-    ck_assert_str_eq(resdeliv_store_errmsg(st), "");
-    impl.msg = "connection refused";
-    ck_assert_str_eq(resdeliv_store_errmsg(st), "connection refused");
-    ck_assert_ptr_eq(resdeliv__store_self(st), &impl);
-    ck_assert_ptr_eq(resdeliv__store_ops(st)->append, fake_append);
-    ck_assert_int_eq(resdeliv_store_drop(st, &k, on_done, done), 0);
-    ck_assert_int_eq(done[0], 1);
-    ck_assert_int_eq(impl.dropped, 1);
-    /* Errors of the implementation pass through unchanged. */
-    ck_assert_int_eq(resdeliv_store_read(st, &k, NULL, 5, on_read, NULL),
-                     RESDELIV_ESTORE);
-    ck_assert_int_eq(resdeliv_store_memory_expire(st), RESDELIV_EINVAL);
-    resdeliv_store_free(st);
-    ck_assert_int_eq(impl.destroyed, 1);
-    resdeliv_store_free(NULL);
-    ck_assert_str_eq(resdeliv_store_name(NULL), "");
-    ck_assert_uint_eq(resdeliv_store_flags(NULL), 0);
-    ck_assert_str_eq(resdeliv_store_errmsg(NULL), "");
-}
-END_TEST
+/* ---- options ---- */
 
 START_TEST(memory_options)
 {
@@ -758,144 +665,6 @@ START_TEST(memory_options)
                       RESDELIV_STORE_SYNC | RESDELIV_STORE_THREADSAFE);
     ck_assert_str_eq(resdeliv_store_errmsg(st), "");
     ck_assert_int_eq(resdeliv_store_memory_expire(NULL), RESDELIV_EINVAL);
-    resdeliv_store_free(st);
-}
-END_TEST
-
-/* ---- argument checks ---- */
-
-START_TEST(args_append)
-{
-    resdeliv_store *st = new_store(NULL, 0);
-    struct resdeliv_append_item ok = {"ch", 2, "ev", 2, "d", 1, {10, 0}};
-    struct resdeliv_append_item bad[4];
-    struct append_out o;
-
-    memset(&o, 0, sizeof(o));
-    for (int i = 0; i < 4; i++) {
-        bad[i] = ok;
-    }
-    bad[0].channel = NULL;
-    bad[1].channel_len = 0;
-    bad[2].event = NULL;
-    bad[3].data = NULL;
-    ck_assert_int_eq(
-        resdeliv_store_append(NULL, "app", 3, &ok, 1, on_append, &o),
-        RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_store_append(st, NULL, 3, &ok, 1, on_append, &o),
-                     RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_store_append(st, "app", 0, &ok, 1, on_append, &o),
-                     RESDELIV_EINVAL);
-    ck_assert_int_eq(
-        resdeliv_store_append(st, "app", 3, NULL, 1, on_append, &o),
-        RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_store_append(st, "app", 3, &ok, 0, on_append, &o),
-                     RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_store_append(st, "app", 3, &ok, 1, NULL, &o),
-                     RESDELIV_EINVAL);
-    for (int i = 0; i < 4; i++) {
-        ck_assert_int_eq(
-            resdeliv_store_append(st, "app", 3, &bad[i], 1, on_append, &o),
-            RESDELIV_EINVAL);
-    }
-    ck_assert_int_eq(o.called, 0);
-    /* Absent bytes are fine when there are none. */
-    ok.event = NULL;
-    ok.event_len = 0;
-    ok.data = NULL;
-    ok.data_len = 0;
-    ck_assert_int_eq(resdeliv_store_append(st, "app", 3, &ok, 1, on_append, &o),
-                     0);
-    ck_assert_int_eq(o.called, 1);
-    ck_assert_int_eq(o.res[0].status, 0);
-    ck_assert_uint_eq(info(st, "ch").length, 1);
-    resdeliv_store_free(st);
-}
-END_TEST
-
-START_TEST(args_read_info_drop)
-{
-    resdeliv_store *st = new_store(NULL, 0);
-    struct resdeliv_log_key k = key("ch");
-    struct resdeliv_log_key bad[4] = {k, k, k, k};
-    struct resdeliv_log_info in;
-    struct read_out r;
-    int done[2] = {0, -1};
-
-    memset(&r, 0, sizeof(r));
-    bad[0].app_id = NULL;
-    bad[1].app_id_len = 0;
-    bad[2].channel = NULL;
-    bad[3].channel_len = 0;
-    ck_assert_int_eq(resdeliv_store_read(NULL, &k, NULL, 5, on_read, &r),
-                     RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_store_read(st, NULL, NULL, 5, on_read, &r),
-                     RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_store_read(st, &k, NULL, 0, on_read, &r),
-                     RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_store_read(st, &k, NULL, 5, NULL, &r),
-                     RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_store_info(NULL, &k, NULL, 0, on_info, &in),
-                     RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_store_info(st, &k, NULL, 0, NULL, &in),
-                     RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_store_drop(NULL, &k, on_done, done),
-                     RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_store_drop(st, &k, NULL, done), RESDELIV_EINVAL);
-    for (int i = 0; i < 4; i++) {
-        ck_assert_int_eq(resdeliv_store_read(st, &bad[i], NULL, 5, on_read, &r),
-                         RESDELIV_EINVAL);
-        ck_assert_int_eq(
-            resdeliv_store_info(st, &bad[i], NULL, 0, on_info, &in),
-            RESDELIV_EINVAL);
-        ck_assert_int_eq(resdeliv_store_drop(st, &bad[i], on_done, done),
-                         RESDELIV_EINVAL);
-    }
-    ck_assert_int_eq(r.called, 0);
-    ck_assert_int_eq(done[0], 0);
-    /* Dropping a log that does not exist is not an error. */
-    ck_assert_int_eq(resdeliv_store_drop(st, &k, on_done, done), 0);
-    ck_assert_int_eq(done[0], 1);
-    ck_assert_int_eq(done[1], 0);
-    resdeliv_store_free(st);
-}
-END_TEST
-
-/* ---- store URLs ---- */
-
-START_TEST(url_kinds)
-{
-    resdeliv_store *st = NULL;
-    char err[256] = "";
-    int rc;
-
-    ck_assert_int_eq(
-        resdeliv__store_from_url("memory", "p", &st, err, sizeof(err)), 0);
-    ck_assert_str_eq(resdeliv_store_name(st), "memory");
-    resdeliv_store_free(st);
-    st = NULL;
-    ck_assert_int_eq(
-        resdeliv__store_from_url("ftp://host/x", "p", &st, err, sizeof(err)),
-        RESDELIV_EBADURL);
-    ck_assert_ptr_nonnull(strstr(err, "'ftp'"));
-    ck_assert_int_eq(
-        resdeliv__store_from_url("localhost:6379", "p", &st, err, sizeof(err)),
-        RESDELIV_EBADURL);
-    ck_assert_ptr_nonnull(strstr(err, "no scheme"));
-    ck_assert_int_eq(resdeliv__store_from_url("", "p", &st, NULL, 0),
-                     RESDELIV_EBADURL);
-    ck_assert_int_eq(resdeliv__store_from_url(NULL, "p", &st, err, sizeof(err)),
-                     RESDELIV_EINVAL);
-    ck_assert_ptr_null(st);
-    /* Port 1 has no server: a Redis build fails to connect or connects
-     * lazily; a build without Redis says it has none. */
-    err[0] = '\0';
-    rc = resdeliv__store_from_url("redis://127.0.0.1:1/0", "p", &st, err,
-                                  sizeof(err));
-    ck_assert_int_ne(rc, RESDELIV_EBADURL);
-    if (rc == RESDELIV_ENOTSUP) {
-        ck_assert_ptr_nonnull(strstr(err, "no Redis store"));
-    }
     resdeliv_store_free(st);
 }
 END_TEST
@@ -928,18 +697,11 @@ static Suite *store_memory_suite(void)
     tc = tcase_create("threads");
     tcase_add_test(tc, threads_stress);
     suite_add_tcase(s, tc);
-    tc = tcase_create("abi");
-    tcase_add_test(tc, abi_rejects);
-    tcase_add_test(tc, abi_old_struct);
-    tcase_add_test(tc, abi_full_struct);
+    tc = tcase_create("options");
     tcase_add_test(tc, memory_options);
     suite_add_tcase(s, tc);
-    tc = tcase_create("args");
-    tcase_add_test(tc, args_append);
-    tcase_add_test(tc, args_read_info_drop);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("url");
-    tcase_add_test(tc, url_kinds);
+    tc = tcase_create("flags");
+    tcase_add_test(tc, entry_flags_kept);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -131,7 +131,7 @@ static struct resdeliv_id append_one(struct ctx *c, const char *app,
                                      uint64_t cap, char *epoch)
 {
     struct resdeliv_append_item it = {chan, chan_len, "ev",    2,
-                                      data, data_len, {cap, 0}};
+                                      data, data_len, {cap, 0}, 0, 0};
     struct append_out o;
 
     append_items(c, app, &it, 1, &o);
@@ -320,7 +320,7 @@ START_TEST(read_all_binary)
         char ev[16];
         int evlen = snprintf(ev, sizeof(ev), "event-%zu", i);
         struct resdeliv_append_item it = {
-            "bin", 3, ev, (size_t)evlen, data[i], lens[i], {100, 0}};
+            "bin", 3, ev, (size_t)evlen, data[i], lens[i], {100, 0}, 0, 0};
         struct append_out o;
         append_items(&c, c.app, &it, 1, &o);
         ids[i] = o.res[0].id;
@@ -649,7 +649,7 @@ START_TEST(batch_channels)
         const char *ch = chans[i % 3];
         int len = snprintf(data[i], sizeof(data[i]), "item-%zu", i);
         items[i] = (struct resdeliv_append_item){
-            ch, strlen(ch), "ev", 2, data[i], (size_t)len, {1000, 0}};
+            ch, strlen(ch), "ev", 2, data[i], (size_t)len, {1000, 0}, 0, 0};
     }
     append_items(&c, c.app, items, 64, &o);
     for (size_t ch = 0; ch < 3; ch++) {
@@ -705,6 +705,63 @@ START_TEST(odd_channel)
 }
 END_TEST
 
+/* Entry flags: a store keeps them all or keeps none (reads 0), and
+ * never hands out anything else. */
+struct flags_out {
+    int called;
+    size_t n;
+    uint32_t flags[4];
+    uint32_t reserved[4];
+};
+
+static void on_read_flags(void *arg, int status,
+                          const struct resdeliv_stored_entry *e, size_t n,
+                          const char *epoch)
+{
+    struct flags_out *o = arg;
+
+    o->called++;
+    o->n = status == 0 ? n : 0;
+    for (size_t i = 0; i < o->n && i < 4; i++) {
+        o->flags[i] = e[i].flags;
+        o->reserved[i] = e[i].reserved;
+    }
+}
+
+START_TEST(flags_round_trip)
+{
+    static const uint32_t sent[3] = {RESDELIV_ENTRY_OBJECT, 0,
+                                     RESDELIV_ENTRY_OBJECT};
+    struct resdeliv_append_item items[3];
+    struct resdeliv_log_key k;
+    struct append_out o;
+    struct flags_out f = {0};
+    struct ctx c;
+    int kept;
+
+    ctx_open(&c, _i, "flags");
+    for (size_t i = 0; i < 3; i++) {
+        items[i] = (struct resdeliv_append_item){
+            .channel = "fl", .channel_len = 2, .event = "ev",
+            .event_len = 2, .data = "{}", .data_len = 2,
+            .retention = {100, 0}, .flags = sent[i]};
+    }
+    append_items(&c, c.app, items, 3, &o);
+    k = key_of(c.app, "fl", 2);
+    ck_assert_int_eq(resdeliv_store_read(c.store, &k, &(struct resdeliv_id){0},
+                                         10, on_read_flags, &f),
+                     0);
+    ck_assert_int_eq(f.called, 1);
+    ck_assert_uint_eq(f.n, 3);
+    kept = f.flags[0] != 0;
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_uint_eq(f.flags[i], kept ? sent[i] : 0);
+        ck_assert_uint_eq(f.reserved[i], 0);
+    }
+    ctx_close(&c);
+}
+END_TEST
+
 TCase *conformance_tcase(const char *name, conformance_make_fn make, void *arg,
                          unsigned flags)
 {
@@ -731,5 +788,6 @@ TCase *conformance_tcase(const char *name, conformance_make_fn make, void *arg,
     tcase_add_loop_test(tc, apps_separate, idx, idx + 1);
     tcase_add_loop_test(tc, batch_channels, idx, idx + 1);
     tcase_add_loop_test(tc, odd_channel, idx, idx + 1);
+    tcase_add_loop_test(tc, flags_round_trip, idx, idx + 1);
     return tc;
 }

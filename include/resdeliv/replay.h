@@ -14,6 +14,18 @@
  * - missing (no log), invalid_id, store_unavailable: nothing.
  * A gap is always reported before the first entry; a replay is never
  * partial without saying so.
+ *
+ * History can also change under a replay, between two pages: entries not
+ * yet handed out are trimmed, or the log is dropped (and recreated). The
+ * next page then fails with RESDELIV_ESTALE and no entries, and the status
+ * now reports the gap: continuous 0, reason trimmed (oldest = the oldest
+ * retained id), epoch_changed (position.epoch = the new epoch) or missing
+ * (the log is gone), lost -1; the log's gap counter grows by one. Send a
+ * gap notice, then call again: the replay goes on from the oldest retained
+ * entry (trimmed) or from the start of the new log (epoch_changed), never
+ * handing out an entry twice. An entry trimmed right after it was handed
+ * out can make the cursor report a gap where nothing was lost: the store
+ * cannot tell, so the cursor errs on the side of saying so.
  */
 #ifndef RESDELIV_REPLAY_H
 #define RESDELIV_REPLAY_H
@@ -89,7 +101,9 @@ resdeliv_replay_status(const resdeliv_replay *cur);
 /**
  * Fetch the next page (at most replay_batch_size entries). `*n` is 0 at
  * the end. Entries live until the next call on the cursor.
- * @return 0 or a store error (the cursor is then finished).
+ * @return 0; RESDELIV_ESTALE with `*n` 0 when history changed under the
+ * replay: the status now reports the gap; send a gap notice; call again to
+ * continue; or a store error (the cursor is then finished).
  */
 RESDELIV_API int resdeliv_replay_next_page(
     resdeliv_replay *cur, const struct resdeliv_replay_entry **entries,
@@ -126,7 +140,8 @@ RESDELIV_API int resdeliv_replay_open_async(resdeliv_log *log,
                                             void *arg);
 
 /** Fetch the next page without waiting. One fetch at a time per cursor
- * (RESDELIV_EAGAIN otherwise). */
+ * (RESDELIV_EAGAIN otherwise). The callback's status is as the return of
+ * resdeliv_replay_next_page(), RESDELIV_ESTALE included. */
 RESDELIV_API int resdeliv_replay_fetch_async(resdeliv_replay *cur,
                                              resdeliv_replay_page_cb cb,
                                              void *arg);

@@ -18,6 +18,9 @@
 #include "dedup.h"
 #include "tag.h"
 #include "pusher.h"
+#include "auth.h"
 #include "transport.h"
+#include "server.h"
+#include "pusher_server.h"
 
 #endif /* RESDELIV_H */

@@ -40,6 +40,18 @@ struct resdeliv_retention {
     uint64_t max_age_ms;
 };
 
+/** @name Entry flags
+ * Set by the publisher on an append item; a store that keeps them returns
+ * them on the stored entry, a store that does not returns 0 (always safe:
+ * a reader then does the full work). */
+/**@{*/
+/** The data is one JSON object (checked by the publisher) with no
+ * top-level member named like the publisher's tag fields: a reader may tag
+ * it by inserting before its last '}'. Log handles that share a log should
+ * therefore use the same replay_id_field and replay_epoch_field. */
+#define RESDELIV_ENTRY_OBJECT 0x1u
+/**@}*/
+
 /** One entry to append. */
 struct resdeliv_append_item {
     const char *channel;
@@ -49,6 +61,8 @@ struct resdeliv_append_item {
     const char *data;
     size_t data_len;
     struct resdeliv_retention retention;
+    uint32_t flags;    /**< RESDELIV_ENTRY_*; a store may ignore them */
+    uint32_t reserved; /**< 0 */
 };
 
 /** Outcome of one appended item. */
@@ -66,6 +80,10 @@ struct resdeliv_stored_entry {
     size_t event_len;
     const char *data;
     size_t data_len;
+    /** The item's RESDELIV_ENTRY_* flags when the store keeps them, else
+     * 0. */
+    uint32_t flags;
+    uint32_t reserved; /**< 0 */
 };
 
 /** What a store knows of one log. */
@@ -213,7 +231,8 @@ struct resdeliv_memory_options {
  * The embedded memory store: one ring per (app id, channel), exact count
  * retention, O(1) append, O(log n) seek, ids made as Redis makes them
  * (`ms-seq`, monotonic even when the clock steps back), epochs random per
- * created log. Idle logs whose entries all aged out are removed.
+ * created log. Idle logs whose entries all aged out are removed. Entry
+ * flags (RESDELIV_ENTRY_*) are kept and read back.
  * Flags: RESDELIV_STORE_SYNC | RESDELIV_STORE_THREADSAFE.
  * Ownership: free with resdeliv_store_free(). Thread: safe.
  */

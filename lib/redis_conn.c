@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The blocking Redis store's connection (store_redis.c holds the store
+ * itself): connecting with the URL's timeouts, the handshake (AUTH,
+ * SELECT, INFO for the server version, SCRIPT LOAD of the append script),
+ * reconnection after I/O errors with a backoff that doubles per
+ * consecutive failure, and the pipelined round trip every operation is.
+ *
+ * SIGPIPE: a write to a connection the server has closed would raise
+ * SIGPIPE, which kills a process that did not ignore it. The library may
+ * not change process-wide signal handling, so each exchange blocks SIGPIPE
+ * in the calling thread and consumes one it raised before unblocking.
+ */
+#include "redis_internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+/* Longest wait between reconnection attempts (also capped by the connect
+ * timeout) and the first one. */
+#define BACKOFF_MAX_MS 1000u
+#define BACKOFF_MIN_MS 10u
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static struct timeval to_tv(uint64_t ms)
+{
+    struct timeval tv;
+    tv.tv_sec = (time_t)(ms / 1000u);
+    tv.tv_usec = (suseconds_t)((ms % 1000u) * 1000u);
+    return tv;
+}
+
+/* ---- SIGPIPE guard ---- */
+
+struct pipe_guard {
+    sigset_t old;
+    int pending_before;
+};
+
+static void guard_enter(struct pipe_guard *g)
+{
+    sigset_t set;
+    sigset_t pend;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &g->old);
+    sigpending(&pend);
+    g->pending_before = sigismember(&pend, SIGPIPE) == 1;
+}
+
+static void guard_leave(struct pipe_guard *g)
+{
+    sigset_t set;
+    sigset_t pend;
+    struct timespec zero = {0, 0};
+
+    sigpending(&pend);
+    if (!g->pending_before && sigismember(&pend, SIGPIPE) == 1) {
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* ---- connection ---- */
+
+void resdeliv__redis_conn_close(struct resdeliv__redis_conn *s)
+{
+    if (s->c != NULL) {
+        redisFree(s->c);
+        s->c = NULL;
+    }
+    s->sha[0] = '\0';
+    s->version = 0;
+}
+
+static int io_error(struct resdeliv__redis_conn *s, const char *what)
+{
+    snprintf(s->errmsg, sizeof(s->errmsg), "Redis %s: %s", what,
+             s->c != NULL && s->c->err ? s->c->errstr : "connection lost");
+    resdeliv__redis_conn_close(s);
+    s->failures++;
+    s->last_fail_ms = mono_ms();
+    return RESDELIV_ESTORE;
+}
+
+static redisContext *open_context(const struct resdeliv__redis_conn *s)
+{
+    struct timeval ctv = to_tv(s->connect_ms);
+#if HIREDIS_MAJOR >= 1
+    struct timeval ttv = to_tv(s->command_ms);
+    redisOptions o;
+    memset(&o, 0, sizeof(o));
+    if (s->url.is_unix) {
+        REDIS_OPTIONS_SET_UNIX(&o, s->url.path);
+    } else {
+        REDIS_OPTIONS_SET_TCP(&o, s->url.host, s->url.port);
+    }
+    o.connect_timeout = &ctv;
+    o.command_timeout = &ttv;
+    return redisConnectWithOptions(&o);
+#else
+    redisContext *c = s->url.is_unix
+                          ? redisConnectUnixWithTimeout(s->url.path, ctv)
+                          : redisConnectWithTimeout(s->url.host, s->url.port,
+                                                    ctv);
+    if (c != NULL && c->err == 0 &&
+        redisSetTimeout(c, to_tv(s->command_ms)) != REDIS_OK) {
+        c->err = REDIS_ERR_IO;
+        snprintf(c->errstr, sizeof(c->errstr), "cannot set timeout");
+    }
+    return c;
+#endif
+}
+
+/* One command during the handshake; NULL reply is an I/O error. */
+static redisReply *hs_cmd(struct resdeliv__redis_conn *s, int argc,
+                          const char **argv, const size_t *len)
+{
+    return redisCommandArgv(s->c, argc, argv, len);
+}
+
+static int hs_check(struct resdeliv__redis_conn *s, redisReply *r,
+                    const char *what, int code)
+{
+    if (r == NULL) {
+        return io_error(s, what);
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(s->errmsg, sizeof(s->errmsg), "Redis %s: %.*s", what,
+                 (int)r->len, r->str);
+        freeReplyObject(r);
+        resdeliv__redis_conn_close(s);
+        return code;
+    }
+    return 0;
+}
+
+static int hs_auth_select(struct resdeliv__redis_conn *s)
+{
+    const char *argv[3];
+    size_t len[3];
+    char db[16];
+    redisReply *r;
+    int rc;
+
+    if (s->url.has_password) {
+        int n = 0;
+        argv[n] = "AUTH";
+        len[n++] = 4;
+        if (s->url.has_user) {
+            argv[n] = s->url.user;
+            len[n++] = strlen(s->url.user);
+        }
+        argv[n] = s->url.password;
+        len[n++] = strlen(s->url.password);
+        r = hs_cmd(s, n, argv, len);
+        if ((rc = hs_check(s, r, "AUTH", RESDELIV_EAUTH)) != 0) {
+            return rc;
+        }
+        freeReplyObject(r);
+    }
+    if (s->url.db != 0) {
+        argv[0] = "SELECT";
+        len[0] = 6;
+        argv[1] = db;
+        len[1] = (size_t)snprintf(db, sizeof(db), "%d", s->url.db);
+        r = hs_cmd(s, 2, argv, len);
+        if ((rc = hs_check(s, r, "SELECT", RESDELIV_ESTORE)) != 0) {
+            return rc;
+        }
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
+static int hs_info_script(struct resdeliv__redis_conn *s)
+{
+    const char *info[2] = {"INFO", "server"};
+    size_t info_len[2] = {4, 6};
+    const char *load[3] = {"SCRIPT", "LOAD", resdeliv__redis_append_lua};
+    size_t load_len[3] = {6, 4, 0};
+    redisReply *r;
+    int rc;
+
+    load_len[2] = resdeliv__redis_append_lua_len;
+    r = hs_cmd(s, 2, info, info_len);
+    rc = hs_check(s, r, "INFO", RESDELIV_ESTORE);
+    if (rc != 0) {
+        return rc;
+    }
+    s->version = r->type == REDIS_REPLY_STRING
+                     ? resdeliv__redis_version_parse(r->str, r->len)
+                     : 0;
+    freeReplyObject(r);
+    r = hs_cmd(s, 3, load, load_len);
+    if ((rc = hs_check(s, r, "SCRIPT LOAD", RESDELIV_ESTORE)) != 0) {
+        return rc;
+    }
+    if (r->type == REDIS_REPLY_STRING && r->len < sizeof(s->sha)) {
+        memcpy(s->sha, r->str, r->len);
+        s->sha[r->len] = '\0';
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+int resdeliv__redis_conn_open(struct resdeliv__redis_conn *s)
+{
+    int rc;
+
+    s->c = open_context(s);
+    if (s->c == NULL) {
+        snprintf(s->errmsg, sizeof(s->errmsg), "Redis connect: out of memory");
+        s->failures++;
+        s->last_fail_ms = mono_ms();
+        return RESDELIV_ESTORE;
+    }
+    if (s->c->err) {
+        return io_error(s, "connect");
+    }
+    rc = hs_auth_select(s);
+    if (rc == 0) {
+        rc = hs_info_script(s);
+    }
+    if (rc != 0) {
+        if (s->c != NULL) {
+            resdeliv__redis_conn_close(s);
+        }
+        s->failures++;
+        s->last_fail_ms = mono_ms();
+        return rc;
+    }
+    s->failures = 0;
+    return 0;
+}
+
+int resdeliv__redis_conn_ensure(struct resdeliv__redis_conn *s)
+{
+    if (s->c != NULL) {
+        return 0;
+    }
+    if (s->failures > 0) {
+        uint32_t shift = s->failures - 1 > 10 ? 10 : s->failures - 1;
+        uint64_t delay = (uint64_t)BACKOFF_MIN_MS << shift;
+        uint64_t spent = mono_ms() - s->last_fail_ms;
+        if (delay > BACKOFF_MAX_MS) {
+            delay = BACKOFF_MAX_MS;
+        }
+        if (delay > s->connect_ms) {
+            delay = s->connect_ms;
+        }
+        if (spent < delay) {
+            struct timespec ts = {(time_t)((delay - spent) / 1000u),
+                                  (long)((delay - spent) % 1000u) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return resdeliv__redis_conn_open(s) == 0 ? 0 : RESDELIV_ESTORE;
+}
+
+int resdeliv__redis_conn_exchange(struct resdeliv__redis_conn *s,
+                                  const struct resdeliv__redis_argv *cmds,
+                                  size_t n, redisReply **replies)
+{
+    struct pipe_guard g;
+    int rc = resdeliv__redis_conn_ensure(s);
+
+    if (rc != 0) {
+        return rc;
+    }
+    guard_enter(&g);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (redisAppendCommandArgv(s->c, cmds[i].argc,
+                                   (const char **)cmds[i].argv,
+                                   cmds[i].len) != REDIS_OK) {
+            rc = RESDELIV_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        void *r = NULL;
+        if (rc == 0 && redisGetReply(s->c, &r) != REDIS_OK) {
+            rc = RESDELIV_ESTORE;
+        }
+        replies[i] = r;
+    }
+    guard_leave(&g);
+    if (rc != 0) {
+        for (size_t i = 0; i < n; i++) {
+            freeReplyObject(replies[i]);
+            replies[i] = NULL;
+        }
+        return io_error(s, "I/O");
+    }
+    return 0;
+}
