@@ -97,6 +97,9 @@ void resdeliv__sha256_update(struct resdeliv__sha256_ctx *ctx, const void *data,
 {
     const uint8_t *p = data;
 
+    if (len == 0) {
+        return;
+    }
     ctx->total += len;
     if (ctx->used > 0) {
         size_t take = 64 - ctx->used < len ? 64 - ctx->used : len;

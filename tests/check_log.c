@@ -847,6 +847,76 @@ START_TEST(retention_per_channel)
 }
 END_TEST
 
+/* ---- entry flags ------------------------------------------------------ */
+
+struct flags_read {
+    size_t n;
+    uint32_t flags[8];
+};
+
+static void on_flags_read(void *arg, int status,
+                          const struct resdeliv_stored_entry *e, size_t n,
+                          const char *epoch)
+{
+    struct flags_read *o = arg;
+
+    o->n = status == 0 ? n : 0;
+    for (size_t i = 0; i < o->n && i < 8; i++) {
+        o->flags[i] = e[i].flags;
+    }
+    (void)epoch;
+}
+
+/* One scan per publish: the store learns which payloads a reader may tag
+ * by insertion, and the payload is what resdeliv_tag() makes. */
+START_TEST(publish_entry_flags)
+{
+    static const struct {
+        const char *data;
+        uint32_t flags;
+    } cases[] = {
+        {"{\"a\":1}", RESDELIV_ENTRY_OBJECT},
+        {" { \n} ", RESDELIV_ENTRY_OBJECT},
+        {"{\"a\":\"}\" } ", RESDELIV_ENTRY_OBJECT},
+        {"{\"_replay_id\":5,\"b\":2}", 0},
+        {"{\"x\":1,\"_replay_epoch\":\"zz\"}", 0},
+        {"[1]", 0},
+        {"{\"a\":1", 0},
+    };
+    size_t ncases = sizeof(cases) / sizeof(cases[0]);
+    resdeliv_store *st = memory_store();
+    resdeliv_log *log = open_log(NULL, st, "app");
+    struct resdeliv_log_key key = {"app", 3, "fl", 2};
+    struct flags_read r = {0};
+
+    for (size_t i = 0; i < ncases; i++) {
+        struct resdeliv_message m = msg("fl", "ev", cases[i].data);
+        struct resdeliv_publish_result res;
+        char *want = NULL;
+        size_t want_len = 0;
+        int rc;
+
+        ck_assert_int_eq(resdeliv_log_publish(log, &m, &res), 0);
+        rc = resdeliv_tag(m.data, m.data_len, "_replay_id", "_replay_epoch",
+                          &res.position.id, res.position.epoch, &want,
+                          &want_len);
+        ck_assert_uint_eq(res.tagged, rc == 0);
+        ck_assert_str_eq(res.payload, rc == 0 ? want : cases[i].data);
+        resdeliv_free(want);
+        resdeliv_publish_result_clear(&res);
+    }
+    ck_assert_int_eq(resdeliv_store_read(st, &key, NULL, 8, on_flags_read, &r),
+                     0);
+    ck_assert_uint_eq(r.n, ncases);
+    for (size_t i = 0; i < ncases; i++) {
+        ck_assert_msg(r.flags[i] == cases[i].flags, "'%s': flags %u",
+                      cases[i].data, r.flags[i]);
+    }
+    resdeliv_log_close(log);
+    resdeliv_store_free(st);
+}
+END_TEST
+
 static Suite *log_suite(void)
 {
     Suite *s = suite_create("log");
@@ -864,6 +934,7 @@ static Suite *log_suite(void)
     tcase_add_test(tc, publish_custom_fields);
     tcase_add_test(tc, publish_bad_input);
     tcase_add_test(tc, retention_per_channel);
+    tcase_add_test(tc, publish_entry_flags);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("not_object");

@@ -912,6 +912,76 @@ START_TEST(payloads_match_live)
 }
 END_TEST
 
+static void on_append_seen(void *arg, int status,
+                           const struct resdeliv_append_result *res, size_t n)
+{
+    struct page_seen *s = arg;
+
+    s->calls++;
+    s->status = status != 0 ? status : (n == 1 ? res[0].status : -1);
+}
+
+/* Entries marked RESDELIV_ENTRY_OBJECT are tagged by insertion; the
+ * result is byte for byte the full tag (and the live payload), whatever
+ * the white space. A flag on data that does not end like an object falls
+ * back to the full path. */
+START_TEST(fast_path_matches_full)
+{
+    static const char *const datas[] = {
+        "{\"a\":1}",          " {\"a\" : [1, {}] }\n\t", "{}",
+        "  { \r\n }  ",       "{\"s\":\"}{\\\"\"}",
+        "{\"_replay_id\":0}", "{\"a\":{\"_replay_id\":1}}",
+    };
+    size_t nd = sizeof(datas) / sizeof(datas[0]);
+    struct resdeliv_append_item lie = {
+        .channel = "news", .channel_len = 4, .event = "ev", .event_len = 2,
+        .data = "[1]", .data_len = 3, .retention = {100, 0},
+        .flags = RESDELIV_ENTRY_OBJECT};
+    struct fixture fx;
+    resdeliv_replay *cur;
+    const struct resdeliv_replay_entry *e;
+    struct page_seen ap = {0};
+    size_t n;
+
+    fx_open(&fx, NULL);
+    for (size_t i = 0; i < nd; i++) {
+        struct resdeliv_message m = {"news", 4, "ev", 2, datas[i],
+                                     strlen(datas[i])};
+        struct resdeliv_publish_result res;
+        fx.now += 10;
+        ck_assert_int_eq(resdeliv_log_publish(fx.log, &m, &res), 0);
+        ck_assert_uint_eq(res.tagged, 1);
+        fx.ids[fx.n] = res.position.id;
+        fx.payloads[fx.n++] = res.payload;
+        strcpy(fx.epoch, res.position.epoch);
+    }
+    fx.now += 10;
+    ck_assert_int_eq(resdeliv_store_append(fx.store, "app", 3, &lie, 1,
+                                           on_append_seen, &ap),
+                     0);
+    cur = open_at(&fx, "news", "0-0", fx.epoch);
+    ck_assert_int_eq(resdeliv_replay_next_page(cur, &e, &n), 0);
+    ck_assert_uint_eq(n, nd + 1);
+    for (size_t i = 0; i < nd; i++) {
+        char *full = NULL;
+        size_t full_len = 0;
+        ck_assert_int_eq(resdeliv_tag(datas[i], strlen(datas[i]),
+                                      "_replay_id", "_replay_epoch",
+                                      &e[i].id, fx.epoch, &full, &full_len),
+                         0);
+        ck_assert_uint_eq(e[i].tagged, 1);
+        ck_assert_str_eq(e[i].payload, full);
+        ck_assert_uint_eq(e[i].payload_len, full_len);
+        ck_assert_str_eq(e[i].payload, fx.payloads[i]);
+        resdeliv_free(full);
+    }
+    ck_assert_uint_eq(e[nd].tagged, 0);
+    ck_assert_str_eq(e[nd].payload, "[1]");
+    resdeliv_replay_close(cur);
+    fx_close(&fx);
+}
+END_TEST
+
 START_TEST(replay_counters)
 {
     struct resdeliv_config cfg;
@@ -1436,6 +1506,7 @@ static Suite *replay_suite(void)
 
     tc = tcase_create("payloads");
     tcase_add_test(tc, payloads_match_live);
+    tcase_add_test(tc, fast_path_matches_full);
     tcase_add_test(tc, replay_counters);
     tcase_add_test(tc, close_unfetched);
     suite_add_tcase(s, tc);
