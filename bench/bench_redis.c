@@ -124,8 +124,8 @@ static void read_cmdstats(struct bench *b, char *out, size_t size)
         }
         if (strncmp(name, "info", 4) != 0 && strncmp(name, "config", 6) != 0) {
             used += (size_t)snprintf(out + used, size - used, "%s%.*s=%.2f",
-                                     used ? " " : "", (int)(colon - name),
-                                     name, strtod(upc + 14, NULL));
+                                     used ? " " : "", (int)(colon - name), name,
+                                     strtod(upc + 14, NULL));
         }
         p = colon;
     }
@@ -137,8 +137,8 @@ static void read_cmdstats(struct bench *b, char *out, size_t size)
 /* ---- measuring -------------------------------------------------------- */
 
 /* One repetition of `fn`, with the server's CPU time around it. */
-static int timed(struct bench *b, run_fn fn, const void *arg,
-                 struct series *r, uint64_t msgs)
+static int timed(struct bench *b, run_fn fn, const void *arg, struct series *r,
+                 uint64_t msgs)
 {
     double c0 = server_cpu(b);
     struct sample s = {0, 0, 0};
@@ -170,8 +170,7 @@ static int warm(struct bench *b, run_fn fn, const void *arg, struct series *r)
     return rc;
 }
 
-void bench_set_rate(struct sample *s, uint64_t msgs, uint64_t t0,
-                     uint64_t c0)
+void bench_set_rate(struct sample *s, uint64_t msgs, uint64_t t0, uint64_t c0)
 {
     uint64_t wall = now_ns() - t0;
 
@@ -226,7 +225,8 @@ int bench_lib_single(struct bench *b, const void *arg, struct sample *s)
     for (uint64_t i = 0; i < n; i++) {
         int rc = resdeliv_log_publish(b->log, &b->msgs[0], &b->res[0]);
         if (rc != 0 || check_results(b, 1) != 0) {
-            return bench_fail("resdeliv_log_publish", resdeliv_log_errmsg(b->log));
+            return bench_fail("resdeliv_log_publish",
+                              resdeliv_log_errmsg(b->log));
         }
     }
     bench_set_rate(s, n, t0, c0);
@@ -244,7 +244,7 @@ int bench_lib_batch(struct bench *b, const void *arg, struct sample *s)
         int rc = resdeliv_log_publish_batch(b->log, b->msgs, BATCH, b->res);
         if (rc != 0 || check_results(b, BATCH) != 0) {
             return bench_fail("resdeliv_log_publish_batch",
-                        resdeliv_log_errmsg(b->log));
+                              resdeliv_log_errmsg(b->log));
         }
     }
     bench_set_rate(s, rounds * BATCH, t0, c0);
@@ -325,10 +325,29 @@ static int spawn_rb(struct bench *b, int pipeline, uint64_t n, int out_fd,
                     pid_t *pid)
 {
     char port[16], depth[16], count[32];
-    const char *argv[] = {"redis-benchmark", "-h", "127.0.0.1", "-p", port,
-                          "-c", "1", "-P", depth, "-n", count, "-q",
-                          "XADD", RB_KEY, "MAXLEN", "~", RETENTION, "*",
-                          "e", EVENT, "d", b->payload, NULL};
+    const char *argv[] = {"redis-benchmark",
+                          "-h",
+                          "127.0.0.1",
+                          "-p",
+                          port,
+                          "-c",
+                          "1",
+                          "-P",
+                          depth,
+                          "-n",
+                          count,
+                          "-q",
+                          "XADD",
+                          RB_KEY,
+                          "MAXLEN",
+                          "~",
+                          RETENTION,
+                          "*",
+                          "e",
+                          EVENT,
+                          "d",
+                          b->payload,
+                          NULL};
     posix_spawn_file_actions_t fa;
     int rc;
 
@@ -338,8 +357,8 @@ static int spawn_rb(struct bench *b, int pipeline, uint64_t n, int out_fd,
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    rc = posix_spawnp(pid, "redis-benchmark", &fa, NULL,
-                      (char *const *)argv, environ);
+    rc = posix_spawnp(pid, "redis-benchmark", &fa, NULL, (char *const *)argv,
+                      environ);
     posix_spawn_file_actions_destroy(&fa);
     return rc;
 }
@@ -379,10 +398,10 @@ static int rb_run(struct bench *b, const void *arg, struct sample *s)
         parse_rps(out, &s->rate) != 0) {
         return bench_fail("redis-benchmark gave no requests per second", out);
     }
-    s->cli_us = ((double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec) *
-                    1e6 / (double)n +
-                ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) /
-                    (double)n;
+    s->cli_us =
+        ((double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec) * 1e6 /
+            (double)n +
+        ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / (double)n;
     return 0;
 }
 
@@ -520,11 +539,12 @@ static int fill_replay(struct bench *b)
         b->msgs[i].channel_len = sizeof(CH_REPLAY) - 1;
     }
     for (size_t done = 0; done < REPLAY_ENTRIES;) {
-        size_t n = REPLAY_ENTRIES - done < BATCH ? REPLAY_ENTRIES - done
-                                                 : BATCH;
+        size_t n =
+            REPLAY_ENTRIES - done < BATCH ? REPLAY_ENTRIES - done : BATCH;
         if (resdeliv_log_publish_batch(b->log, b->msgs, n, b->res) != 0 ||
             check_results(b, n) != 0) {
-            return bench_fail("filling the replay log", resdeliv_log_errmsg(b->log));
+            return bench_fail("filling the replay log",
+                              resdeliv_log_errmsg(b->log));
         }
         done += n;
     }
@@ -543,8 +563,9 @@ static int fill_replay(struct bench *b)
     if (r != NULL) {
         freeReplyObject(r);
     }
-    return len == REPLAY_ENTRIES ? 0 : bench_fail("replay log is not 1000 long",
-                                            b->replay_key);
+    return len == REPLAY_ENTRIES
+               ? 0
+               : bench_fail("replay log is not 1000 long", b->replay_key);
 }
 
 static int setup(struct bench *b)
@@ -609,8 +630,10 @@ static int parse_args(int argc, char **argv, struct opts *o, int *analysis)
             errno = 0;
             reps = strtol(argv[++i], &end, 10);
             if (errno != 0 || *end != '\0' || reps < 1 || reps > MAX_REPS) {
-                fprintf(stderr, "bench-redis: --reps takes 1..%d, not "
-                        "\"%s\"\n", MAX_REPS, argv[i]);
+                fprintf(stderr,
+                        "bench-redis: --reps takes 1..%d, not "
+                        "\"%s\"\n",
+                        MAX_REPS, argv[i]);
                 return -1;
             }
         } else if (strcmp(argv[i], "--help") == 0) {
@@ -666,4 +689,3 @@ int main(int argc, char **argv)
     teardown(&b);
     return rc == 0 ? 0 : 1;
 }
-

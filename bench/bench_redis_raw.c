@@ -68,8 +68,7 @@ static int store_open(struct bench *b)
     const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
     const char *xinfo[] = {"XINFO", "STREAM", b->replay_key};
     const char *get[] = {"GET", b->replay_epoch};
-    const char *rev[] = {"XREVRANGE", b->replay_key, "+", "-", "COUNT",
-                         "1001"};
+    const char *rev[] = {"XREVRANGE", b->replay_key, "+", "-", "COUNT", "1001"};
     const char **argv[5] = {multi, xinfo, get, rev, exec};
     int argc[5] = {1, 3, 2, 6, 1};
     redisReply *r = pipeline(b, argv, argc, 5);
@@ -109,9 +108,10 @@ static redisReply *page(struct bench *b, enum shape sh, int first,
         memcpy(argc, c, sizeof(c));
     }
     r = pipeline(b, txn, argc, info ? 5 : 4);
-    *range = r != NULL && r->type == REDIS_REPLY_ARRAY &&
-                     r->elements > (size_t)info
-                 ? r->element[info] : NULL;
+    *range =
+        r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > (size_t)info
+            ? r->element[info]
+            : NULL;
     return r;
 }
 
@@ -225,8 +225,8 @@ static int bad_reply(const redisReply *r)
 static int probe_run(struct bench *b, const void *a, struct sample *s)
 {
     const struct probe *p = a;
-    uint64_t total = p->depth > 1 || p->msgs > 1 ? b->o.n_probe64
-                                                 : b->o.n_probe1;
+    uint64_t total =
+        p->depth > 1 || p->msgs > 1 ? b->o.n_probe64 : b->o.n_probe1;
     uint64_t rounds = total / (uint64_t)(p->msgs * p->depth);
     uint64_t t0 = now_ns();
     uint64_t c0 = cpu_ns();
@@ -234,8 +234,8 @@ static int probe_run(struct bench *b, const void *a, struct sample *s)
     for (uint64_t i = 0; i < rounds; i++) {
         for (int d = 0; d < p->depth; d++) {
             for (int k = 0; k < p->ncmds; k++) {
-                redisAppendCommandArgv(b->raw, p->cmds[k].argc,
-                                       p->cmds[k].argv, p->cmds[k].len);
+                redisAppendCommandArgv(b->raw, p->cmds[k].argc, p->cmds[k].argv,
+                                       p->cmds[k].len);
             }
         }
         for (int k = 0; k < p->depth * p->ncmds; k++) {
@@ -257,8 +257,16 @@ static int probe_run(struct bench *b, const void *a, struct sample *s)
     return 0;
 }
 
-enum kind { K_XADD, K_RET1, K_SXADD, K_STORE, K_LEAN, K_MULTI, K_LEAN_N,
-            K_MULTI_N };
+enum kind {
+    K_XADD,
+    K_RET1,
+    K_SXADD,
+    K_STORE,
+    K_LEAN,
+    K_MULTI,
+    K_LEAN_N,
+    K_MULTI_N
+};
 
 static const struct spec {
     const char *name;
@@ -300,7 +308,7 @@ static void cmd_xadd(struct bench *b, struct probe *p, struct cmd *c,
 static void cmd_lean(struct bench *b, struct probe *p, struct cmd *c, int n)
 {
     const char *const head[] = {"EVALSHA", b->sha_lean, "2", p->stream,
-                                p->epoch, RETENTION, NULL};
+                                p->epoch,  RETENTION,   NULL};
 
     args(c, head);
     for (int i = 0; i < n; i++) {
@@ -324,8 +332,7 @@ static void cmds_multi(struct bench *b, struct probe *p, int n)
     args(&p->cmds[n + 2], exec);
 }
 
-static void build_probe(struct bench *b, struct probe *p,
-                        const struct spec *sp)
+static void build_probe(struct bench *b, struct probe *p, const struct spec *sp)
 {
     struct cmd *c = p->cmds;
 
@@ -339,8 +346,8 @@ static void build_probe(struct bench *b, struct probe *p,
         const char *const w[] = {"EVALSHA", b->sha_ret, "0", NULL};
         args(c, w);
     } else if (sp->kind == K_SXADD) {
-        const char *const w[] = {"EVALSHA", b->sha_xadd, "1", p->stream,
-                                 RETENTION, EVENT, b->payload, NULL};
+        const char *const w[] = {"EVALSHA", b->sha_xadd, "1",        p->stream,
+                                 RETENTION, EVENT,       b->payload, NULL};
         args(c, w);
     } else if (sp->kind == K_STORE) {
         for (int i = 0; i < b->store_argv.argc; i++) {
@@ -381,8 +388,7 @@ static int make_probes(struct bench *b, struct probe *probes)
     return 0;
 }
 
-static int load_script(struct bench *b, const char *lua, size_t len,
-                       char *sha)
+static int load_script(struct bench *b, const char *lua, size_t len, char *sha)
 {
     const char *argv[3] = {"SCRIPT", "LOAD", lua};
     size_t lens[3] = {6, 4, len};
@@ -427,13 +433,14 @@ static int prepare_store_probe(struct bench *b)
 
 static void print_probes(struct probe *p, size_t n)
 {
-    printf("\nanalysis (hiredis from C and the library, same server; p1 = one round trip per "
+    printf("\nanalysis (hiredis from C and the library, same server; p1 = one "
+           "round trip per "
            "command group, p64 = 64 groups per round trip, x64 = 64 messages "
-           "in one group)\n%-20s %11s %8s %8s %8s\n", "probe", "msg/s",
-           "vs xadd", "srv us", "cli us");
+           "in one group)\n%-20s %11s %8s %8s %8s\n",
+           "probe", "msg/s", "vs xadd", "srv us", "cli us");
     for (size_t i = 0; i < n; i++) {
-        const struct series *x = p[i].depth > 1 || p[i].msgs > 1
-                                     ? &p[1].r : &p[0].r;
+        const struct series *x =
+            p[i].depth > 1 || p[i].msgs > 1 ? &p[1].r : &p[0].r;
         printf("%-20s %11.0f %8.3f %8.2f %8.2f\n", p[i].name, p[i].r.med.rate,
                p[i].r.med.rate / x->med.rate, p[i].r.med.srv_us,
                p[i].r.med.cli_us);
@@ -466,9 +473,9 @@ int bench_probes(struct bench *b)
     struct job j[NROWS];
     int rc = p == NULL ? bench_fail("out of memory", NULL) : 0;
 
-    rc = rc == 0 ? load_script(b, LUA_RETURN1, sizeof(LUA_RETURN1) - 1,
-                               b->sha_ret)
-                 : rc;
+    rc = rc == 0
+             ? load_script(b, LUA_RETURN1, sizeof(LUA_RETURN1) - 1, b->sha_ret)
+             : rc;
     rc = rc == 0 ? load_script(b, LUA_XADD, sizeof(LUA_XADD) - 1, b->sha_xadd)
                  : rc;
     rc = rc == 0 ? load_script(b, LUA_LEAN, sizeof(LUA_LEAN) - 1, b->sha_lean)
@@ -505,8 +512,8 @@ int bench_replay_shapes(struct bench *b)
     static const enum shape raw = SHAPE_RAW, store = SHAPE_STORE,
                             lean = SHAPE_LEAN;
     static const char *const names[4] = {"replay_library", "replay_raw_xrange",
-                                          "replay_store_wire",
-                                          "replay_lean_wire"};
+                                         "replay_store_wire",
+                                         "replay_lean_wire"};
     struct series r[4];
     uint64_t ne = b->o.replays * REPLAY_ENTRIES;
     struct job j[4] = {
@@ -522,11 +529,11 @@ int bench_replay_shapes(struct bench *b)
     }
     printf("\nreplay of 1000 entries, split (hiredis replays the store's "
            "exchanges without the library around them)\n%-20s %11s %8s "
-           "%8s %8s\n", "shape", "entries/s", "vs raw", "srv us", "cli us");
+           "%8s %8s\n",
+           "shape", "entries/s", "vs raw", "srv us", "cli us");
     for (int i = 0; i < 4; i++) {
         printf("%-20s %11.0f %8.3f %8.2f %8.2f\n", names[i], r[i].med.rate,
-               r[i].med.rate / r[1].med.rate, r[i].med.srv_us,
-               r[i].med.cli_us);
+               r[i].med.rate / r[1].med.rate, r[i].med.srv_us, r[i].med.cli_us);
     }
     for (int i = 0; i < 4; i++) {
         printf("cmdstats %-20s %s\n", names[i], r[i].cmdstat);

@@ -1,13 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The subscription seam, connection and delivery side: the server handle,
- * the connection table, subscribe and unsubscribe, and live delivery.
- *
- * A live frame is built once and handed to the host's broadcast() (which
- * reaches the joined connections), and a copy goes into the hold queue of
- * every subscription of that channel that is not live yet; those are
- * found through a per-channel index, so a publish never scans every
- * connection. The replay side lives in server_replay.c.
+ * The subscription seam, connection side: the server handle, the
+ * connection table, subscribe and unsubscribe, and the per-channel index
+ * of subscriptions that are not live yet, through which a live message
+ * finds the hold queues without scanning every connection. Live delivery
+ * is in server_live.c, the replay side in server_replay.c.
  */
 #include "server_internal.h"
 
@@ -115,15 +112,16 @@ static struct resdeliv__conn *conn_find(const resdeliv_server *srv,
     return NULL;
 }
 
-static struct resdeliv__chan *chan_find(const resdeliv_server *srv,
-                                        const char *name, size_t len)
+struct resdeliv__chan *resdeliv__server_chan_find(const resdeliv_server *srv,
+                                                  const char *name, size_t len)
 {
     uint64_t h = hash_bytes(name, len);
 
     for (struct resdeliv__hnode *n = ht_chain(&srv->chans, h); n != NULL;
          n = n->next) {
         struct resdeliv__chan *ch = (struct resdeliv__chan *)n;
-        if (n->hash == h && ch->len == len && memcmp(ch->name, name, len) == 0) {
+        if (n->hash == h && ch->len == len &&
+            memcmp(ch->name, name, len) == 0) {
             return ch;
         }
     }
@@ -181,8 +179,8 @@ static int copy_options(const struct resdeliv_server_options *in,
     if (RESDELIV_ABI_VERSION_MAJOR(in->abi_version) != RESDELIV_ABI_MAJOR) {
         return RESDELIV_EABI;
     }
-    memcpy(out, in, in->struct_size < sizeof(*out) ? in->struct_size
-                                                   : sizeof(*out));
+    memcpy(out, in,
+           in->struct_size < sizeof(*out) ? in->struct_size : sizeof(*out));
     out->struct_size = (uint32_t)sizeof(*out);
     if (out->max_held == 0 || out->max_subscriptions == 0 ||
         out->max_replaying == 0 || out->dedup_window == 0 ||
@@ -266,8 +264,8 @@ void resdeliv__server_leave(resdeliv_server *srv)
     }
 }
 
-void resdeliv__server_say(resdeliv_server *srv, uint32_t level,
-                          const char *fmt, ...)
+void resdeliv__server_say(resdeliv_server *srv, uint32_t level, const char *fmt,
+                          ...)
 {
     char line[512];
     va_list ap;
@@ -316,8 +314,7 @@ int resdeliv_server_conn_open(resdeliv_server *srv, void *conn)
     return 0;
 }
 
-void resdeliv__server_conn_drop(resdeliv_server *srv,
-                                struct resdeliv__conn *c)
+void resdeliv__server_conn_drop(resdeliv_server *srv, struct resdeliv__conn *c)
 {
     struct resdeliv__sub *s;
 
@@ -369,9 +366,8 @@ void resdeliv__server_want_writable(resdeliv_server *srv,
     }
 }
 
-void resdeliv__server_conn_fail(resdeliv_server *srv,
-                                struct resdeliv__conn *c, uint32_t code,
-                                const char *msg)
+void resdeliv__server_conn_fail(resdeliv_server *srv, struct resdeliv__conn *c,
+                                uint32_t code, const char *msg)
 {
     char *frame = NULL;
     size_t len = 0;
@@ -396,7 +392,7 @@ void resdeliv__server_conn_fail(resdeliv_server *srv,
 
 /* ---- subscriptions ----------------------------------------------------- */
 
-static int channel_ok(const char *channel, size_t *len)
+int resdeliv__server_channel_ok(const char *channel, size_t *len)
 {
     if (channel == NULL) {
         return 0;
@@ -476,7 +472,8 @@ static struct resdeliv__sub *sub_new(resdeliv_server *srv, const char *channel,
 /* Put a new subscription into its channel's holding index. */
 static int hold_index(resdeliv_server *srv, struct resdeliv__sub *s)
 {
-    struct resdeliv__chan *ch = chan_find(srv, s->channel, s->channel_len);
+    struct resdeliv__chan *ch =
+        resdeliv__server_chan_find(srv, s->channel, s->channel_len);
 
     if (ch == NULL) {
         ch = malloc(sizeof(*ch) + s->channel_len);
@@ -543,9 +540,9 @@ static int refuse_subscription(resdeliv_server *srv, struct resdeliv__conn *c,
 }
 
 static int subscribe_checked(resdeliv_server *srv, struct resdeliv__conn *c,
-                             const char *channel, size_t len,
-                             const char *id, const char *epoch,
-                             const char *data, size_t data_len)
+                             const char *channel, size_t len, const char *id,
+                             const char *epoch, const char *data,
+                             size_t data_len)
 {
     struct resdeliv__sub *s;
 
@@ -581,7 +578,8 @@ int resdeliv_server_subscribe(resdeliv_server *srv, void *conn,
     size_t len = 0;
     int rc;
 
-    if (srv == NULL || conn == NULL || !channel_ok(channel, &len) ||
+    if (srv == NULL || conn == NULL ||
+        !resdeliv__server_channel_ok(channel, &len) ||
         (data == NULL && data_len > 0)) {
         return RESDELIV_EINVAL;
     }
@@ -603,7 +601,8 @@ int resdeliv_server_unsubscribe(resdeliv_server *srv, void *conn,
     struct resdeliv__sub **pp;
     size_t len = 0;
 
-    if (srv == NULL || srv->freeing || !channel_ok(channel, &len)) {
+    if (srv == NULL || srv->freeing ||
+        !resdeliv__server_channel_ok(channel, &len)) {
         return RESDELIV_ENOENT;
     }
     c = conn_find(srv, conn);
@@ -640,244 +639,6 @@ int resdeliv_server_writable(resdeliv_server *srv, void *conn)
     resdeliv__server_enter(srv);
     resdeliv__server_serve(srv, c);
     resdeliv__server_leave(srv);
-    return 0;
-}
-
-/* ---- live delivery ----------------------------------------------------- */
-
-static void overflow(resdeliv_server *srv, struct resdeliv__sub *s)
-{
-    char msg[128];
-
-    snprintf(msg, sizeof(msg),
-             "resdeliv: replay hold queue full (%llu messages); reconnect "
-             "with last_event_id",
-             (unsigned long long)srv->opts.max_held);
-    srv->stats.overflows++;
-    resdeliv__server_conn_fail(srv, s->conn, RESDELIV_PUSHER_ERR_OVER_CAPACITY,
-                               msg);
-}
-
-static int hold(resdeliv_server *srv, struct resdeliv__sub *s,
-                const struct resdeliv_id *id, const char *frame, size_t len)
-{
-    struct resdeliv__held *h = malloc(sizeof(*h) + len + 1);
-
-    if (h == NULL) {
-        return RESDELIV_ENOMEM;
-    }
-    h->next = NULL;
-    h->id = *id;
-    h->len = len;
-    memcpy(h->frame, frame, len);
-    h->frame[len] = '\0';
-    if (s->held_tail != NULL) {
-        s->held_tail->next = h;
-    } else {
-        s->held_head = h;
-    }
-    s->held_tail = h;
-    s->nheld++;
-    srv->stats.held++;
-    return 0;
-}
-
-/* Broadcast one frame, then hold a copy for every subscription of the
- * channel that is not live yet. Those whose queue is full are closed
- * after the pass, which makes no transport call. */
-static void deliver_frame(resdeliv_server *srv, const char *channel,
-                          size_t channel_len, const struct resdeliv_id *id,
-                          const char *frame, size_t len, void *except)
-{
-    struct resdeliv__sub *full = NULL;
-    struct resdeliv__chan *ch;
-
-    srv->tp.broadcast(srv->tp.host, channel, channel_len, frame, len, except);
-    ch = srv->freeing ? NULL : chan_find(srv, channel, channel_len);
-    for (struct resdeliv__sub *s = ch != NULL ? ch->head : NULL; s != NULL;
-         s = s->hnext) {
-        if (except != NULL && s->conn->key == except) {
-            continue;
-        }
-        if (s->nheld >= srv->opts.max_held || hold(srv, s, id, frame, len)) {
-            resdeliv__sub_ref(s);
-            s->ovf_next = full;
-            full = s;
-        }
-    }
-    while (full != NULL) {
-        struct resdeliv__sub *s = full;
-        full = s->ovf_next;
-        s->ovf_next = NULL;
-        if (!s->dead && !srv->freeing) {
-            overflow(srv, s);
-        }
-        resdeliv__sub_unref(s);
-    }
-}
-
-static void deliver_one(resdeliv_server *srv, const struct resdeliv_message *m,
-                        const struct resdeliv_publish_result *r, void *except)
-{
-    static const struct resdeliv_id zero = {0, 0};
-    char *frame = NULL;
-    size_t len = 0;
-
-    if (resdeliv_pusher_build_event(m->event, m->event_len, m->channel,
-                                    m->channel_len, r->payload,
-                                    r->payload_len, &frame, &len) < 0) {
-        resdeliv__server_say(srv, RESDELIV_LOG_ERROR,
-                             "resdeliv: out of memory building a frame for "
-                             "'%.*s'",
-                             (int)m->channel_len, m->channel);
-        return;
-    }
-    deliver_frame(srv, m->channel, m->channel_len,
-                  r->logged ? &r->position.id : &zero, frame, len, except);
-    resdeliv_free(frame);
-}
-
-static void on_published(void *arg, int status,
-                         struct resdeliv_publish_result *results, size_t n)
-{
-    struct resdeliv__pub *op = arg;
-    resdeliv_server *srv = op->srv;
-
-    if (srv != NULL) {
-        if (op->prev != NULL) {
-            op->prev->next = op->next;
-        } else {
-            srv->pubs = op->next;
-        }
-        if (op->next != NULL) {
-            op->next->prev = op->prev;
-        }
-        resdeliv__server_enter(srv);
-        for (size_t i = 0; status == 0 && i < n && i < op->n; i++) {
-            if (srv->freeing) {
-                break;
-            }
-            if (results[i].status == 0 && results[i].payload != NULL) {
-                deliver_one(srv, &op->names[i], &results[i], op->except);
-            }
-        }
-    }
-    if (op->cb != NULL) {
-        op->cb(op->arg, status, results, n);
-    }
-    if (srv != NULL) {
-        resdeliv__server_leave(srv);
-    }
-    free(op);
-}
-
-/* One block: the op, the message names, then their bytes. */
-static struct resdeliv__pub *pub_new(const struct resdeliv_message *msgs,
-                                     size_t n)
-{
-    size_t head = sizeof(struct resdeliv__pub) + n * sizeof(msgs[0]);
-    size_t total = head;
-    struct resdeliv__pub *op;
-    char *p;
-
-    for (size_t i = 0; i < n; i++) {
-        total += msgs[i].channel_len + msgs[i].event_len + 2;
-    }
-    op = calloc(1, total);
-    if (op == NULL) {
-        return NULL;
-    }
-    op->n = n;
-    p = (char *)op + head;
-    for (size_t i = 0; i < n; i++) {
-        struct resdeliv_message *m = &op->names[i];
-        memcpy(p, msgs[i].channel, msgs[i].channel_len);
-        m->channel = p;
-        m->channel_len = msgs[i].channel_len;
-        p += m->channel_len + 1;
-        memcpy(p, msgs[i].event, msgs[i].event_len);
-        m->event = p;
-        m->event_len = msgs[i].event_len;
-        p += m->event_len + 1;
-    }
-    return op;
-}
-
-int resdeliv_server_publish(resdeliv_server *srv,
-                            const struct resdeliv_message *msgs, size_t n,
-                            void *except, resdeliv_publish_cb cb, void *arg)
-{
-    struct resdeliv__pub *op;
-    int rc;
-
-    if (srv == NULL || (n > 0 && msgs == NULL) ||
-        n > SIZE_MAX / 4 / sizeof(*msgs)) {
-        return RESDELIV_EINVAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (msgs[i].channel == NULL || msgs[i].event == NULL ||
-            msgs[i].channel_len > RESDELIV_MAX_CHANNEL_LEN ||
-            msgs[i].event_len > RESDELIV_PUSHER_MAX_FRAME) {
-            return RESDELIV_EINVAL;
-        }
-    }
-    if (srv->freeing) {
-        return RESDELIV_ECLOSED;
-    }
-    op = pub_new(msgs, n);
-    if (op == NULL) {
-        return RESDELIV_ENOMEM;
-    }
-    op->srv = srv;
-    op->cb = cb;
-    op->arg = arg;
-    op->except = except;
-    op->next = srv->pubs;
-    if (srv->pubs != NULL) {
-        srv->pubs->prev = op;
-    }
-    srv->pubs = op;
-    resdeliv__server_enter(srv);
-    rc = resdeliv_log_publish_async(srv->log, msgs, n, on_published, op);
-    if (rc < 0) {
-        srv->pubs = op->next;
-        if (op->next != NULL) {
-            op->next->prev = NULL;
-        }
-        free(op);
-    }
-    resdeliv__server_leave(srv);
-    return rc;
-}
-
-int resdeliv_server_deliver(resdeliv_server *srv, const char *channel,
-                            const struct resdeliv_id *id, const char *event,
-                            const char *payload, size_t payload_len,
-                            void *except)
-{
-    static const struct resdeliv_id zero = {0, 0};
-    char *frame = NULL;
-    size_t len = 0;
-    size_t clen = 0;
-    int rc;
-
-    if (srv == NULL || !channel_ok(channel, &clen) || event == NULL ||
-        (payload == NULL && payload_len > 0)) {
-        return RESDELIV_EINVAL;
-    }
-    if (srv->freeing) {
-        return RESDELIV_ECLOSED;
-    }
-    rc = resdeliv_pusher_build_event(event, strlen(event), channel, clen,
-                                     payload, payload_len, &frame, &len);
-    if (rc < 0) {
-        return rc;
-    }
-    resdeliv__server_enter(srv);
-    deliver_frame(srv, channel, clen, id != NULL ? id : &zero, frame, len,
-                  except);
-    resdeliv__server_leave(srv);
-    resdeliv_free(frame);
     return 0;
 }
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The subscription seam's state, shared by the connection and delivery
- * side (server.c) and the per-subscription replay machine
- * (server_replay.c). Nothing here is exported.
+ * The subscription seam's state, shared by the connection side
+ * (server.c), live delivery (server_live.c) and the per-subscription
+ * replay machine (server_replay.c). Nothing here is exported.
  *
  * Lifetimes: the host may close a connection, unsubscribe or even free
  * the server from inside any transport call the seam makes, and a store
@@ -42,6 +42,7 @@ struct resdeliv__htable {
 struct resdeliv__held {
     struct resdeliv__held *next;
     struct resdeliv_id id; /* zero: untagged */
+    int fresh;             /* passed the dedup window already */
     size_t len;
     char frame[];
 };
@@ -59,9 +60,9 @@ struct resdeliv__chan;
 
 struct resdeliv__sub {
     resdeliv_server *srv;
-    struct resdeliv__conn *conn;  /* NULL once dead */
-    struct resdeliv__sub *next;   /* the connection's list */
-    struct resdeliv__chan *chan;  /* holding index entry, or NULL */
+    struct resdeliv__conn *conn; /* NULL once dead */
+    struct resdeliv__sub *next;  /* the connection's list */
+    struct resdeliv__chan *chan; /* holding index entry, or NULL */
     struct resdeliv__sub *hprev, *hnext;
     struct resdeliv__sub *wprev, *wnext; /* waiting FIFO */
     struct resdeliv__sub *ovf_next;      /* overflow pass of a delivery */
@@ -69,16 +70,16 @@ struct resdeliv__sub {
     int refs;
     int dead;
     int waiting;
-    int has_slot;    /* counts against max_replaying */
-    int busy;        /* an open or fetch is in flight */
-    int in_call;     /* inside the call that started it */
-    int ended;       /* the cursor has nothing more to give */
+    int has_slot; /* counts against max_replaying */
+    int busy;     /* an open or fetch is in flight */
+    int in_call;  /* inside the call that started it */
+    int ended;    /* the cursor has nothing more to give */
     int wants_writable;
-    int stale_run;   /* RESDELIV_ESTALE answers in a row */
-    int op_status;   /* outcome of the last open or fetch */
+    int stale_run; /* RESDELIV_ESTALE answers in a row */
+    int op_status; /* outcome of the last open or fetch */
     char *last_id;
     char *last_epoch;
-    char *data;      /* subscription_succeeded inner object */
+    char *data; /* subscription_succeeded inner object */
     size_t data_len;
     resdeliv_replay *cur;
     struct resdeliv_replay_status status; /* as opened */
@@ -140,9 +141,8 @@ struct resdeliv_server {
 void resdeliv__server_enter(resdeliv_server *srv);
 /* Leave a call; frees the server when it was freed meanwhile. */
 void resdeliv__server_leave(resdeliv_server *srv);
-void resdeliv__server_say(resdeliv_server *srv, uint32_t level,
-                          const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void resdeliv__server_say(resdeliv_server *srv, uint32_t level, const char *fmt,
+                          ...) __attribute__((format(printf, 3, 4)));
 void resdeliv__server_conn_ref(struct resdeliv__conn *c);
 void resdeliv__server_conn_unref(struct resdeliv__conn *c);
 /* Ask the host for a writable callback unless one is pending. */
@@ -150,12 +150,16 @@ void resdeliv__server_want_writable(resdeliv_server *srv,
                                     struct resdeliv__conn *c);
 /* Forget a connection now (every subscription removed); the host is not
  * told. */
-void resdeliv__server_conn_drop(resdeliv_server *srv,
-                                struct resdeliv__conn *c);
+void resdeliv__server_conn_drop(resdeliv_server *srv, struct resdeliv__conn *c);
 /* Send a pusher:error, ask the host to close, then drop the connection. */
-void resdeliv__server_conn_fail(resdeliv_server *srv,
-                                struct resdeliv__conn *c, uint32_t code,
-                                const char *msg);
+void resdeliv__server_conn_fail(resdeliv_server *srv, struct resdeliv__conn *c,
+                                uint32_t code, const char *msg);
+/* 1 when `channel` is 1..RESDELIV_MAX_CHANNEL_LEN bytes with no control
+ * character; sets `*len`. */
+int resdeliv__server_channel_ok(const char *channel, size_t *len);
+/* The holding index entry of a channel, or NULL. */
+struct resdeliv__chan *resdeliv__server_chan_find(const resdeliv_server *srv,
+                                                  const char *name, size_t len);
 /* Take a subscription out of its channel's holding index. */
 void resdeliv__server_unhold(resdeliv_server *srv, struct resdeliv__sub *s);
 

@@ -23,6 +23,7 @@
 
 static void sub_fetch(struct resdeliv__sub *s);
 static void sub_pump(struct resdeliv__sub *s);
+static void send_opening(struct resdeliv__sub *s);
 
 /* ---- lifetime ---------------------------------------------------------- */
 
@@ -165,8 +166,8 @@ void resdeliv__server_start_waiting(resdeliv_server *srv)
 
 /* ---- opening ----------------------------------------------------------- */
 
-static int page_add(struct resdeliv__sub *s, char *text, size_t len,
-                    int entry, const struct resdeliv_id *id)
+static int page_add(struct resdeliv__sub *s, char *text, size_t len, int entry,
+                    const struct resdeliv_id *id)
 {
     struct resdeliv__out *o;
 
@@ -272,10 +273,8 @@ static void sub_opened(struct resdeliv__sub *s)
     s->data = NULL;
     if (rc < 0) {
         fail_local(s, rc);
-    } else if (!s->ended && !s->conn->want_writable) {
-        sub_fetch(s);
     } else {
-        sub_pump(s);
+        send_opening(s);
     }
 }
 
@@ -333,10 +332,9 @@ static int take_page(struct resdeliv__sub *s,
     for (size_t i = 0; i < n; i++) {
         char *frame = NULL;
         size_t len = 0;
-        int rc = resdeliv_pusher_build_event(e[i].event, e[i].event_len,
-                                             s->channel, s->channel_len,
-                                             e[i].payload, e[i].payload_len,
-                                             &frame, &len);
+        int rc = resdeliv_pusher_build_event(
+            e[i].event, e[i].event_len, s->channel, s->channel_len,
+            e[i].payload, e[i].payload_len, &frame, &len);
         if (rc == 0) {
             rc = page_add(s, frame, len, 1, &e[i].id);
         }
@@ -373,8 +371,8 @@ static void after_page(struct resdeliv__sub *s)
         s->ended = 1;
     } else if (rc < 0) {
         resdeliv__server_say(s->srv, RESDELIV_LOG_WARN,
-                             "resdeliv: replay of '%s' stopped: %s",
-                             s->channel, resdeliv_strerror(rc));
+                             "resdeliv: replay of '%s' stopped: %s", s->channel,
+                             resdeliv_strerror(rc));
         st = s->status;
         unavailable(&st);
         rc = add_gap(s, &st);
@@ -457,18 +455,23 @@ static void go_live(struct resdeliv__sub *s, struct resdeliv__conn *c)
     }
 }
 
-/* 1: drop a held frame (at or below the last replayed id, or seen). */
-static int held_is_duplicate(struct resdeliv__sub *s,
-                             const struct resdeliv__held *h)
+/* 1: drop a held frame (at or below the last replayed id, or seen). The
+ * window remembers what it passes, so a frame sent again after EAGAIN is
+ * not asked twice. */
+static int held_is_duplicate(struct resdeliv__sub *s, struct resdeliv__held *h)
 {
-    if (h->id.ms == 0 && h->id.seq == 0) {
+    if (h->fresh || (h->id.ms == 0 && h->id.seq == 0)) {
         return 0;
     }
     if (resdeliv_id_cmp(&h->id, &s->last_replayed) <= 0) {
         return 1;
     }
-    return s->dedup != NULL &&
-           resdeliv_dedup_check(s->dedup, &h->id) != RESDELIV_DEDUP_FRESH;
+    if (s->dedup != NULL &&
+        resdeliv_dedup_check(s->dedup, &h->id) != RESDELIV_DEDUP_FRESH) {
+        return 1;
+    }
+    h->fresh = 1;
+    return 0;
 }
 
 /* Send the held frames, then join. Each frame leaves the queue before it
@@ -543,28 +546,26 @@ static void sent_entry(struct resdeliv__sub *s, const struct resdeliv__out *o)
     }
 }
 
-/* Send what is left of the page; then finish, or wait for writable. */
-static void sub_pump(struct resdeliv__sub *s)
+/* Send what is left of the page. @return 1 when all of it went out and
+ * the subscription is still there; the caller holds references. */
+static int send_page(struct resdeliv__sub *s, struct resdeliv__conn *c)
 {
     resdeliv_server *srv = s->srv;
-    struct resdeliv__conn *c = s->conn;
 
-    resdeliv__sub_ref(s);
-    resdeliv__server_conn_ref(c);
     while (s->page_next < s->page_n) {
         const struct resdeliv__out *o = &s->page[s->page_next];
         int rc = srv->tp.send(srv->tp.host, c->key, o->text, o->len);
         if (s->dead || c->closed) {
-            goto out;
+            return 0;
         }
         if (rc == RESDELIV_EAGAIN) {
             s->wants_writable = 1;
             resdeliv__server_want_writable(srv, c);
-            goto out;
+            return 0;
         }
         if (rc < 0) {
             resdeliv__server_conn_drop(srv, c);
-            goto out;
+            return 0;
         }
         if (o->entry) {
             sent_entry(s, o);
@@ -572,13 +573,43 @@ static void sub_pump(struct resdeliv__sub *s)
         s->page_next++;
     }
     page_clear(s);
-    if (s->ended) {
-        sub_finish(s, c);
-    } else {
-        s->wants_writable = 1;
-        resdeliv__server_want_writable(srv, c);
+    return 1;
+}
+
+/* Send the page; then finish, or wait for the next writable turn. */
+static void sub_pump(struct resdeliv__sub *s)
+{
+    struct resdeliv__conn *c = s->conn;
+
+    resdeliv__sub_ref(s);
+    resdeliv__server_conn_ref(c);
+    if (send_page(s, c)) {
+        if (s->ended) {
+            sub_finish(s, c);
+        } else {
+            s->wants_writable = 1;
+            resdeliv__server_want_writable(s->srv, c);
+        }
     }
-out:
+    resdeliv__server_conn_unref(c);
+    resdeliv__sub_unref(s);
+}
+
+/* subscription_succeeded and any gap notice go out at once; the first
+ * page follows unless the connection is waiting for a writable turn. */
+static void send_opening(struct resdeliv__sub *s)
+{
+    struct resdeliv__conn *c = s->conn;
+
+    if (s->ended || c->want_writable) {
+        sub_pump(s);
+        return;
+    }
+    resdeliv__sub_ref(s);
+    resdeliv__server_conn_ref(c);
+    if (send_page(s, c)) {
+        sub_fetch(s);
+    }
     resdeliv__server_conn_unref(c);
     resdeliv__sub_unref(s);
 }

@@ -27,6 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__) && !defined(RESDELIV_TAG_NO_SSE2)
+#include <emmintrin.h>
+#define BLOCK_SSE2 1
+#else
+#define BLOCK_SSE2 0
+#endif
+
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ &&   \
     defined(__GNUC__)
 #define WORD_SCAN 1
@@ -206,25 +213,212 @@ static const char *scan_nested(const char *p, const char *end)
     }
 }
 
-static const char *scan_value(const char *p, const char *end)
-{
-    const char *start = p;
+/* ---- the block index ---------------------------------------------------
+ *
+ * Data up to INDEX_MAX bytes is first indexed 64 bytes at a time: where the
+ * unescaped quotes are, and which brackets lie outside strings. The walk
+ * then crosses a string by finding its closing quote in the index, and a
+ * nested value by visiting only its brackets, with few branches per byte.
+ * Backslashes outside strings are plain bytes to the token scan but would
+ * escape a quote in the index, so data that has any is scanned by tokens;
+ * otherwise both see the same strings and agree on every input.
+ */
+#define INDEX_BLOCKS 64
+#define INDEX_MAX (INDEX_BLOCKS * 64)
 
-    if (p >= end) {
-        return NULL;
+struct index {
+    size_t nblocks;
+    uint64_t quote[INDEX_BLOCKS]; /* unescaped quotes */
+    uint64_t bracket[INDEX_BLOCKS]; /* brackets outside strings */
+};
+
+enum { INDEX_OK, INDEX_BAD, INDEX_TOKENS };
+
+#if !BLOCK_SSE2 && WORD_SCAN
+/* One bit per byte of x equal to the byte of `pat`: exact per byte (no
+ * borrow between bytes), gathered into the low 8 bits. */
+static inline uint64_t eq_bits8(uint64_t x, uint64_t pat)
+{
+    uint64_t y = x ^ pat;
+    uint64_t nz = ((y & BYTE_OF(0x7f)) + BYTE_OF(0x7f)) | y;
+
+    return (((~nz & BYTE_OF(0x80)) >> 7) * 0x0102040810204080ull) >> 56;
+}
+#endif
+
+/* Quotes, backslashes and brackets of one 64-byte block, a bit a byte. */
+static void block_masks(const char *p, uint64_t *q, uint64_t *bs,
+                        uint64_t *br)
+{
+    uint64_t mq = 0;
+    uint64_t mb = 0;
+    uint64_t mr = 0;
+#if BLOCK_SSE2
+    const __m128i vq = _mm_set1_epi8('"');
+    const __m128i vb = _mm_set1_epi8('\\');
+    const __m128i v20 = _mm_set1_epi8(0x20);
+    const __m128i vo = _mm_set1_epi8('{');
+    const __m128i vc = _mm_set1_epi8('}');
+
+    for (int i = 0; i < 4; i++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
+        __m128i y = _mm_or_si128(x, v20);
+        __m128i r = _mm_or_si128(_mm_cmpeq_epi8(y, vo), _mm_cmpeq_epi8(y, vc));
+        mq |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, vq))
+              << (16 * i);
+        mb |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, vb))
+              << (16 * i);
+        mr |= (uint64_t)(uint16_t)_mm_movemask_epi8(r) << (16 * i);
     }
-    switch (ucls(p)) {
-    case C_QUOTE:
-        return scan_string(p + 1, end);
-    case C_OPEN:
-        return scan_nested(p, end);
-    case C_PLAIN:
-        while (p < end && ucls(p) == C_PLAIN) {
-            p++;
+#elif WORD_SCAN
+    for (int i = 0; i < 8; i++) {
+        uint64_t x = load8(p + 8 * i);
+        uint64_t y = x | BYTE_OF(0x20);
+        mq |= eq_bits8(x, BYTE_OF('"')) << (8 * i);
+        mb |= eq_bits8(x, BYTE_OF('\\')) << (8 * i);
+        mr |= (eq_bits8(y, BYTE_OF('{')) | eq_bits8(y, BYTE_OF('}')))
+              << (8 * i);
+    }
+#else
+    for (int i = 0; i < 64; i++) {
+        unsigned char c = (unsigned char)p[i];
+        mq |= (uint64_t)(c == '"') << i;
+        mb |= (uint64_t)(c == '\\') << i;
+        mr |= (uint64_t)(cls[c] == C_OPEN || cls[c] == C_CLOSE) << i;
+    }
+#endif
+    *q = mq;
+    *bs = mb;
+    *br = mr;
+}
+
+/* Bits set from each opening quote up to (not including) its closer. */
+static uint64_t prefix_xor(uint64_t x)
+{
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    return x;
+}
+
+/* The bytes escaped by backslashes, in order: a backslash escapes the next
+ * byte, which escapes nothing itself. `*carry`: the first byte of the
+ * block is escaped (and then the last one escapes the next block's). */
+static uint64_t escaped_bytes(uint64_t bs, uint64_t *carry)
+{
+    uint64_t esc = *carry;
+
+    bs &= ~esc;
+    *carry = 0;
+    while (bs != 0) {
+        int i = __builtin_ctzll(bs);
+        if (i == 63) {
+            *carry = 1;
+            break;
         }
-        return p == start ? NULL : p;
-    default:
-        return NULL;
+        esc |= 2ull << i;
+        bs &= ~(3ull << i);
+    }
+    return esc;
+}
+
+/* The escape whose escaped byte is at `pos` is valid. */
+static int escape_ok(const char *data, size_t len, size_t pos)
+{
+    size_t n = pos < len ? esc_len[(unsigned char)data[pos]] : 0;
+
+    if (n == 2) {
+        return 1;
+    }
+    return n == 6 && pos + 5 <= len && hex[(unsigned char)data[pos + 1]] &&
+           hex[(unsigned char)data[pos + 2]] &&
+           hex[(unsigned char)data[pos + 3]] &&
+           hex[(unsigned char)data[pos + 4]];
+}
+
+/* Index data of at most INDEX_MAX bytes; also checks every escape and
+ * that the last string is closed. */
+static int index_build(const char *data, size_t len, struct index *ix)
+{
+    uint64_t carry = 0;
+    uint64_t in_str = 0;
+    char tail[64];
+
+    ix->nblocks = (len + 63) / 64;
+    for (size_t b = 0; b < ix->nblocks; b++) {
+        const char *p = data + b * 64;
+        uint64_t q, bs, br, esc, str, e;
+        if (len - b * 64 < 64) {
+            memset(tail, ' ', sizeof(tail));
+            memcpy(tail, p, len - b * 64);
+            p = tail;
+        }
+        block_masks(p, &q, &bs, &br);
+        esc = (bs | carry) != 0 ? escaped_bytes(bs, &carry) : 0;
+        q &= ~esc;
+        str = prefix_xor(q) ^ in_str;
+        in_str = 0 - (str >> 63);
+        if ((bs & ~str) != 0) {
+            return INDEX_TOKENS;
+        }
+        for (e = esc; e != 0; e &= e - 1) {
+            if (!escape_ok(data, len, b * 64 + (size_t)__builtin_ctzll(e))) {
+                return INDEX_BAD;
+            }
+        }
+        ix->quote[b] = q;
+        ix->bracket[b] = br & ~str;
+    }
+    return in_str != 0 || carry != 0 ? INDEX_BAD : INDEX_OK;
+}
+
+/* Position of the first set bit at or after `pos`, or SIZE_MAX. */
+static size_t next_bit(const uint64_t *bits, size_t nblocks, size_t pos)
+{
+    size_t b = pos / 64;
+    uint64_t w;
+
+    if (b >= nblocks) {
+        return SIZE_MAX;
+    }
+    w = bits[b] & (~0ull << (pos % 64));
+    while (w == 0) {
+        if (++b >= nblocks) {
+            return SIZE_MAX;
+        }
+        w = bits[b];
+    }
+    return b * 64 + (size_t)__builtin_ctzll(w);
+}
+
+/* p is at '{' or '[' of a member's value: visit only the brackets. */
+static const char *index_nested(const struct index *ix, const char *data,
+                                const char *p)
+{
+    char stack[RESDELIV_TAG_MAX_DEPTH];
+    int depth = 0;
+    size_t pos = (size_t)(p - data);
+
+    for (;;) {
+        char c;
+        pos = next_bit(ix->bracket, ix->nblocks, pos);
+        if (pos == SIZE_MAX) {
+            return NULL;
+        }
+        c = data[pos++];
+        if (c == '{' || c == '[') {
+            if (depth + 1 >= RESDELIV_TAG_MAX_DEPTH) {
+                return NULL;
+            }
+            stack[depth++] = (char)(c == '{' ? '}' : ']');
+        } else if (depth == 0 || stack[--depth] != c) {
+            return NULL;
+        } else if (depth == 0) {
+            return data + pos;
+        }
     }
 }
 
@@ -234,9 +428,46 @@ struct scan {
     const char *end;
     const struct resdeliv__tag_fields *f;
     struct resdeliv__tag_plan *plan;
+    const struct index *ix; /* NULL: scan by tokens */
     int seen[2];
     int dup;
 };
+
+/* p is just past an opening quote; return the byte after the closing one. */
+static const char *string_end(const struct scan *sc, const char *p)
+{
+    size_t pos;
+
+    if (sc->ix == NULL) {
+        return scan_string(p, sc->end);
+    }
+    pos = next_bit(sc->ix->quote, sc->ix->nblocks, (size_t)(p - sc->data));
+    return pos == SIZE_MAX ? NULL : sc->data + pos + 1;
+}
+
+static const char *scan_value(const struct scan *sc, const char *p)
+{
+    const char *end = sc->end;
+    const char *start = p;
+
+    if (p >= end) {
+        return NULL;
+    }
+    switch (ucls(p)) {
+    case C_QUOTE:
+        return string_end(sc, p + 1);
+    case C_OPEN:
+        return sc->ix != NULL ? index_nested(sc->ix, sc->data, p)
+                              : scan_nested(p, end);
+    case C_PLAIN:
+        while (p < end && ucls(p) == C_PLAIN) {
+            p++;
+        }
+        return p == start ? NULL : p;
+    default:
+        return NULL;
+    }
+}
 
 static int name_is(const char *key, size_t key_len, const char *name,
                    size_t name_len)
@@ -277,7 +508,7 @@ static const char *scan_member(struct scan *sc, const char *p)
     size_t key_len;
     const char *val;
 
-    p = scan_string(key, sc->end);
+    p = string_end(sc, key);
     if (p == NULL) {
         return NULL;
     }
@@ -290,7 +521,7 @@ static const char *scan_member(struct scan *sc, const char *p)
         return NULL;
     }
     val = skip_ws(val + 1, sc->end);
-    p = scan_value(val, sc->end);
+    p = scan_value(sc, val);
     if (p == NULL) {
         return NULL;
     }
@@ -333,6 +564,7 @@ int resdeliv__tag_plan(const char *data, size_t len,
                        const struct resdeliv__tag_fields *fields,
                        struct resdeliv__tag_plan *plan)
 {
+    struct index ix;
     struct scan sc;
     const char *p;
 
@@ -346,6 +578,17 @@ int resdeliv__tag_plan(const char *data, size_t len,
     sc.end = data + len;
     sc.f = fields;
     sc.plan = plan;
+    if (len <= INDEX_MAX) {
+        switch (index_build(data, len, &ix)) {
+        case INDEX_OK:
+            sc.ix = &ix;
+            break;
+        case INDEX_BAD:
+            return RESDELIV_EBADJSON;
+        default:
+            break;
+        }
+    }
     p = skip_ws(data, sc.end);
     if (p >= sc.end || *p != '{') {
         return RESDELIV_EBADJSON;
@@ -377,34 +620,47 @@ int resdeliv_tag_is_object(const char *data, size_t len)
 
 /* ---- fields and splicing ----------------------------------------------- */
 
-static int field_ok(const char *name)
+/* Bytes a tag field name may not hold: control bytes, quote, backslash. */
+static const unsigned char name_bad[256] = {
+    [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1,
+    [0x06] = 1, [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1,
+    [0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1,
+    [0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1,
+    [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1,
+    [0x1e] = 1, [0x1f] = 1, [0x7f] = 1, ['"'] = 1,  ['\\'] = 1,
+};
+
+/* Length of a usable field name, or 0. */
+static size_t field_len(const char *name)
 {
-    if (name == NULL || *name == '\0') {
+    size_t n = 0;
+
+    if (name == NULL) {
         return 0;
     }
-    for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
-        if (*c < 0x20 || *c == 0x7f || *c == '"' || *c == '\\') {
-            return 0;
-        }
+    while (!name_bad[(unsigned char)name[n]]) {
+        n++;
     }
-    return 1;
+    return name[n] == '\0' ? n : 0;
 }
 
 int resdeliv__tag_fields_init(struct resdeliv__tag_fields *f,
                               const char *id_field, const char *epoch_field)
 {
     memset(f, 0, sizeof(*f));
-    if (!field_ok(id_field)) {
+    f->id_len = field_len(id_field);
+    if (f->id_len == 0) {
         return RESDELIV_EINVAL;
     }
     f->id = id_field;
-    f->id_len = strlen(id_field);
     if (epoch_field != NULL) {
-        if (!field_ok(epoch_field) || strcmp(epoch_field, id_field) == 0) {
+        f->epoch_len = field_len(epoch_field);
+        if (f->epoch_len == 0 ||
+            (f->epoch_len == f->id_len &&
+             memcmp(epoch_field, id_field, f->id_len) == 0)) {
             return RESDELIV_EINVAL;
         }
         f->epoch = epoch_field;
-        f->epoch_len = strlen(epoch_field);
     }
     return 0;
 }

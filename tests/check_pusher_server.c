@@ -319,7 +319,8 @@ END_TEST
 
 /* ---- private channels --------------------------------------------------- */
 
-/* Three messages in the log of `channel`; the id of the first in `id`. */
+/* Three messages in the log of `channel`; `id` gets "0-0", a
+ * last_event_id from before all of them. */
 static void fill_log(const char *channel, char *id, size_t size)
 {
     char body[256];
@@ -338,10 +339,10 @@ static void fill_log(const char *channel, char *id, size_t size)
 START_TEST(private_good_auth)
 {
     struct tconn *c = t_open(&H, 0);
-    char first[RESDELIV_ID_BUFSIZE];
+    char from[RESDELIV_ID_BUFSIZE];
 
-    fill_log("private-x", first, sizeof(first));
-    ck_assert_int_eq(t_subscribe_auth(&H, c, "private-x", NULL, first, NULL),
+    fill_log("private-x", from, sizeof(from));
+    ck_assert_int_eq(t_subscribe_auth(&H, c, "private-x", NULL, from, NULL),
                      0);
     t_drive(&H);
     ck_assert_int_eq(
@@ -354,11 +355,11 @@ END_TEST
 static void bad_auth_case(const char *auth, const char *socket_id)
 {
     struct tconn *c = t_open(&H, 0), *other = t_open(&H, 1);
-    char first[RESDELIV_ID_BUFSIZE], sig[200];
+    char from[RESDELIV_ID_BUFSIZE], sig[200];
     struct resdeliv_server_stats st;
     cJSON *d;
 
-    fill_log("private-x", first, sizeof(first));
+    fill_log("private-x", from, sizeof(from));
     if (socket_id != NULL) {
         ck_assert_int_gt(resdeliv_pusher_channel_auth(
                              T_KEY, T_SECRET, other->socket_id, "private-x",
@@ -367,7 +368,7 @@ static void bad_auth_case(const char *auth, const char *socket_id)
         auth = sig;
     }
     t_clear(c);
-    ck_assert_int_eq(t_subscribe(&H, c, "private-x", auth, NULL, first, NULL),
+    ck_assert_int_eq(t_subscribe(&H, c, "private-x", auth, NULL, from, NULL),
                      RESDELIV_EAUTH);
     t_drive(&H);
     ck_assert_uint_eq(c->n, 1);
@@ -458,7 +459,7 @@ static struct tconn *join_as(size_t i, const char *channel_data)
     return c;
 }
 
-/* The user_id in the data of `c`'s frame `event`, the n-th one. */
+/* The user_id in the data of `c`'s first `event` frame. */
 static char *member_event_user(const struct tconn *c, const char *event)
 {
     long i = t_find(c, event, 0);
@@ -792,12 +793,12 @@ END_TEST
 START_TEST(presence_announce_held_during_replay)
 {
     struct tconn *a, *b;
-    char first[RESDELIV_ID_BUFSIZE];
+    char from[RESDELIV_ID_BUFSIZE];
 
-    fill_log(PCH, first, sizeof(first));
+    fill_log(PCH, from, sizeof(from));
     a = t_open(&H, 0);
     ck_assert_int_eq(t_subscribe_auth(&H, a, PCH, "{\"user_id\":\"1\"}",
-                                      first, NULL),
+                                      from, NULL),
                      0);
     /* a is still replaying when b joins: the announcement waits. */
     b = join_as(1, "{\"user_id\":\"2\"}");

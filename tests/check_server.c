@@ -60,12 +60,11 @@ START_TEST(new_rejects_bad_input)
                      RESDELIV_EINVAL);
     resdeliv_server_options_init(&o);
     o.abi_version = (RESDELIV_ABI_MAJOR + 1u) << 16;
-    ck_assert_int_eq(resdeliv_server_new(fx.log, &tp, &o, &srv),
-                     RESDELIV_EABI);
+    ck_assert_int_eq(resdeliv_server_new(fx.log, &tp, &o, &srv), RESDELIV_EABI);
     /* An older caller's shorter options keep the defaults of the rest. */
     resdeliv_server_options_init(&o);
-    o.struct_size = (uint32_t)offsetof(struct resdeliv_server_options,
-                                       max_subscriptions);
+    o.struct_size =
+        (uint32_t)offsetof(struct resdeliv_server_options, max_subscriptions);
     o.max_held = 7;
     ck_assert_int_eq(resdeliv_server_new(fx.log, &tp, &o, &srv), 0);
     resdeliv_server_free(srv);
@@ -85,51 +84,47 @@ START_TEST(calls_reject_bad_input)
     fx_open(&fx, 10, 1000, 1, NULL);
     memset(longname, 'a', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
-    ck_assert_int_eq(resdeliv_server_conn_open(NULL, &other),
-                     RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_server_conn_open(fx.srv, NULL),
-                     RESDELIV_EINVAL);
+    ck_assert_int_eq(resdeliv_server_conn_open(NULL, &other), RESDELIV_EINVAL);
+    ck_assert_int_eq(resdeliv_server_conn_open(fx.srv, NULL), RESDELIV_EINVAL);
     ck_assert_int_eq(resdeliv_server_conn_open(fx.srv, &fx.conns[0]),
                      RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_server_subscribe(NULL, &fx.conns[0], CH, NULL,
+    ck_assert_int_eq(
+        resdeliv_server_subscribe(NULL, &fx.conns[0], CH, NULL, NULL, NULL, 0),
+        RESDELIV_EINVAL);
+    ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, &fx.conns[0], NULL, NULL,
                                                NULL, NULL, 0),
                      RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, &fx.conns[0], NULL,
-                                               NULL, NULL, NULL, 0),
-                     RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, &fx.conns[0], "",
-                                               NULL, NULL, NULL, 0),
+    ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, &fx.conns[0], "", NULL,
+                                               NULL, NULL, 0),
                      RESDELIV_EINVAL);
     ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, &fx.conns[0], "a\nb",
                                                NULL, NULL, NULL, 0),
                      RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, &fx.conns[0],
-                                               longname, NULL, NULL, NULL, 0),
+    ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, &fx.conns[0], longname,
+                                               NULL, NULL, NULL, 0),
                      RESDELIV_EINVAL);
     ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, &fx.conns[0], CH, NULL,
                                                NULL, NULL, 5),
                      RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, &other, CH, NULL, NULL,
-                                               NULL, 0),
-                     RESDELIV_ENOENT);
+    ck_assert_int_eq(
+        resdeliv_server_subscribe(fx.srv, &other, CH, NULL, NULL, NULL, 0),
+        RESDELIV_ENOENT);
     ck_assert_int_eq(resdeliv_server_unsubscribe(fx.srv, &fx.conns[0], CH),
                      RESDELIV_ENOENT);
     ck_assert_int_eq(resdeliv_server_unsubscribe(fx.srv, &other, CH),
                      RESDELIV_ENOENT);
-    ck_assert_int_eq(resdeliv_server_writable(fx.srv, &other),
-                     RESDELIV_ENOENT);
+    ck_assert_int_eq(resdeliv_server_writable(fx.srv, &other), RESDELIV_ENOENT);
     ck_assert_int_eq(resdeliv_server_writable(NULL, &other), RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_server_publish(fx.srv, NULL, 1, NULL, NULL,
-                                             NULL),
+    ck_assert_int_eq(resdeliv_server_publish(fx.srv, NULL, 1, NULL, NULL, NULL),
                      RESDELIV_EINVAL);
     ck_assert_int_eq(resdeliv_server_publish(fx.srv, &m, 1, NULL, NULL, NULL),
                      RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_server_deliver(fx.srv, "", NULL, "ev", "{}", 2,
-                                             NULL),
-                     RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_server_deliver(fx.srv, CH, NULL, NULL, "{}", 2,
-                                             NULL),
-                     RESDELIV_EINVAL);
+    ck_assert_int_eq(
+        resdeliv_server_deliver(fx.srv, "", NULL, "ev", "{}", 2, NULL),
+        RESDELIV_EINVAL);
+    ck_assert_int_eq(
+        resdeliv_server_deliver(fx.srv, CH, NULL, NULL, "{}", 2, NULL),
+        RESDELIV_EINVAL);
     ck_assert_int_eq(resdeliv_server_stats(fx.srv, NULL, sizeof(st)),
                      RESDELIV_EINVAL);
     ck_assert_int_eq(resdeliv_server_stats(fx.srv, &st, 0), RESDELIV_EINVAL);
@@ -171,9 +166,8 @@ START_TEST(client_events_refused)
 
     fx_open(&fx, 10, 1000, 1, NULL);
     ck_assert_int_eq(sub(&fx, 0, -1), 0);
-    ck_assert_int_eq(resdeliv_server_publish(fx.srv, &m, 1, NULL, on_whisper,
-                                             &w),
-                     0);
+    ck_assert_int_eq(
+        resdeliv_server_publish(fx.srv, &m, 1, NULL, on_whisper, &w), 0);
     ck_assert_int_eq(w.calls, 1);
     ck_assert_int_eq(w.status, RESDELIV_EWHISPER);
     ck_assert_uint_eq(fx.conns[0].n, 1);
@@ -221,15 +215,13 @@ START_TEST(data_and_except)
     struct resdeliv_message m = {CH, 4, "ev", 2, "{\"seq\":0}", 9};
 
     fx_open(&fx, 10, 1000, 1, NULL);
-    ck_assert_int_eq(resdeliv_server_subscribe(
-                         fx.srv, &fx.conns[0], CH, "", "", "{\"presence\":1}",
-                         14),
+    ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, &fx.conns[0], CH, "", "",
+                                               "{\"presence\":1}", 14),
                      0);
     ck_assert_ptr_nonnull(strstr(fx.conns[0].frames[0], "presence"));
     ck_assert_int_eq(sub(&fx, 1, -1), 0);
-    ck_assert_int_eq(resdeliv_server_publish(fx.srv, &m, 1, &fx.conns[0],
-                                             NULL, NULL),
-                     0);
+    ck_assert_int_eq(
+        resdeliv_server_publish(fx.srv, &m, 1, &fx.conns[0], NULL, NULL), 0);
     ck_assert_uint_eq(fx.conns[0].n, 1);
     ck_assert_uint_eq(fx.conns[1].n, 2);
     expect_seqs(&fx.conns[1], 1, 0, 1);
@@ -379,18 +371,17 @@ START_TEST(invalid_and_missing)
     fx_open(&fx, 4, 10, 1, NULL);
     c = &fx.conns[0];
     pub(&fx, CH, 3);
-    ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, c, CH, "12-x", NULL,
-                                               NULL, 0),
-                     0);
+    ck_assert_int_eq(
+        resdeliv_server_subscribe(fx.srv, c, CH, "12-x", NULL, NULL, 0), 0);
     ck_assert_uint_eq(c->n, 2);
     f = frame_at(c, 1);
     ck_assert_str_eq(f.event, RESDELIV_GAP_EVENT);
     ck_assert_str_eq(f.reason, "invalid_id");
     ck_assert_ptr_nonnull(joined(&fx, c, CH));
     c = &fx.conns[1];
-    ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, c, "nothing", "5-0",
-                                               NULL, NULL, 0),
-                     0);
+    ck_assert_int_eq(
+        resdeliv_server_subscribe(fx.srv, c, "nothing", "5-0", NULL, NULL, 0),
+        0);
     ck_assert_uint_eq(c->n, 2);
     f = frame_at(c, 1);
     ck_assert_str_eq(f.reason, "missing");
@@ -412,15 +403,13 @@ START_TEST(max_subscriptions_refused)
     o.max_subscriptions = 2;
     fx_open(&fx, 10, 1000, 1, &o);
     c = &fx.conns[0];
-    ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, c, "a", NULL, NULL,
-                                               NULL, 0),
-                     0);
-    ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, c, "b", NULL, NULL,
-                                               NULL, 0),
-                     0);
-    ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, c, "c", NULL, NULL,
-                                               NULL, 0),
-                     RESDELIV_EOVERFLOW);
+    ck_assert_int_eq(
+        resdeliv_server_subscribe(fx.srv, c, "a", NULL, NULL, NULL, 0), 0);
+    ck_assert_int_eq(
+        resdeliv_server_subscribe(fx.srv, c, "b", NULL, NULL, NULL, 0), 0);
+    ck_assert_int_eq(
+        resdeliv_server_subscribe(fx.srv, c, "c", NULL, NULL, NULL, 0),
+        RESDELIV_EOVERFLOW);
     f = frame_at(c, c->n - 1);
     ck_assert_str_eq(f.event, "pusher:error");
     ck_assert_int_eq(f.code, RESDELIV_PUSHER_ERR_OVER_CAPACITY);
@@ -429,12 +418,11 @@ START_TEST(max_subscriptions_refused)
     ck_assert_ptr_null(joined(&fx, c, "c"));
     ck_assert_uint_eq(stats(&fx).subscriptions, 2);
     ck_assert_int_eq(resdeliv_server_unsubscribe(fx.srv, c, "a"), 0);
-    ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, c, "c", NULL, NULL,
-                                               NULL, 0),
-                     0);
+    ck_assert_int_eq(
+        resdeliv_server_subscribe(fx.srv, c, "c", NULL, NULL, NULL, 0), 0);
     /* Another connection has its own allowance. */
-    ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, &fx.conns[1], "c",
-                                               NULL, NULL, NULL, 0),
+    ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, &fx.conns[1], "c", NULL,
+                                               NULL, NULL, 0),
                      0);
     fx_close(&fx);
 }
@@ -464,8 +452,7 @@ START_TEST(max_replaying_queues)
         for (int k = 0; k < 6; k++) {
             if (fx.conns[k].want) {
                 fx.conns[k].want = 0;
-                ck_assert_int_eq(resdeliv_server_writable(fx.srv,
-                                                          &fx.conns[k]),
+                ck_assert_int_eq(resdeliv_server_writable(fx.srv, &fx.conns[k]),
                                  0);
             }
         }

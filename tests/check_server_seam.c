@@ -273,6 +273,7 @@ START_TEST(close_mid_replay)
                                                NULL, NULL, NULL, 0),
                      0);
     pub(&fx, CH, 2);
+    fx.conns[0].closed = 1;
     resdeliv_server_conn_close(fx.srv, &fx.conns[0]);
     st = stats(&fx);
     ck_assert_uint_eq(st.connections, MAXCONN - 1);
@@ -329,6 +330,50 @@ START_TEST(free_mid_replay)
     pub(&fx, CH, 3);
     ck_assert_uint_eq(stats(&fx).held, 30);
     fx_close(&fx); /* frees the server with everything in flight */
+}
+END_TEST
+
+START_TEST(free_inside_send)
+{
+    struct fx fx;
+    resdeliv_server *srv;
+
+    fx_open(&fx, 5, 1000, 1, NULL);
+    pub(&fx, CH, 20);
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(sub(&fx, k, 0), 0);
+    }
+    pub(&fx, CH, 2);
+    srv = fx.srv;
+    fx.conns[1].free_on_send = 1;
+    ck_assert_int_eq(resdeliv_server_writable(srv, &fx.conns[1]), 0);
+    ck_assert_ptr_null(fx.srv);
+    ck_assert_uint_eq(fx.conns[1].n, 6);
+    fx_close(&fx);
+}
+END_TEST
+
+START_TEST(join_fails)
+{
+    struct fx fx;
+    struct fr f;
+    struct tconn *c;
+
+    fx_open(&fx, 5, 1000, 1, NULL);
+    c = &fx.conns[0];
+    pub(&fx, CH, 3);
+    c->fail_join = 1;
+    ck_assert_int_eq(sub(&fx, 0, 0), 0);
+    /* Not joined means broadcasts would be missed: the client is told to
+     * come back with its id instead. */
+    ck_assert_int_eq(c->closed, 1);
+    ck_assert_uint_eq(c->code, RESDELIV_PUSHER_ERR_GENERIC_RECONNECT);
+    f = frame_at(c, c->n - 1);
+    ck_assert_str_eq(f.event, "pusher:error");
+    expect_seqs(c, 1, 1, 2);
+    ck_assert_uint_eq(stats(&fx).subscriptions, 0);
+    ck_assert_uint_eq(stats(&fx).connections, MAXCONN - 1);
+    fx_close(&fx);
 }
 END_TEST
 
@@ -394,8 +439,7 @@ START_TEST(trim_mid_replay)
             continue;
         }
         ck_assert_msg(f.seq == next || gap,
-                      "seq %d follows %d with no gap notice", f.seq,
-                      next - 1);
+                      "seq %d follows %d with no gap notice", f.seq, next - 1);
         next = f.seq + 1;
         gap = 0;
     }
@@ -462,7 +506,9 @@ START_TEST(event_loop_store)
     ck_assert_int_eq(sub(&fx, 0, 0), 0);
     ck_assert_int_eq(sub(&fx, 1, -1), 0);
     ck_assert_uint_eq(c->n, 0); /* the cursor is opening */
-    pub(&fx, CH, 2);            /* held by both */
+    /* Held by both; the one without an id learns a position that is
+     * already past them, so they are not its to receive. */
+    pub(&fx, CH, 2);
     for (int i = 0; i < 1000; i++) {
         if (!def_run_one(fx.def)) {
             drive(&fx);
@@ -474,9 +520,13 @@ START_TEST(event_loop_store)
     expect_event(c, 0, "pusher_internal:subscription_succeeded");
     expect_seqs(c, 1, 1, 13);
     ck_assert_uint_eq(c->n, 14);
-    expect_seqs(&fx.conns[1], 1, 12, 2);
+    ck_assert_uint_eq(fx.conns[1].n, 1);
     ck_assert_ptr_nonnull(joined(&fx, c, CH));
     ck_assert_ptr_nonnull(joined(&fx, &fx.conns[1], CH));
+    ck_assert_uint_eq(stats(&fx).seam_duplicates, 4);
+    pub(&fx, CH, 1);
+    expect_seqs(c, 14, 14, 1);
+    expect_seqs(&fx.conns[1], 1, 14, 1);
     fx_close(&fx);
 }
 END_TEST
@@ -493,8 +543,7 @@ START_TEST(event_loop_removal_in_flight)
     ck_assert_uint_eq(fx.conns[1].n, 1);
     ck_assert_int_eq(sub(&fx, 0, 0), 0);
     ck_assert_uint_eq(fx.def->nq, 2);
-    ck_assert_int_eq(resdeliv_server_unsubscribe(fx.srv, &fx.conns[0], CH),
-                     0);
+    ck_assert_int_eq(resdeliv_server_unsubscribe(fx.srv, &fx.conns[0], CH), 0);
     resdeliv_server_conn_close(fx.srv, &fx.conns[1]);
     ck_assert_uint_eq(stats(&fx).subscriptions, 0);
     while (def_run_one(fx.def)) {
@@ -535,6 +584,8 @@ static Suite *seam_suite(void)
     tcase_add_test(tc, close_mid_replay);
     tcase_add_test(tc, close_inside_send);
     tcase_add_test(tc, free_mid_replay);
+    tcase_add_test(tc, free_inside_send);
+    tcase_add_test(tc, join_fails);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("stale");

@@ -660,6 +660,96 @@ START_TEST(test_random_mutations)
 }
 END_TEST
 
+/* Long data is scanned token by token, short data through a block index;
+ * leading white space moves the same object from one to the other, and
+ * both must give the same answer and the same bytes. */
+START_TEST(test_paths_agree)
+{
+    static const char junk[] = "{}[]\",:\\ x1u";
+    struct gen g = {0xabcdefull + (uint64_t)_i, NULL, 0, 0};
+    const size_t pad = 5000;
+    char *longer = NULL;
+
+    for (int iter = 0; iter < 1500; iter++) {
+        char *a = NULL;
+        char *b = NULL;
+        size_t alen = 0;
+        size_t blen = 0;
+        int ra;
+        int rb;
+
+        g.len = 0;
+        emits(&g, "");
+        gen_object(&g, 1, 1);
+        for (unsigned k = rnd(&g, 3); k > 0 && g.len > 0; k--) {
+            g.buf[rnd(&g, (unsigned)g.len)] = junk[rnd(&g, sizeof(junk) - 1)];
+        }
+        longer = realloc(longer, pad + g.len + 1);
+        ck_assert_ptr_nonnull(longer);
+        memset(longer, iter % 2 ? ' ' : '\n', pad);
+        memcpy(longer + pad, g.buf, g.len + 1);
+        ra = resdeliv_tag(g.buf, g.len, IDF, EPF, &test_id, "e", &a, &alen);
+        rb = resdeliv_tag(longer, pad + g.len, IDF, EPF, &test_id, "e", &b,
+                          &blen);
+        ck_assert_msg(ra == rb, "%d vs %d: %s", ra, rb, g.buf);
+        ck_assert_int_eq(resdeliv_tag_is_object(g.buf, g.len),
+                         resdeliv_tag_is_object(longer, pad + g.len));
+        if (ra == 0) {
+            ck_assert_uint_eq(blen, alen + pad);
+            ck_assert_str_eq(b + pad, a);
+        }
+        resdeliv_free(a);
+        resdeliv_free(b);
+    }
+    free(longer);
+    free(g.buf);
+}
+END_TEST
+
+/* Backslashes outside strings and escapes at block edges (every 64
+ * bytes) are where the two scans could part. */
+START_TEST(test_block_edges)
+{
+    static const char tail[] = "\\\"\\\\\\u00e9\"}";
+    const size_t tl = sizeof(tail) - 1;
+    char buf[256];
+    char big[6000];
+
+    for (size_t off = 6; off < 140; off++) {
+        size_t n = 0;
+        buf[n++] = '{';
+        buf[n++] = '"';
+        buf[n++] = 'k';
+        buf[n++] = '"';
+        buf[n++] = ':';
+        buf[n++] = '"';
+        while (n < off) {
+            buf[n++] = 'x';
+        }
+        memcpy(buf + n, tail, tl);
+        n += tl;
+        buf[n] = '\0';
+        ck_assert_msg(resdeliv_tag_is_object(buf, n), "%s", buf);
+        memset(big, ' ', 5000);
+        memcpy(big + 5000, buf, n);
+        ck_assert(resdeliv_tag_is_object(big, 5000 + n));
+        /* Cut inside the escapes: never an object, by either scan. */
+        for (size_t cut = n - tl; cut < n - 1; cut++) {
+            char tmp[256];
+            memcpy(tmp, buf, cut);
+            tmp[cut] = '}';
+            ck_assert(!resdeliv_tag_is_object(tmp, cut + 1));
+            memcpy(big + 5000, tmp, cut + 1);
+            ck_assert(!resdeliv_tag_is_object(big, 5000 + cut + 1));
+        }
+    }
+    /* A backslash outside any string: plain to the token scan. */
+    ck_assert(resdeliv_tag_is_object("{\"a\":\\}", 7));
+    ck_assert(!resdeliv_tag_is_object("{\"a\":\\\"}", 8));
+    ck_assert(resdeliv_tag_is_object("{\"a\":[\\\"]\"]}", 12));
+}
+END_TEST
+
 static Suite *tag_suite(void)
 {
     Suite *s = suite_create("tag");
@@ -682,6 +772,8 @@ static Suite *tag_suite(void)
     tc = tcase_create("random");
     tcase_add_loop_test(tc, test_random_objects, 0, 4);
     tcase_add_loop_test(tc, test_random_mutations, 0, 4);
+    tcase_add_loop_test(tc, test_paths_agree, 0, 4);
+    tcase_add_test(tc, test_block_edges);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Not every program uses every helper. */
+#define T_HELPER static __attribute__((unused))
+
 #define T_APP_ID "app-id"
 #define T_KEY "app-key"
 #define T_SECRET "app-secret"
@@ -54,7 +57,7 @@ struct thost {
     resdeliv_pusher_server *ps;
 };
 
-static void t_record(struct tconn *c, const char *frame, size_t len)
+T_HELPER void t_record(struct tconn *c, const char *frame, size_t len)
 {
     char *copy = malloc(len + 1);
 
@@ -65,7 +68,7 @@ static void t_record(struct tconn *c, const char *frame, size_t len)
     c->frames[c->n++] = copy;
 }
 
-static int t_send(void *host, void *conn, const char *frame, size_t len)
+T_HELPER int t_send(void *host, void *conn, const char *frame, size_t len)
 {
     struct tconn *c = conn;
 
@@ -80,7 +83,7 @@ static int t_send(void *host, void *conn, const char *frame, size_t len)
     return 0;
 }
 
-static int t_broadcast(void *host, const char *channel, size_t channel_len,
+T_HELPER int t_broadcast(void *host, const char *channel, size_t channel_len,
                        const char *frame, size_t len, void *except)
 {
     struct thost *h = host;
@@ -97,14 +100,14 @@ static int t_broadcast(void *host, const char *channel, size_t channel_len,
     return 0;
 }
 
-static int t_request_writable(void *host, void *conn)
+T_HELPER int t_request_writable(void *host, void *conn)
 {
     (void)host;
     ((struct tconn *)conn)->want = 1;
     return 0;
 }
 
-static int t_close(void *host, void *conn, uint32_t code, const char *reason)
+T_HELPER int t_close(void *host, void *conn, uint32_t code, const char *reason)
 {
     struct tconn *c = conn;
 
@@ -115,7 +118,7 @@ static int t_close(void *host, void *conn, uint32_t code, const char *reason)
     return 0;
 }
 
-static int t_join(void *host, void *conn, const char *channel,
+T_HELPER int t_join(void *host, void *conn, const char *channel,
                   size_t channel_len)
 {
     struct thost *h = host;
@@ -132,7 +135,7 @@ static int t_join(void *host, void *conn, const char *channel,
 
 /* The host forgets a closed connection's joins, as a WebSocket server
  * drops a closed socket from its channel sets. */
-static void t_forget(struct thost *h, struct tconn *c)
+T_HELPER void t_forget(struct thost *h, struct tconn *c)
 {
     size_t k = 0;
 
@@ -144,7 +147,7 @@ static void t_forget(struct thost *h, struct tconn *c)
     h->njoins = k;
 }
 
-static int t_joined(const struct thost *h, const struct tconn *c,
+T_HELPER int t_joined(const struct thost *h, const struct tconn *c,
                     const char *channel)
 {
     for (size_t i = 0; i < h->njoins; i++) {
@@ -155,7 +158,7 @@ static int t_joined(const struct thost *h, const struct tconn *c,
     return 0;
 }
 
-static void t_clear(struct tconn *c)
+T_HELPER void t_clear(struct tconn *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         free(c->frames[i]);
@@ -163,7 +166,7 @@ static void t_clear(struct tconn *c)
     c->n = 0;
 }
 
-static struct resdeliv_transport t_transport(struct thost *h)
+T_HELPER struct resdeliv_transport t_transport(struct thost *h)
 {
     struct resdeliv_transport tp = {
         RESDELIV_STRUCT_HEAD(tp),
@@ -179,7 +182,7 @@ static struct resdeliv_transport t_transport(struct thost *h)
 }
 
 /* Host, memory store, log and server with `opts` (NULL: defaults). */
-static void t_setup(struct thost *h,
+T_HELPER void t_setup(struct thost *h,
                     struct resdeliv_pusher_server_options *opts)
 {
     struct resdeliv_pusher_server_options o;
@@ -205,7 +208,7 @@ static void t_setup(struct thost *h,
     ck_assert_msg(rc == 0, "server: %d %s", rc, err);
 }
 
-static void t_teardown(struct thost *h)
+T_HELPER void t_teardown(struct thost *h)
 {
     resdeliv_pusher_server_free(h->ps);
     resdeliv_log_close(h->log);
@@ -216,7 +219,7 @@ static void t_teardown(struct thost *h)
 }
 
 /* Run writable callbacks until no connection asks for more. */
-static void t_drive(struct thost *h)
+T_HELPER void t_drive(struct thost *h)
 {
     for (int round = 0; round < 10000; round++) {
         int any = 0;
@@ -237,7 +240,7 @@ static void t_drive(struct thost *h)
 
 /* ---- reading frames ---------------------------------------------------- */
 
-static cJSON *t_frame(const struct tconn *c, size_t i)
+T_HELPER cJSON *t_frame(const struct tconn *c, size_t i)
 {
     cJSON *f;
 
@@ -247,7 +250,7 @@ static cJSON *t_frame(const struct tconn *c, size_t i)
     return f;
 }
 
-static const char *t_str(const cJSON *obj, const char *name)
+T_HELPER const char *t_str(const cJSON *obj, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
 
@@ -256,7 +259,7 @@ static const char *t_str(const cJSON *obj, const char *name)
 
 /* A frame's data: parsed from the JSON string it travels as, or the
  * object itself (pusher:error, subscription_error). Caller deletes. */
-static cJSON *t_data(const cJSON *frame)
+T_HELPER cJSON *t_data(const cJSON *frame)
 {
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(frame, "data");
 
@@ -267,7 +270,7 @@ static cJSON *t_data(const cJSON *frame)
 }
 
 /* Frames of `c` whose event is `event` (and channel, when not NULL). */
-static size_t t_count(const struct tconn *c, const char *event,
+T_HELPER size_t t_count(const struct tconn *c, const char *event,
                       const char *channel)
 {
     size_t n = 0;
@@ -286,7 +289,7 @@ static size_t t_count(const struct tconn *c, const char *event,
 
 /* Index of the first frame of `c` with `event` at or after `from`, or
  * -1. */
-static long t_find(const struct tconn *c, const char *event, size_t from)
+T_HELPER long t_find(const struct tconn *c, const char *event, size_t from)
 {
     for (size_t i = from; i < c->n; i++) {
         cJSON *f = t_frame(c, i);
@@ -303,7 +306,7 @@ static long t_find(const struct tconn *c, const char *event, size_t from)
 /* ---- connecting and subscribing ---------------------------------------- */
 
 /* Open connection `i` with the good path; read its socket id. */
-static struct tconn *t_open(struct thost *h, size_t i)
+T_HELPER struct tconn *t_open(struct thost *h, size_t i)
 {
     struct tconn *c = &h->conns[i];
     cJSON *f, *d;
@@ -321,20 +324,20 @@ static struct tconn *t_open(struct thost *h, size_t i)
     return c;
 }
 
-static void t_close_conn(struct thost *h, struct tconn *c)
+T_HELPER void t_close_conn(struct thost *h, struct tconn *c)
 {
     c->closed = 1;
     t_forget(h, c);
     resdeliv_pusher_server_close(h->ps, c);
 }
 
-static int t_send_text(struct thost *h, struct tconn *c, const char *text)
+T_HELPER int t_send_text(struct thost *h, struct tconn *c, const char *text)
 {
     return resdeliv_pusher_server_message(h->ps, c, text, strlen(text));
 }
 
 /* Send a pusher:subscribe; NULL members are left out. */
-static int t_subscribe(struct thost *h, struct tconn *c, const char *channel,
+T_HELPER int t_subscribe(struct thost *h, struct tconn *c, const char *channel,
                        const char *auth, const char *channel_data,
                        const char *last_id, const char *last_epoch)
 {
@@ -365,7 +368,7 @@ static int t_subscribe(struct thost *h, struct tconn *c, const char *channel,
 }
 
 /* Subscribe with the auth the app's auth endpoint would hand out. */
-static int t_subscribe_auth(struct thost *h, struct tconn *c,
+T_HELPER int t_subscribe_auth(struct thost *h, struct tconn *c,
                             const char *channel, const char *channel_data,
                             const char *last_id, const char *last_epoch)
 {
@@ -387,7 +390,7 @@ struct tresp {
     char *body;
 };
 
-static void t_done(void *arg, struct resdeliv_http_response *resp)
+T_HELPER void t_done(void *arg, struct resdeliv_http_response *resp)
 {
     struct tresp *r = arg;
 
@@ -399,7 +402,7 @@ static void t_done(void *arg, struct resdeliv_http_response *resp)
 }
 
 /* A request to `path` signed with `secret` at T_NOW; answer in `r`. */
-static int t_http(struct thost *h, const char *method, const char *path,
+T_HELPER int t_http(struct thost *h, const char *method, const char *path,
                   const char *body, const char *secret, struct tresp *r)
 {
     struct resdeliv_http_request req;
@@ -421,12 +424,12 @@ static int t_http(struct thost *h, const char *method, const char *path,
     return rc;
 }
 
-static int t_publish(struct thost *h, const char *body, struct tresp *r)
+T_HELPER int t_publish(struct thost *h, const char *body, struct tresp *r)
 {
     return t_http(h, "POST", "/apps/" T_APP_ID "/events", body, T_SECRET, r);
 }
 
-static void t_resp_clear(struct tresp *r)
+T_HELPER void t_resp_clear(struct tresp *r)
 {
     free(r->body);
     r->body = NULL;

@@ -43,6 +43,12 @@ static int h_send(void *host, void *conn, const char *frame, size_t len)
         resdeliv_server_conn_close(fx->srv, c);
         return RESDELIV_ECLOSED;
     }
+    if (c->free_on_send) {
+        c->closed = 1;
+        resdeliv_server_free(fx->srv);
+        fx->srv = NULL;
+        return RESDELIV_ECLOSED;
+    }
     if (c->budget == 0) {
         return RESDELIV_EAGAIN;
     }
@@ -95,6 +101,9 @@ static int h_join(void *host, void *conn, const char *channel, size_t len)
     struct fx *fx = host;
     struct join *j;
 
+    if (((struct tconn *)conn)->fail_join) {
+        return RESDELIV_ECLOSED;
+    }
     if (fx->njoins == fx->capjoins) {
         fx->capjoins = fx->capjoins ? fx->capjoins * 2 : 16;
         fx->joins = realloc(fx->joins, fx->capjoins * sizeof(*fx->joins));
@@ -110,7 +119,7 @@ static int h_join(void *host, void *conn, const char *channel, size_t len)
 }
 
 const struct join *joined(const struct fx *fx, const struct tconn *c,
-                                 const char *channel)
+                          const char *channel)
 {
     for (size_t i = 0; i < fx->njoins; i++) {
         if (fx->joins[i].c == c && strcmp(fx->joins[i].channel, channel) == 0) {
@@ -245,12 +254,8 @@ static resdeliv_store *deferred_store(resdeliv_store *inner,
                                       struct deferred **out)
 {
     struct resdeliv_store_ops ops = {
-        RESDELIV_STRUCT_HEAD(ops),
-        .flags = 0,
-        .name = "deferred",
-        .append = def_append,
-        .read = def_read,
-        .info = def_info,
+        RESDELIV_STRUCT_HEAD(ops), .flags = 0,       .name = "deferred",
+        .append = def_append,      .read = def_read, .info = def_info,
         .destroy = free,
     };
     struct deferred *d = calloc(1, sizeof(*d));
@@ -285,8 +290,7 @@ struct resdeliv_transport host_transport(struct fx *fx)
 }
 
 void fx_open_with(struct fx *fx, const struct resdeliv_config *cfg,
-                         const struct resdeliv_server_options *opts,
-                         int deferred)
+                  const struct resdeliv_server_options *opts, int deferred)
 {
     struct resdeliv_memory_options mo = {RESDELIV_STRUCT_HEAD(mo)};
     struct resdeliv_transport tp;
@@ -311,7 +315,7 @@ void fx_open_with(struct fx *fx, const struct resdeliv_config *cfg,
 
 /* Batch size `batch`, retention `cap`, gap notices on or off. */
 void fx_open(struct fx *fx, uint64_t batch, uint64_t cap, int gap,
-                    const struct resdeliv_server_options *opts)
+             const struct resdeliv_server_options *opts)
 {
     struct resdeliv_config cfg;
 
@@ -376,9 +380,8 @@ void pub(struct fx *fx, const char *channel, int count)
         m.event_len = 2;
         m.data = data;
         m.data_len = strlen(data);
-        ck_assert_int_eq(resdeliv_server_publish(fx->srv, &m, 1, NULL, on_pub,
-                                                 &pa),
-                         0);
+        ck_assert_int_eq(
+            resdeliv_server_publish(fx->srv, &m, 1, NULL, on_pub, &pa), 0);
         ck_assert_int_eq(pa.calls, 1);
         fx->seq++;
     }
@@ -396,12 +399,12 @@ int sub(struct fx *fx, int k, int seq)
     char id[RESDELIV_ID_BUFSIZE];
 
     if (seq < 0) {
-        return resdeliv_server_subscribe(fx->srv, &fx->conns[k], CH, NULL,
-                                         NULL, NULL, 0);
+        return resdeliv_server_subscribe(fx->srv, &fx->conns[k], CH, NULL, NULL,
+                                         NULL, 0);
     }
     id_text(fx, seq, id);
-    return resdeliv_server_subscribe(fx->srv, &fx->conns[k], CH, id, NULL,
-                                     NULL, 0);
+    return resdeliv_server_subscribe(fx->srv, &fx->conns[k], CH, id, NULL, NULL,
+                                     0);
 }
 
 /* Give every connection that asked its writable turns until none asks. */
@@ -434,7 +437,6 @@ struct resdeliv_server_stats stats(const struct fx *fx)
 }
 
 /* ---- reading frames ---------------------------------------------------- */
-
 
 static void copy_str(const cJSON *o, const char *name, char *buf, size_t size)
 {
@@ -486,8 +488,7 @@ void expect_event(const struct tconn *c, size_t i, const char *event)
 }
 
 /* Frames [at, at + count) are messages seq first, first + 1, ... */
-void expect_seqs(const struct tconn *c, size_t at, int first,
-                        int count)
+void expect_seqs(const struct tconn *c, size_t at, int first, int count)
 {
     for (int k = 0; k < count; k++) {
         struct fr f = frame_at(c, at + (size_t)k);
@@ -497,4 +498,3 @@ void expect_seqs(const struct tconn *c, size_t at, int first,
                       c->frames[at + (size_t)k], first + k);
     }
 }
-

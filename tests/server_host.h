@@ -20,14 +20,16 @@
 struct tconn {
     char **frames;
     size_t n, cap;
-    int want;           /* request_writable seen */
+    int want; /* request_writable seen */
     int closed;
     uint32_t code;
     char reason[256];
-    long budget;        /* sends before EAGAIN; -1 unlimited */
-    int fail_send;      /* send fails and the host closes from inside */
-    size_t since;       /* frames at the last writable call */
-    size_t burst;       /* most frames between two writable calls */
+    long budget;   /* sends before EAGAIN; -1 unlimited */
+    int fail_send; /* send fails and the host closes from inside */
+    int free_on_send; /* the host frees the server from inside send */
+    int fail_join;    /* join() answers an error */
+    size_t since;  /* frames at the last writable call */
+    size_t burst;  /* most frames between two writable calls */
 };
 
 struct join {
@@ -73,10 +75,10 @@ struct fx {
 struct fr {
     char event[64];
     char channel[64];
-    int seq;          /* -1 when the data has none */
-    char id[48];      /* data's _replay_id, "" when none */
-    char reason[32];  /* gap reason */
-    int code;         /* pusher:error code */
+    int seq;         /* -1 when the data has none */
+    char id[48];     /* data's _replay_id, "" when none */
+    char reason[32]; /* gap reason */
+    int code;        /* pusher:error code */
 };
 
 struct resdeliv_transport host_transport(struct fx *fx);

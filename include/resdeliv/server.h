@@ -45,7 +45,9 @@ struct resdeliv_server_options {
     /** Ids remembered per subscription at the seam (default 1024). */
     uint64_t dedup_window;
     /** Subscriptions per connection (default 100); one more is refused
-     * with RESDELIV_EOVERFLOW and a pusher:error frame. */
+     * with RESDELIV_EOVERFLOW and a pusher:error frame. The frame carries
+     * Pusher code 4100 (over capacity) and a message naming the channel;
+     * the connection stays open and its other subscriptions go on. */
     uint64_t max_subscriptions;
     /** Replays running at once in this server (default 256); further
      * replaying subscriptions wait their turn, holding live messages. */
@@ -89,7 +91,8 @@ RESDELIV_API void resdeliv_server_conn_close(resdeliv_server *srv,
  * subscription_succeeded and a gap notice with reason store_unavailable.
  * @return 0 (frames follow through the transport), RESDELIV_EINVAL,
  * RESDELIV_ENOENT (unknown conn), RESDELIV_EOVERFLOW (too many
- * subscriptions), RESDELIV_ENOMEM.
+ * subscriptions), RESDELIV_ENOMEM. A second subscribe to a channel the
+ * connection already has is RESDELIV_EINVAL and sends nothing.
  */
 RESDELIV_API int resdeliv_server_subscribe(resdeliv_server *srv, void *conn,
                                            const char *channel,

@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * resdeliv-server: a Pusher-compatible server (protocol 7) with replay, on
+ * libwebsockets running on a libuv loop. Pusher clients (pusher-js,
+ * Laravel Echo) connect to ws://HOST:PORT/app/{key}; Pusher server SDKs
+ * publish with POST /apps/{id}/events and /apps/{id}/batch_events. Every
+ * published event is logged per channel; a client that resubscribes with
+ * last_event_id gets what it missed, then live messages.
+ *
+ * The store is the embedded memory store, or Redis (`--store redis://...`)
+ * driven by the same libuv loop, so several server processes share the
+ * history. SIGINT and SIGTERM stop it cleanly.
+ */
+#include "resdeliv_lws.h"
+
+#include <resdeliv/adapters/libuv.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXIT_USAGE 2
+
+struct cli {
+    long port;
+    const char *host;
+    const char *app_id;
+    const char *app_key;
+    const char *app_secret;
+    const char *store;
+    const char *retention;
+    const char *config;
+    int verbose;
+};
+
+struct app {
+    uv_loop_t loop;
+    uv_signal_t sig[2];
+    struct lws_context *ctx;
+    struct resdeliv_config *cfg;
+    resdeliv_store *store;
+    resdeliv_log *log;
+    resdeliv_lws *rl;
+    int stopping;
+};
+
+static const char usage_text[] =
+    "usage: resdeliv-server [options]\n"
+    "  --port P           listen port (default 6001; 0 picks a free one)\n"
+    "  --host ADDR        listen address (default 127.0.0.1)\n"
+    "  --app-id ID        Pusher app id (default app-id)\n"
+    "  --app-key KEY      Pusher app key (default app-key)\n"
+    "  --app-secret S     Pusher app secret (default app-secret)\n"
+    "  --store STORE      memory (default) or redis://[user:pass@]host"
+    "[:port][/db]\n"
+    "  --retention N      messages kept per channel (default 1000)\n"
+    "  --config FILE      libresdeliv configuration (JSON)\n"
+    "  --verbose          log connections and requests\n"
+    "  --help             this text\n";
+
+static int usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "resdeliv-server: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\ntry 'resdeliv-server --help'\n");
+    return EXIT_USAGE;
+}
+
+static int parse_port(struct cli *c, const char *v)
+{
+    char *end = NULL;
+
+    errno = 0;
+    c->port = strtol(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || c->port < 0 ||
+        c->port > 65535) {
+        return usage_error("--port: '%s' is not a port (0-65535)", v);
+    }
+    return 0;
+}
+
+static int check_value(const char *flag, const char *v)
+{
+    if (v == NULL) {
+        return usage_error("%s needs a value", flag);
+    }
+    if (*v == '\0') {
+        return usage_error("%s: empty value", flag);
+    }
+    return 0;
+}
+
+static int parse_one(struct cli *c, const char *flag, const char *v)
+{
+    static const char *const names[] = {"--host",       "--app-id",
+                                        "--app-key",    "--app-secret",
+                                        "--store",      "--retention",
+                                        "--config"};
+    const char **slots[] = {&c->host,  &c->app_id,    &c->app_key,
+                            &c->app_secret, &c->store, &c->retention,
+                            &c->config};
+
+    int rc;
+
+    if (strcmp(flag, "--port") == 0) {
+        rc = check_value(flag, v);
+        return rc == 0 ? parse_port(c, v) : rc;
+    }
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(flag, names[i]) == 0) {
+            rc = check_value(flag, v);
+            if (rc == 0) {
+                *slots[i] = v;
+            }
+            return rc;
+        }
+    }
+    return usage_error("unknown option '%s'", flag);
+}
+
+/* @return 0 to run, 1 after --help, EXIT_USAGE on a bad command line. */
+static int parse_cli(struct cli *c, int argc, char **argv)
+{
+    c->port = 6001;
+    c->host = "127.0.0.1";
+    c->app_id = "app-id";
+    c->app_key = "app-key";
+    c->app_secret = "app-secret";
+    c->store = "memory";
+    for (int i = 1; i < argc; i++) {
+        const char *flag = argv[i];
+        int rc;
+        if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
+            fputs(usage_text, stdout);
+            return 1;
+        }
+        if (strcmp(flag, "--verbose") == 0) {
+            c->verbose = 1;
+            continue;
+        }
+        if (strncmp(flag, "--", 2) != 0) {
+            return usage_error("unexpected argument '%s'", flag);
+        }
+        rc = parse_one(c, flag, i + 1 < argc ? argv[i + 1] : NULL);
+        if (rc != 0) {
+            return rc;
+        }
+        i++;
+    }
+    if (strcmp(c->store, "memory") != 0 &&
+        strncmp(c->store, "redis://", 8) != 0 &&
+        strncmp(c->store, "unix://", 7) != 0) {
+        return usage_error("--store: '%s' is not memory, redis://... or "
+                           "unix://...", c->store);
+    }
+    return 0;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    if (f == NULL) {
+        return NULL;
+    }
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
+        *len = fread(buf, 1, (size_t)n, f);
+        buf[*len] = '\0';
+    }
+    fclose(f);
+    return buf;
+}
+
+/* The configuration: the file (if any), then the command line's store and
+ * retention over it. @return 0 or EXIT_USAGE (message printed). */
+static int load_config(const struct cli *c, struct resdeliv_config **out)
+{
+    char err[256] = "";
+    size_t len = 0;
+    char *text;
+    int rc;
+
+    if (c->config == NULL) {
+        rc = resdeliv_config_new(out);
+    } else if ((text = read_file(c->config, &len)) == NULL) {
+        fprintf(stderr, "resdeliv-server: --config: cannot read '%s': %s\n",
+                c->config, strerror(errno));
+        return EXIT_USAGE;
+    } else {
+        rc = resdeliv_config_from_json(text, len, out, err, sizeof(err));
+        free(text);
+    }
+    if (rc == 0 && (c->config == NULL || strcmp(c->store, "memory") != 0)) {
+        rc = resdeliv_config_set(*out, "connection", c->store, err,
+                                 sizeof(err));
+    }
+    if (rc == 0 && c->retention != NULL) {
+        rc = resdeliv_config_set(*out, "retention.default_max_messages",
+                                 c->retention, err, sizeof(err));
+    }
+    if (rc == 0) {
+        rc = resdeliv_config_validate(*out, err, sizeof(err));
+    }
+    if (rc != 0) {
+        fprintf(stderr, "resdeliv-server: configuration: %s\n",
+                err[0] ? err : resdeliv_strerror(rc));
+        resdeliv_config_free(*out);
+        *out = NULL;
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int open_store(struct app *app, char *err, size_t errsize)
+{
+    const char *conn = app->cfg->connection;
+    struct resdeliv_redis_options ro;
+    struct resdeliv_loop hooks;
+
+    if (conn == NULL || strcmp(conn, "memory") == 0) {
+        return resdeliv_store_memory_new(NULL, &app->store);
+    }
+    resdeliv_redis_options_init(&ro);
+    ro.url = conn;
+    ro.key_prefix = app->cfg->key_prefix;
+    resdeliv_loop_uv_init(&hooks, &app->loop);
+    return resdeliv_store_redis_async_new(&ro, &hooks, &app->store, err,
+                                          errsize);
+}
+
+/* Frees the library side; lws calls it from PROTOCOL_DESTROY once every
+ * connection is closed, main() again in case the context never started. */
+static void app_release(struct app *app)
+{
+    resdeliv_lws_free(app->rl);
+    app->rl = NULL;
+    resdeliv_log_close(app->log);
+    app->log = NULL;
+    resdeliv_store_free(app->store);
+    app->store = NULL;
+    resdeliv_config_free(app->cfg);
+    app->cfg = NULL;
+}
+
+static int on_lws(struct lws *wsi, enum lws_callback_reasons reason,
+                  void *user, void *in, size_t len)
+{
+    struct app *app = lws_context_user(lws_get_context(wsi));
+
+    if (reason == LWS_CALLBACK_PROTOCOL_DESTROY) {
+        app_release(app);
+        return 0;
+    }
+    return resdeliv_lws_callback(app->rl, wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+    {"resdeliv-pusher", on_lws, sizeof(struct resdeliv_lws_pss), 0, 0, NULL,
+     0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct app *app = h->data;
+
+    (void)signum;
+    if (app->stopping) {
+        return;
+    }
+    app->stopping = 1;
+    fprintf(stderr, "resdeliv-server: stopping\n");
+    for (int i = 0; i < 2; i++) {
+        uv_signal_stop(&app->sig[i]);
+        uv_close((uv_handle_t *)&app->sig[i], NULL);
+    }
+    lws_context_destroy(app->ctx);
+}
+
+static int start_library(struct app *app, const struct cli *c)
+{
+    struct resdeliv_pusher_server_options po;
+    char err[256] = "";
+    int rc;
+
+    rc = open_store(app, err, sizeof(err));
+    if (rc == 0) {
+        rc = resdeliv_log_open(app->cfg, app->store, c->app_id, &app->log,
+                               err, sizeof(err));
+    }
+    if (rc == 0) {
+        resdeliv_pusher_server_options_init(&po);
+        po.app_id = c->app_id;
+        po.app_key = c->app_key;
+        po.app_secret = c->app_secret;
+        rc = resdeliv_lws_new(app->log, &po, NULL, &app->rl, err,
+                              sizeof(err));
+    }
+    if (rc != 0) {
+        fprintf(stderr, "resdeliv-server: %s%s%s\n", resdeliv_strerror(rc),
+                err[0] ? ": " : "", err);
+    }
+    return rc;
+}
+
+static int start_lws(struct app *app, const struct cli *c)
+{
+    struct lws_context_creation_info info;
+    void *loops[1] = {&app->loop};
+    struct lws_vhost *vh;
+
+    memset(&info, 0, sizeof(info));
+    info.port = (int)c->port;
+    info.iface = c->host;
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_LIBUV;
+    if (strchr(c->host, ':') == NULL) {
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    }
+    info.foreign_loops = loops;
+    info.user = app;
+    info.pcontext = &app->ctx;
+    app->ctx = lws_create_context(&info);
+    if (app->ctx == NULL) {
+        fprintf(stderr, "resdeliv-server: cannot listen on %s:%ld\n",
+                c->host, c->port);
+        return -1;
+    }
+    vh = lws_get_vhost_by_name(app->ctx, "default");
+    printf("resdeliv-server listening on http://%s:%d app %s key %s store "
+           "%s\n",
+           c->host, vh != NULL ? lws_get_vhost_listen_port(vh) : (int)c->port,
+           c->app_id, c->app_key, c->store);
+    fflush(stdout);
+    return 0;
+}
+
+static int start_signals(struct app *app)
+{
+    static const int signums[2] = {SIGINT, SIGTERM};
+
+    for (int i = 0; i < 2; i++) {
+        app->sig[i].data = app;
+        if (uv_signal_init(&app->loop, &app->sig[i]) != 0 ||
+            uv_signal_start(&app->sig[i], on_signal, signums[i]) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct app app;
+    struct cli c;
+    int rc;
+
+    memset(&app, 0, sizeof(app));
+    memset(&c, 0, sizeof(c));
+    rc = parse_cli(&c, argc, argv);
+    if (rc != 0) {
+        return rc == 1 ? 0 : rc;
+    }
+    rc = load_config(&c, &app.cfg);
+    if (rc != 0) {
+        return rc;
+    }
+    lws_set_log_level(c.verbose ? LLL_ERR | LLL_WARN | LLL_NOTICE
+                                : LLL_ERR | LLL_WARN,
+                      NULL);
+    signal(SIGPIPE, SIG_IGN);
+    uv_loop_init(&app.loop);
+    rc = start_library(&app, &c);
+    if (rc == 0 && (start_signals(&app) != 0 || start_lws(&app, &c) != 0)) {
+        rc = -1;
+        for (int i = 0; i < 2; i++) {
+            if (app.sig[i].type == UV_SIGNAL) {
+                uv_close((uv_handle_t *)&app.sig[i], NULL);
+            }
+        }
+    }
+    if (rc == 0) {
+        uv_run(&app.loop, UV_RUN_DEFAULT);
+    }
+    app_release(&app);
+    uv_run(&app.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&app.loop);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,675 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The libwebsockets shim, WebSocket side: the transport vtable over lws
+ * (queued frames written from the writable callback, shared broadcast
+ * frames, close after flush), the channel sets behind join and broadcast,
+ * and the ESTABLISHED / RECEIVE / SERVER_WRITEABLE / CLOSED helpers. The
+ * HTTP API side is in resdeliv_lws_http.c.
+ */
+#include "resdeliv_lws_internal.h"
+
+#include <cjson/cJSON.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MAX_QUEUED (4u * 1024u * 1024u)
+#define DEFAULT_WRITES 32u
+#define CLOSE_FLUSH_SECONDS 5
+/* Pusher "over capacity": the client reconnects with backoff and resumes
+ * from its last id, so a slow reader loses nothing. */
+#define SLOW_CLOSE_CODE 4100u
+
+void resdeliv_lws_options_init(struct resdeliv_lws_options *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->struct_size = (uint32_t)sizeof(*opts);
+    opts->abi_version = RESDELIV_ABI_VERSION;
+    opts->max_queued = DEFAULT_MAX_QUEUED;
+    opts->writes_per_callback = DEFAULT_WRITES;
+}
+
+/* ------------------------------------------------------------ frames */
+
+static struct rlws_frame *frame_new(const char *data, size_t len)
+{
+    struct rlws_frame *f = malloc(sizeof(*f) + LWS_PRE + len + 1);
+
+    if (f == NULL) {
+        return NULL;
+    }
+    f->refs = 1;
+    f->len = len;
+    memcpy(f->buf + LWS_PRE, data, len);
+    f->buf[LWS_PRE + len] = '\0';
+    return f;
+}
+
+static void frame_unref(struct rlws_frame *f)
+{
+    if (f != NULL && --f->refs == 0) {
+        free(f);
+    }
+}
+
+static int enqueue(resdeliv_lws *rl, struct rlws_conn *c,
+                   struct rlws_frame *f)
+{
+    struct rlws_qnode *n = malloc(sizeof(*n));
+
+    if (n == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    f->refs++;
+    n->frame = f;
+    n->next = NULL;
+    if (c->qtail != NULL) {
+        c->qtail->next = n;
+    } else {
+        c->qhead = n;
+    }
+    c->qtail = n;
+    c->queued += f->len;
+    rl->stats.queued_bytes += f->len;
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+static struct rlws_frame *dequeue(resdeliv_lws *rl, struct rlws_conn *c)
+{
+    struct rlws_qnode *n = c->qhead;
+    struct rlws_frame *f;
+
+    if (n == NULL) {
+        return NULL;
+    }
+    c->qhead = n->next;
+    if (c->qhead == NULL) {
+        c->qtail = NULL;
+    }
+    f = n->frame;
+    free(n);
+    c->queued -= f->len;
+    rl->stats.queued_bytes -= f->len;
+    return f;
+}
+
+/* ---------------------------------------------------------- channels */
+
+static uint64_t hash_name(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    }
+    return h;
+}
+
+static struct rlws_channel **bucket_of(resdeliv_lws *rl, uint64_t h)
+{
+    return &rl->buckets[h & (rl->nbuckets - 1)];
+}
+
+static struct rlws_channel *channel_find(resdeliv_lws *rl, const char *name,
+                                         size_t len)
+{
+    uint64_t h = hash_name(name, len);
+    struct rlws_channel *ch = *bucket_of(rl, h);
+
+    for (; ch != NULL; ch = ch->hnext) {
+        if (ch->hash == h && ch->name_len == len &&
+            memcmp(ch->name, name, len) == 0) {
+            return ch;
+        }
+    }
+    return NULL;
+}
+
+/* Double the table when it averages more than one channel a bucket; a
+ * failed allocation only leaves the chains longer. */
+static void maybe_grow(resdeliv_lws *rl)
+{
+    size_t n = rl->nbuckets * 2;
+    struct rlws_channel **b;
+
+    if (rl->stats.channels <= rl->nbuckets) {
+        return;
+    }
+    b = calloc(n, sizeof(*b));
+    if (b == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < rl->nbuckets; i++) {
+        struct rlws_channel *ch = rl->buckets[i];
+        while (ch != NULL) {
+            struct rlws_channel *next = ch->hnext;
+            ch->hnext = b[ch->hash & (n - 1)];
+            b[ch->hash & (n - 1)] = ch;
+            ch = next;
+        }
+    }
+    free(rl->buckets);
+    rl->buckets = b;
+    rl->nbuckets = n;
+}
+
+static struct rlws_channel *channel_get(resdeliv_lws *rl, const char *name,
+                                        size_t len)
+{
+    struct rlws_channel *ch = channel_find(rl, name, len);
+    struct rlws_channel **b;
+
+    if (ch != NULL) {
+        return ch;
+    }
+    ch = calloc(1, sizeof(*ch) + len + 1);
+    if (ch == NULL) {
+        return NULL;
+    }
+    ch->hash = hash_name(name, len);
+    ch->name_len = len;
+    memcpy(ch->name, name, len);
+    b = bucket_of(rl, ch->hash);
+    ch->hnext = *b;
+    *b = ch;
+    rl->stats.channels++;
+    maybe_grow(rl);
+    return ch;
+}
+
+static void channel_drop(resdeliv_lws *rl, struct rlws_channel *ch)
+{
+    struct rlws_channel **p = bucket_of(rl, ch->hash);
+
+    while (*p != ch) {
+        p = &(*p)->hnext;
+    }
+    *p = ch->hnext;
+    rl->stats.channels--;
+    free(ch);
+}
+
+static void member_unlink(resdeliv_lws *rl, struct rlws_member *m)
+{
+    struct rlws_channel *ch = m->ch;
+
+    if (m->prev != NULL) {
+        m->prev->next = m->next;
+    } else {
+        ch->head = m->next;
+    }
+    if (m->next != NULL) {
+        m->next->prev = m->prev;
+    }
+    if (ch->head == NULL) {
+        channel_drop(rl, ch);
+    }
+    free(m);
+}
+
+static void leave_all(resdeliv_lws *rl, struct rlws_conn *c)
+{
+    while (c->members != NULL) {
+        struct rlws_member *m = c->members;
+        c->members = m->next_of_conn;
+        member_unlink(rl, m);
+    }
+}
+
+static void leave_one(resdeliv_lws *rl, struct rlws_conn *c,
+                      const char *name, size_t len)
+{
+    struct rlws_member **p = &c->members;
+
+    while (*p != NULL) {
+        struct rlws_member *m = *p;
+        if (m->ch->name_len == len && memcmp(m->ch->name, name, len) == 0) {
+            *p = m->next_of_conn;
+            member_unlink(rl, m);
+            return;
+        }
+        p = &m->next_of_conn;
+    }
+}
+
+/* ---------------------------------------------------------- transport */
+
+static struct rlws_conn *conn_of(void *wsi)
+{
+    struct resdeliv_lws_pss *pss;
+
+    if (wsi == NULL) {
+        return NULL;
+    }
+    pss = lws_wsi_user((struct lws *)wsi);
+    return pss != NULL ? pss->conn : NULL;
+}
+
+static void request_close(resdeliv_lws *rl, struct rlws_conn *c,
+                          uint32_t code, const char *reason)
+{
+    size_t len = reason != NULL ? strlen(reason) : 0;
+
+    if (c->closing) {
+        return;
+    }
+    c->closing = 1;
+    c->code = code;
+    c->reason_len = len < sizeof(c->reason) ? len : sizeof(c->reason);
+    if (c->reason_len > 0) {
+        memcpy(c->reason, reason, c->reason_len);
+    }
+    /* No broadcast reaches a closing connection. */
+    leave_all(rl, c);
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_FLUSH_SECONDS);
+    lws_callback_on_writable(c->wsi);
+}
+
+static int tp_send(void *host, void *conn, const char *frame, size_t len)
+{
+    resdeliv_lws *rl = host;
+    struct rlws_conn *c = conn_of(conn);
+    struct rlws_frame *f;
+    int rc;
+
+    if (c == NULL || c->closing) {
+        return RESDELIV_ECLOSED;
+    }
+    if (c->qhead != NULL && c->queued + len > rl->opts.max_queued) {
+        return RESDELIV_EAGAIN;
+    }
+    f = frame_new(frame, len);
+    if (f == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    rc = enqueue(rl, c, f);
+    frame_unref(f);
+    return rc;
+}
+
+static int tp_broadcast(void *host, const char *channel, size_t channel_len,
+                        const char *frame, size_t len, void *except)
+{
+    resdeliv_lws *rl = host;
+    struct rlws_channel *ch = channel_find(rl, channel, channel_len);
+    struct rlws_member *m, *next;
+    struct rlws_frame *f;
+
+    if (ch == NULL) {
+        return 0;
+    }
+    f = frame_new(frame, len);
+    if (f == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    /* A slow connection leaves the channel inside the loop: keep `next`
+     * (and the channel alive through the frame's own members). */
+    for (m = ch->head; m != NULL; m = next) {
+        struct rlws_conn *c = m->conn;
+        int last = m->next == NULL;
+        next = m->next;
+        if (c->wsi == except) {
+            continue;
+        }
+        if (c->queued + len > rl->opts.max_queued) {
+            rl->stats.slow_closes++;
+            request_close(rl, c, SLOW_CLOSE_CODE, "over capacity: slow reader");
+        } else {
+            enqueue(rl, c, f);
+        }
+        if (last) {
+            break;
+        }
+    }
+    frame_unref(f);
+    return 0;
+}
+
+static int tp_request_writable(void *host, void *conn)
+{
+    struct rlws_conn *c = conn_of(conn);
+
+    (void)host;
+    if (c == NULL || c->closing) {
+        return RESDELIV_ECLOSED;
+    }
+    c->want_lib = 1;
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+static int tp_close(void *host, void *conn, uint32_t code, const char *reason)
+{
+    struct rlws_conn *c = conn_of(conn);
+
+    if (c == NULL) {
+        return RESDELIV_ECLOSED;
+    }
+    request_close(host, c, code, reason);
+    return 0;
+}
+
+static void tp_log(void *host, uint32_t level, const char *msg)
+{
+    (void)host;
+    if (level == RESDELIV_LOG_ERROR) {
+        lwsl_err("resdeliv: %s\n", msg);
+    } else if (level == RESDELIV_LOG_WARN) {
+        lwsl_warn("resdeliv: %s\n", msg);
+    } else if (level == RESDELIV_LOG_INFO) {
+        lwsl_notice("resdeliv: %s\n", msg);
+    } else {
+        lwsl_info("resdeliv: %s\n", msg);
+    }
+}
+
+static int tp_join(void *host, void *conn, const char *channel,
+                   size_t channel_len)
+{
+    resdeliv_lws *rl = host;
+    struct rlws_conn *c = conn_of(conn);
+    struct rlws_channel *ch;
+    struct rlws_member *m;
+
+    if (c == NULL || c->closing) {
+        return RESDELIV_ECLOSED;
+    }
+    for (m = c->members; m != NULL; m = m->next_of_conn) {
+        if (m->ch->name_len == channel_len &&
+            memcmp(m->ch->name, channel, channel_len) == 0) {
+            return 0;
+        }
+    }
+    m = calloc(1, sizeof(*m));
+    ch = m != NULL ? channel_get(rl, channel, channel_len) : NULL;
+    if (ch == NULL) {
+        free(m);
+        return RESDELIV_ENOMEM;
+    }
+    m->ch = ch;
+    m->conn = c;
+    m->next = ch->head;
+    if (ch->head != NULL) {
+        ch->head->prev = m;
+    }
+    ch->head = m;
+    m->next_of_conn = c->members;
+    c->members = m;
+    return 0;
+}
+
+/* ------------------------------------------------------------- shim */
+
+int resdeliv_lws_new(resdeliv_log *log,
+                     const struct resdeliv_pusher_server_options *popts,
+                     const struct resdeliv_lws_options *opts,
+                     resdeliv_lws **out, char *err, size_t errsize)
+{
+    resdeliv_lws *rl;
+    struct resdeliv_transport tp = {
+        RESDELIV_STRUCT_HEAD(tp),   .send = tp_send,
+        .broadcast = tp_broadcast,  .request_writable = tp_request_writable,
+        .close = tp_close,          .log = tp_log,
+        .join = tp_join,
+    };
+    int rc;
+
+    if (out == NULL || log == NULL || popts == NULL) {
+        snprintf(err, errsize, "resdeliv_lws_new: NULL argument");
+        return RESDELIV_EINVAL;
+    }
+    *out = NULL;
+    if (opts != NULL && RESDELIV_ABI_VERSION_MAJOR(opts->abi_version) !=
+                            RESDELIV_ABI_MAJOR) {
+        snprintf(err, errsize, "lws options: another ABI major");
+        return RESDELIV_EABI;
+    }
+    rl = calloc(1, sizeof(*rl));
+    if (rl == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    resdeliv_lws_options_init(&rl->opts);
+    if (opts != NULL && opts->max_queued != 0) {
+        rl->opts.max_queued = opts->max_queued;
+    }
+    if (opts != NULL && opts->writes_per_callback != 0) {
+        rl->opts.writes_per_callback = opts->writes_per_callback;
+    }
+    rl->max_body = popts->max_body ? popts->max_body
+                                   : RESDELIV_PUSHER_DEFAULT_MAX_BODY;
+    rl->max_frame = popts->max_frame ? popts->max_frame : 64u * 1024u;
+    rl->nbuckets = 64;
+    rl->buckets = calloc(rl->nbuckets, sizeof(*rl->buckets));
+    tp.host = rl;
+    rc = rl->buckets == NULL ? RESDELIV_ENOMEM
+                             : resdeliv_pusher_server_new(log, &tp, popts,
+                                                          &rl->ps, err,
+                                                          errsize);
+    if (rc != 0) {
+        free(rl->buckets);
+        free(rl);
+        return rc;
+    }
+    *out = rl;
+    return 0;
+}
+
+resdeliv_pusher_server *resdeliv_lws_pusher(resdeliv_lws *rl)
+{
+    return rl != NULL ? rl->ps : NULL;
+}
+
+void resdeliv_lws_stats(const resdeliv_lws *rl, struct resdeliv_lws_stats *out)
+{
+    if (rl != NULL && out != NULL) {
+        *out = rl->stats;
+    }
+}
+
+/* ------------------------------------------------------- WebSocket side */
+
+static void conn_free(resdeliv_lws *rl, struct rlws_conn *c)
+{
+    struct rlws_frame *f;
+
+    leave_all(rl, c);
+    while ((f = dequeue(rl, c)) != NULL) {
+        frame_unref(f);
+    }
+    free(c->rx);
+    free(c);
+}
+
+int resdeliv_lws_established(resdeliv_lws *rl, struct lws *wsi,
+                             struct resdeliv_lws_pss *pss)
+{
+    struct rlws_conn *c = calloc(1, sizeof(*c));
+    char *path = NULL;
+    int rc;
+
+    if (c == NULL) {
+        return -1;
+    }
+    c->wsi = wsi;
+    pss->conn = c;
+    rl->stats.connections++;
+    rc = resdeliv__lws_request_target(wsi, WSI_TOKEN_GET_URI, &path, NULL);
+    if (rc != 0) {
+        request_close(rl, c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "bad uri");
+        free(path);
+        return 0;
+    }
+    /* A refused open has queued pusher:error and asked for the close. */
+    (void)resdeliv_pusher_server_open(rl->ps, wsi, path);
+    free(path);
+    return 0;
+}
+
+/* The host's channel sets have no leave() in the transport: a client's
+ * pusher:unsubscribe takes the connection out of the set here, before the
+ * library sees the frame, so no later broadcast reaches it. */
+static void note_unsubscribe(resdeliv_lws *rl, struct rlws_conn *c,
+                             const char *text, size_t len)
+{
+    cJSON *root, *data, *ch;
+    const cJSON *ev;
+
+    if (len < 18 || strstr(text, "pusher:unsubscribe") == NULL) {
+        return;
+    }
+    root = cJSON_ParseWithLength(text, len);
+    ev = cJSON_GetObjectItemCaseSensitive(root, "event");
+    data = cJSON_GetObjectItemCaseSensitive(root, "data");
+    ch = cJSON_GetObjectItemCaseSensitive(data, "channel");
+    if (cJSON_IsString(ev) && strcmp(ev->valuestring, "pusher:unsubscribe") ==
+                                  0 && cJSON_IsString(ch)) {
+        leave_one(rl, c, ch->valuestring, strlen(ch->valuestring));
+    }
+    cJSON_Delete(root);
+}
+
+static int rx_append(struct rlws_conn *c, const void *in, size_t len)
+{
+    if (c->rx_len + len + 1 > c->rx_cap) {
+        size_t cap = c->rx_cap ? c->rx_cap : 1024;
+        char *p;
+        while (cap < c->rx_len + len + 1) {
+            cap *= 2;
+        }
+        p = realloc(c->rx, cap);
+        if (p == NULL) {
+            return RESDELIV_ENOMEM;
+        }
+        c->rx = p;
+        c->rx_cap = cap;
+    }
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    c->rx[c->rx_len] = '\0';
+    return 0;
+}
+
+int resdeliv_lws_receive(resdeliv_lws *rl, struct lws *wsi,
+                         struct resdeliv_lws_pss *pss, const void *in,
+                         size_t len)
+{
+    struct rlws_conn *c = pss->conn;
+
+    if (c == NULL || c->closing) {
+        return 0;
+    }
+    if (c->rx_len + len > rl->max_frame) {
+        request_close(rl, c, RESDELIV_CLOSE_TOO_BIG, "message too big");
+        c->rx_len = 0;
+        return 0;
+    }
+    if (rx_append(c, in, len) != 0) {
+        return -1;
+    }
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi)) {
+        return 0;
+    }
+    note_unsubscribe(rl, c, c->rx, c->rx_len);
+    (void)resdeliv_pusher_server_message(rl->ps, wsi, c->rx, c->rx_len);
+    c->rx_len = 0;
+    /* A long message's buffer is not kept for the connection's life. */
+    if (c->rx_cap > 4096) {
+        free(c->rx);
+        c->rx = NULL;
+        c->rx_cap = 0;
+    }
+    return 0;
+}
+
+static int write_queued(resdeliv_lws *rl, struct lws *wsi,
+                        struct rlws_conn *c)
+{
+    uint64_t n = 0;
+
+    while (c->qhead != NULL && n < rl->opts.writes_per_callback) {
+        struct rlws_frame *f;
+        int w;
+        if (n > 0 && lws_send_pipe_choked(wsi)) {
+            break;
+        }
+        f = dequeue(rl, c);
+        w = lws_write(wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
+        frame_unref(f);
+        if (w < 0) {
+            return -1;
+        }
+        rl->stats.frames_sent++;
+        n++;
+    }
+    return 0;
+}
+
+int resdeliv_lws_writable(resdeliv_lws *rl, struct lws *wsi,
+                          struct resdeliv_lws_pss *pss)
+{
+    struct rlws_conn *c = pss->conn;
+
+    if (c == NULL) {
+        return 0;
+    }
+    if (write_queued(rl, wsi, c) != 0) {
+        return -1;
+    }
+    if (c->qhead != NULL) {
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (c->closing) {
+        lws_close_reason(wsi, (enum lws_close_status)c->code, c->reason,
+                         c->reason_len);
+        return -1;
+    }
+    if (c->want_lib) {
+        /* Pacing: the library's next page waits for an empty queue. */
+        c->want_lib = 0;
+        (void)resdeliv_pusher_server_writable(rl->ps, wsi);
+    }
+    return 0;
+}
+
+void resdeliv_lws_closed(resdeliv_lws *rl, struct lws *wsi,
+                         struct resdeliv_lws_pss *pss)
+{
+    struct rlws_conn *c = pss->conn;
+
+    if (c == NULL) {
+        return;
+    }
+    /* Out of the channel sets first, so the library's goodbyes (presence
+     * member_removed) go only to the others; then no send reaches it. */
+    leave_all(rl, c);
+    c->closing = 1;
+    resdeliv_pusher_server_close(rl->ps, wsi);
+    pss->conn = NULL;
+    conn_free(rl, c);
+    rl->stats.connections--;
+}
+
+void resdeliv_lws_free(resdeliv_lws *rl)
+{
+    if (rl == NULL) {
+        return;
+    }
+    resdeliv_pusher_server_free(rl->ps);
+    for (size_t i = 0; i < rl->nbuckets; i++) {
+        while (rl->buckets[i] != NULL) {
+            struct rlws_channel *ch = rl->buckets[i];
+            rl->buckets[i] = ch->hnext;
+            while (ch->head != NULL) {
+                struct rlws_member *m = ch->head;
+                ch->head = m->next;
+                free(m);
+            }
+            free(ch);
+        }
+    }
+    free(rl->buckets);
+    free(rl);
+}

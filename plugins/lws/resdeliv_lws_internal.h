@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared state of the libwebsockets shim: the shim object, the per
+ * connection output queue of reference-counted frames, and the channel
+ * sets that broadcast walks. Only resdeliv_lws.c and resdeliv_lws_http.c
+ * include it.
+ */
+#ifndef RESDELIV_LWS_INTERNAL_H
+#define RESDELIV_LWS_INTERNAL_H
+
+#include "resdeliv_lws.h"
+
+/* One frame, shared by every queue it is on; `buf` has LWS_PRE bytes of
+ * headroom before the payload for lws_write(). */
+struct rlws_frame {
+    uint32_t refs;
+    size_t len;
+    unsigned char buf[];
+};
+
+struct rlws_qnode {
+    struct rlws_qnode *next;
+    struct rlws_frame *frame;
+};
+
+struct rlws_channel;
+struct rlws_conn;
+
+/* A connection's place in a channel set: in the channel's list (prev,
+ * next) and in the connection's own list (next_of_conn). */
+struct rlws_member {
+    struct rlws_channel *ch;
+    struct rlws_conn *conn;
+    struct rlws_member *prev;
+    struct rlws_member *next;
+    struct rlws_member *next_of_conn;
+};
+
+struct rlws_channel {
+    struct rlws_channel *hnext;
+    struct rlws_member *head;
+    uint64_t hash;
+    size_t name_len;
+    char name[];
+};
+
+struct rlws_conn {
+    struct lws *wsi;
+    struct rlws_qnode *qhead;
+    struct rlws_qnode *qtail;
+    size_t queued;
+    int want_lib; /* the library asked for its writable hook */
+    int closing;  /* close requested: no more frames, flush then close */
+    uint32_t code;
+    unsigned char reason[124];
+    size_t reason_len;
+    char *rx; /* message being reassembled from fragments */
+    size_t rx_len;
+    size_t rx_cap;
+    struct rlws_member *members;
+};
+
+struct resdeliv_lws {
+    struct resdeliv_lws_options opts;
+    resdeliv_pusher_server *ps;
+    uint64_t max_body;
+    uint64_t max_frame;
+    struct rlws_channel **buckets;
+    size_t nbuckets;
+    struct resdeliv_lws_stats stats;
+};
+
+/* The request target of `wsi`: the URI header `token` (WSI_TOKEN_GET_URI,
+ * WSI_TOKEN_POST_URI) and, when there are arguments, '?' and the query
+ * (lws hands arguments decoded; they are percent-encoded again so that the
+ * library's decoding gives them back). `*query_at` (may be NULL) gets the
+ * offset of the query, or the length when there is none. Free `*out`.
+ * @return 0, RESDELIV_ENOENT (no such header), RESDELIV_ENOMEM. */
+int resdeliv__lws_request_target(struct lws *wsi, int token, char **out,
+                                 size_t *query_at);
+
+#endif /* RESDELIV_LWS_INTERNAL_H */
