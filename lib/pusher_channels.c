@@ -71,9 +71,8 @@ static void sub_free(struct resdeliv__pusher_sub *s)
 /* pusher:subscription_error on `channel`, in the shape pusher-js itself
  * emits when its auth endpoint fails: {"type","error","status"}. */
 static int send_sub_error(resdeliv_pusher_server *ps,
-                          struct resdeliv__pusher_conn *pc,
-                          const char *channel, const char *type,
-                          const char *message, int status)
+                          struct resdeliv__pusher_conn *pc, const char *channel,
+                          const char *type, const char *message, int status)
 {
     struct resdeliv__json_buf b = {0};
     char num[16], *frame = NULL;
@@ -111,12 +110,12 @@ static void announce(resdeliv_pusher_server *ps, void *except,
                               : "pusher_internal:member_removed";
     char *data = NULL;
     size_t len = 0;
-    int rc = resdeliv__presence_member_data(user_id, user_info, added, &data,
-                                            &len);
+    int rc =
+        resdeliv__presence_member_data(user_id, user_info, added, &data, &len);
 
     if (rc == 0) {
-        rc = resdeliv_server_deliver(ps->seam, channel, NULL, event, data,
-                                     len, except);
+        rc = resdeliv_server_deliver(ps->seam, channel, NULL, event, data, len,
+                                     except);
     }
     if (rc != 0) {
         resdeliv__pusher_log(ps, RESDELIV_LOG_ERROR,
@@ -147,9 +146,8 @@ static int check_auth(resdeliv_pusher_server *ps,
         return RESDELIV_EAUTH;
     }
     rc = resdeliv_pusher_channel_auth_check(ps->opts.app_key,
-                                            ps->opts.app_secret,
-                                            pc->socket_id, s->channel, cd,
-                                            s->auth);
+                                            ps->opts.app_secret, pc->socket_id,
+                                            s->channel, cd, s->auth);
     if (rc != 0) {
         send_sub_error(ps, pc, s->channel, "AuthError",
                        "invalid signature for this socket and channel", 401);
@@ -228,8 +226,8 @@ static int sub_add(struct resdeliv__pusher_conn *pc, const char *channel,
 
 /* After the seam call: the host may have closed the connection from
  * inside a transport call, freeing its state. */
-static struct resdeliv__pusher_conn *
-still_open(resdeliv_pusher_server *ps, void *conn, uint64_t serial)
+static struct resdeliv__pusher_conn *still_open(resdeliv_pusher_server *ps,
+                                                void *conn, uint64_t serial)
 {
     struct resdeliv__pusher_conn *pc = resdeliv__pusher_conn_find(ps, conn);
 
@@ -246,9 +244,8 @@ static int subscribe_authorized(resdeliv_pusher_server *ps,
     char msg[300];
     int rc;
 
-    rc = resdeliv_server_subscribe(ps->seam, conn, s->channel,
-                                   s->last_event_id, s->last_event_epoch,
-                                   m->data, m->data_len);
+    rc = resdeliv_server_subscribe(ps->seam, conn, s->channel, s->last_event_id,
+                                   s->last_event_epoch, m->data, m->data_len);
     pc = still_open(ps, conn, serial);
     if (rc == 0 && pc != NULL) {
         rc = sub_add(pc, s->channel, &m->user_id);
@@ -266,8 +263,8 @@ static int subscribe_authorized(resdeliv_pusher_server *ps,
     }
     /* The seam answers a subscription over its limit itself. */
     if (pc != NULL && rc != RESDELIV_EOVERFLOW) {
-        snprintf(msg, sizeof(msg), "could not subscribe to %s: %s",
-                 s->channel, resdeliv_strerror(rc));
+        snprintf(msg, sizeof(msg), "could not subscribe to %s: %s", s->channel,
+                 resdeliv_strerror(rc));
         resdeliv__pusher_send_error(ps, pc, 0, msg);
     }
     return rc;
@@ -338,8 +335,8 @@ static void sub_leave(resdeliv_pusher_server *ps, void *conn,
     int last = 0;
 
     if (s->user_id != NULL &&
-        resdeliv__presence_leave(ps->presence, s->channel, s->user_id,
-                                 &last) == 0 &&
+        resdeliv__presence_leave(ps->presence, s->channel, s->user_id, &last) ==
+            0 &&
         last) {
         announce(ps, conn, s->channel, s->user_id, NULL, 0);
     }
@@ -354,13 +351,13 @@ int resdeliv__pusher_unsubscribe(resdeliv_pusher_server *ps,
     cJSON *data;
     void *conn = pc->conn;
 
-    data = f->data != NULL ? cJSON_ParseWithLength(f->data, f->data_len)
-                           : NULL;
+    data = f->data != NULL ? cJSON_ParseWithLength(f->data, f->data_len) : NULL;
     ch = cJSON_GetObjectItemCaseSensitive(data, "channel");
     if (!cJSON_IsString(ch)) {
         cJSON_Delete(data);
-        resdeliv__pusher_send_error(ps, pc, 0, "pusher:unsubscribe needs "
-                                               "data.channel, a string");
+        resdeliv__pusher_send_error(ps, pc, 0,
+                                    "pusher:unsubscribe needs "
+                                    "data.channel, a string");
         return RESDELIV_EBADFRAME;
     }
     pp = &pc->subs;

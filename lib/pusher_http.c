@@ -195,8 +195,8 @@ static int route(const resdeliv_pusher_server *ps,
 }
 
 static int authenticate(const resdeliv_pusher_server *ps,
-                        const struct resdeliv_http_request *req,
-                        uint64_t now_s, char *err, size_t errsize)
+                        const struct resdeliv_http_request *req, uint64_t now_s,
+                        char *err, size_t errsize)
 {
     struct resdeliv_pusher_http_request hr = {
         RESDELIV_STRUCT_HEAD(hr),
@@ -209,10 +209,9 @@ static int authenticate(const resdeliv_pusher_server *ps,
         .flags = 0,
     };
 
-    return resdeliv_pusher_http_check_window(&hr, ps->opts.app_key,
-                                             ps->opts.app_secret, now_s,
-                                             ps->opts.timestamp_window, err,
-                                             errsize);
+    return resdeliv_pusher_http_check_window(
+        &hr, ps->opts.app_key, ps->opts.app_secret, now_s,
+        ps->opts.timestamp_window, err, errsize);
 }
 
 /* ------------------------------------------------------------ parsing */
@@ -226,9 +225,8 @@ static int reserved_name(const char *name)
 
 /* The channels of one event: "channels" (array) or "channel" (string).
  * Validates each; `*arr` is the array or NULL for a single channel. */
-static int event_channels(const cJSON *ev, const cJSON **arr,
-                          const cJSON **one, size_t *count, char *err,
-                          size_t errsize)
+static int event_channels(const cJSON *ev, const cJSON **arr, const cJSON **one,
+                          size_t *count, char *err, size_t errsize)
 {
     const cJSON *c;
     size_t n = 0;
@@ -240,8 +238,9 @@ static int event_channels(const cJSON *ev, const cJSON **arr,
         return RESDELIV_EBADJSON;
     }
     if (*arr == NULL && !cJSON_IsString(*one)) {
-        resdeliv__errf(err, errsize, "\"channels\" (array) or \"channel\" "
-                                     "(string) is required");
+        resdeliv__errf(err, errsize,
+                       "\"channels\" (array) or \"channel\" "
+                       "(string) is required");
         return RESDELIV_EBADJSON;
     }
     if (*arr == NULL) {
@@ -254,16 +253,18 @@ static int event_channels(const cJSON *ev, const cJSON **arr,
         n = (size_t)cJSON_GetArraySize(*arr);
     }
     if (n == 0 || n > MAX_CHANNELS) {
-        resdeliv__errf(err, errsize, "an event needs 1 to %d channels, "
-                       "not %zu", MAX_CHANNELS, n);
+        resdeliv__errf(err, errsize,
+                       "an event needs 1 to %d channels, "
+                       "not %zu",
+                       MAX_CHANNELS, n);
         return RESDELIV_EBADJSON;
     }
     for (; c != NULL; c = *one != NULL ? NULL : c->next) {
-        if (!cJSON_IsString(c) ||
-            !resdeliv_pusher_channel_valid(c->valuestring,
-                                           strlen(c->valuestring))) {
-            resdeliv__errf(err, errsize, "channel names are 1 to 200 of "
-                                         "[A-Za-z0-9_-=@,.;]");
+        if (!cJSON_IsString(c) || !resdeliv_pusher_channel_valid(
+                                      c->valuestring, strlen(c->valuestring))) {
+            resdeliv__errf(err, errsize,
+                           "channel names are 1 to 200 of "
+                           "[A-Za-z0-9_-=@,.;]");
             return RESDELIV_EBADJSON;
         }
     }
@@ -273,8 +274,7 @@ static int event_channels(const cJSON *ev, const cJSON **arr,
 
 /* Check one event object; `*nchan` gets its channel count. */
 static int check_event(resdeliv_pusher_server *ps, const cJSON *ev,
-                       size_t *nchan, void **except, char *err,
-                       size_t errsize)
+                       size_t *nchan, void **except, char *err, size_t errsize)
 {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(ev, "name");
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(ev, "data");
@@ -287,12 +287,15 @@ static int check_event(resdeliv_pusher_server *ps, const cJSON *ev,
     }
     if (!cJSON_IsString(name) || name->valuestring[0] == '\0' ||
         strlen(name->valuestring) > MAX_NAME) {
-        resdeliv__errf(err, errsize, "\"name\" must be a string of 1 to "
-                                     "%d bytes", MAX_NAME);
+        resdeliv__errf(err, errsize,
+                       "\"name\" must be a string of 1 to "
+                       "%d bytes",
+                       MAX_NAME);
         return RESDELIV_EBADJSON;
     }
     if (reserved_name(name->valuestring)) {
-        resdeliv__errf(err, errsize, "\"name\" may not start with "
+        resdeliv__errf(err, errsize,
+                       "\"name\" may not start with "
                        "client-, pusher: or pusher_internal:");
         return RESDELIV_EBADJSON;
     }
@@ -302,26 +305,27 @@ static int check_event(resdeliv_pusher_server *ps, const cJSON *ev,
     }
     if (sid != NULL && (!cJSON_IsString(sid) ||
                         !resdeliv_pusher_socket_id_valid(sid->valuestring))) {
-        resdeliv__errf(err, errsize, "\"socket_id\" must be a socket id "
-                                     "such as \"123.456\"");
+        resdeliv__errf(err, errsize,
+                       "\"socket_id\" must be a socket id "
+                       "such as \"123.456\"");
         return RESDELIV_EBADJSON;
     }
-    *except = sid != NULL ? resdeliv__pusher_conn_by_socket_id(
-                                ps, sid->valuestring)
-                          : NULL;
+    *except = sid != NULL
+                  ? resdeliv__pusher_conn_by_socket_id(ps, sid->valuestring)
+                  : NULL;
     return event_channels(ev, &arr, &one, nchan, err, errsize);
 }
 
 /* Append the messages of a checked event. */
-static void add_messages(struct resdeliv__pusher_http_op *op,
-                         const cJSON *ev, void *except)
+static void add_messages(struct resdeliv__pusher_http_op *op, const cJSON *ev,
+                         void *except)
 {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(ev, "name");
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(ev, "data");
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(ev, "channels");
-    const cJSON *c = arr != NULL ? arr->child
-                                 : cJSON_GetObjectItemCaseSensitive(
-                                       ev, "channel");
+    const cJSON *c = arr != NULL
+                         ? arr->child
+                         : cJSON_GetObjectItemCaseSensitive(ev, "channel");
 
     for (; c != NULL; c = arr != NULL ? c->next : NULL) {
         struct resdeliv_message *m = &op->msgs[op->n];
@@ -356,8 +360,10 @@ static int body_events(const cJSON *root, int batch, const cJSON **first,
     arr = cJSON_GetObjectItemCaseSensitive(root, "batch");
     if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) < 1 ||
         cJSON_GetArraySize(arr) > MAX_BATCH) {
-        resdeliv__errf(err, errsize, "\"batch\" must be an array of 1 to "
-                                     "%d events", MAX_BATCH);
+        resdeliv__errf(err, errsize,
+                       "\"batch\" must be an array of 1 to "
+                       "%d events",
+                       MAX_BATCH);
         return RESDELIV_EBADJSON;
     }
     *first = arr->child;
@@ -374,8 +380,8 @@ static int parse_body(resdeliv_pusher_server *ps,
     void *except[MAX_BATCH];
     const cJSON *first = NULL, *ev;
     size_t total = 0, i = 0, nchan = 0;
-    int rc = resdeliv__json_scan(req->body, req->body_len, "body", err,
-                                 errsize);
+    int rc =
+        resdeliv__json_scan(req->body, req->body_len, "body", err, errsize);
 
     if (rc != 0) {
         return RESDELIV_EBADJSON;
@@ -437,9 +443,8 @@ static void publish(struct resdeliv__pusher_http_op *op)
             end++;
         }
         op->pending++;
-        rc = resdeliv_server_publish(seam, op->msgs + start,
-                                     end - start, op->except[start],
-                                     publish_done, op);
+        rc = resdeliv_server_publish(seam, op->msgs + start, end - start,
+                                     op->except[start], publish_done, op);
         if (rc != 0) {
             op->pending--;
             op->failed = rc;
@@ -469,9 +474,10 @@ int resdeliv_pusher_server_http(resdeliv_pusher_server *ps,
         return 0;
     }
     if (req->body_len > ps->opts.max_body) {
-        snprintf(err, sizeof(err), "body of %zu bytes is larger than the "
-                 "%llu byte limit", req->body_len,
-                 (unsigned long long)ps->opts.max_body);
+        snprintf(err, sizeof(err),
+                 "body of %zu bytes is larger than the "
+                 "%llu byte limit",
+                 req->body_len, (unsigned long long)ps->opts.max_body);
         answer_error(done, arg, 413, err);
         return 0;
     }

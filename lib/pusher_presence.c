@@ -103,8 +103,8 @@ void resdeliv__presence_free(resdeliv__presence *pr)
     free(pr);
 }
 
-static struct pchannel **channel_slot(resdeliv__presence *pr,
-                                      const char *name, uint64_t h)
+static struct pchannel **channel_slot(resdeliv__presence *pr, const char *name,
+                                      uint64_t h)
 {
     struct pchannel **pp = &pr->buckets[h & (pr->nbuckets - 1)];
 
@@ -283,9 +283,8 @@ int resdeliv__presence_leave(resdeliv__presence *pr, const char *channel,
 
 uint64_t resdeliv__presence_count(resdeliv__presence *pr, const char *channel)
 {
-    struct pchannel *ch = pr != NULL && channel != NULL
-                              ? channel_find(pr, channel)
-                              : NULL;
+    struct pchannel *ch =
+        pr != NULL && channel != NULL ? channel_find(pr, channel) : NULL;
 
     return ch != NULL ? ch->n : 0;
 }
@@ -322,9 +321,8 @@ int resdeliv__presence_data(resdeliv__presence *pr, const char *channel,
     return resdeliv__json_buf_finish(&b, out, out_len);
 }
 
-int resdeliv__presence_member_data(const char *user_id,
-                                   const char *user_info, int added,
-                                   char **out, size_t *out_len)
+int resdeliv__presence_member_data(const char *user_id, const char *user_info,
+                                   int added, char **out, size_t *out_len)
 {
     struct resdeliv__json_buf b = {0};
 
@@ -361,13 +359,16 @@ static int user_id_literal(const cJSON *id, char **out, char *err,
     } else if (cJSON_IsString(id) && id->valuestring[0] != '\0') {
         s = id->valuestring;
     } else {
-        resdeliv__errf(err, errsize, "channel_data: user_id must be a "
-                                     "non-empty string or a number");
+        resdeliv__errf(err, errsize,
+                       "channel_data: user_id must be a "
+                       "non-empty string or a number");
         return RESDELIV_EBADFRAME;
     }
     if (strlen(s) > USER_ID_MAX) {
-        resdeliv__errf(err, errsize, "channel_data: user_id is longer "
-                                     "than %d bytes", USER_ID_MAX);
+        resdeliv__errf(err, errsize,
+                       "channel_data: user_id is longer "
+                       "than %d bytes",
+                       USER_ID_MAX);
         free(text);
         return RESDELIV_EBADFRAME;
     }
@@ -393,8 +394,7 @@ int resdeliv__presence_parse(const char *channel_data, char **user_id,
         resdeliv__errf(err, errsize, "channel_data is missing");
         return RESDELIV_EBADFRAME;
     }
-    rc = resdeliv__json_scan(channel_data, len, "channel_data", err,
-                             errsize);
+    rc = resdeliv__json_scan(channel_data, len, "channel_data", err, errsize);
     if (rc != 0) {
         return rc;
     }

@@ -51,19 +51,19 @@ static int copy_options(const struct resdeliv_pusher_server_options *in,
 {
     resdeliv_pusher_server_options_init(o);
     if (RESDELIV_ABI_VERSION_MAJOR(in->abi_version) != RESDELIV_ABI_MAJOR) {
-        resdeliv__errf(err, errsize, "options: ABI major %" PRIu32
-                       " is not %u", RESDELIV_ABI_VERSION_MAJOR(in->abi_version),
+        resdeliv__errf(err, errsize, "options: ABI major %" PRIu32 " is not %u",
+                       RESDELIV_ABI_VERSION_MAJOR(in->abi_version),
                        RESDELIV_ABI_MAJOR);
         return RESDELIV_EABI;
     }
-    if (in->struct_size < offsetof(struct resdeliv_pusher_server_options,
-                                   activity_timeout)) {
-        resdeliv__errf(err, errsize, "options: struct_size %" PRIu32
-                       " is too small", in->struct_size);
+    if (in->struct_size <
+        offsetof(struct resdeliv_pusher_server_options, activity_timeout)) {
+        resdeliv__errf(err, errsize,
+                       "options: struct_size %" PRIu32 " is too small",
+                       in->struct_size);
         return RESDELIV_EINVAL;
     }
-    memcpy(o, in, in->struct_size < sizeof(*o) ? in->struct_size
-                                                : sizeof(*o));
+    memcpy(o, in, in->struct_size < sizeof(*o) ? in->struct_size : sizeof(*o));
     o->struct_size = (uint32_t)sizeof(*o);
     return 0;
 }
@@ -127,12 +127,13 @@ static int copy_transport(const struct resdeliv_transport *in,
         resdeliv__errf(err, errsize, "transport: incompatible ABI major");
         return RESDELIV_EABI;
     }
-    memcpy(tp, in, in->struct_size < sizeof(*tp) ? in->struct_size
-                                                 : sizeof(*tp));
+    memcpy(tp, in,
+           in->struct_size < sizeof(*tp) ? in->struct_size : sizeof(*tp));
     if (tp->send == NULL || tp->broadcast == NULL ||
         tp->request_writable == NULL || tp->close == NULL) {
-        resdeliv__errf(err, errsize, "transport: send, broadcast, "
-                                     "request_writable and close are needed");
+        resdeliv__errf(err, errsize,
+                       "transport: send, broadcast, "
+                       "request_writable and close are needed");
         return RESDELIV_EINVAL;
     }
     return 0;
@@ -173,11 +174,10 @@ static int server_alloc(resdeliv_pusher_server **out)
     return 0;
 }
 
-int resdeliv_pusher_server_new(resdeliv_log *log,
-                               const struct resdeliv_transport *transport,
-                               const struct resdeliv_pusher_server_options *opts,
-                               resdeliv_pusher_server **out, char *err,
-                               size_t errsize)
+int resdeliv_pusher_server_new(
+    resdeliv_log *log, const struct resdeliv_transport *transport,
+    const struct resdeliv_pusher_server_options *opts,
+    resdeliv_pusher_server **out, char *err, size_t errsize)
 {
     struct resdeliv_pusher_server_options o;
     struct resdeliv_transport tp;
@@ -308,7 +308,8 @@ resdeliv__pusher_conn_find(resdeliv_pusher_server *ps, const void *conn)
     return pc;
 }
 
-static void conn_link(resdeliv_pusher_server *ps, struct resdeliv__pusher_conn *pc)
+static void conn_link(resdeliv_pusher_server *ps,
+                      struct resdeliv__pusher_conn *pc)
 {
     size_t b = ptr_bucket(ps, pc->conn);
     size_t s = sid_bucket(ps, pc->serial);
@@ -351,7 +352,8 @@ static void maybe_grow(resdeliv_pusher_server *ps)
     free(oldp);
 }
 
-static void conn_unlink(resdeliv_pusher_server *ps, struct resdeliv__pusher_conn *pc)
+static void conn_unlink(resdeliv_pusher_server *ps,
+                        struct resdeliv__pusher_conn *pc)
 {
     struct resdeliv__pusher_conn **pp = &ps->by_ptr[ptr_bucket(ps, pc->conn)];
 
@@ -383,8 +385,8 @@ void *resdeliv__pusher_conn_by_socket_id(resdeliv_pusher_server *ps,
         return NULL;
     }
     pc = ps->by_sid[sid_bucket(ps, serial)];
-    while (pc != NULL && (pc->serial != serial ||
-                          strcmp(pc->socket_id, socket_id) != 0)) {
+    while (pc != NULL &&
+           (pc->serial != serial || strcmp(pc->socket_id, socket_id) != 0)) {
         pc = pc->next_sid;
     }
     return pc != NULL ? pc->conn : NULL;
@@ -406,8 +408,9 @@ static uint64_t random_u64(resdeliv_pusher_server *ps)
 
 /* ---------------------------------------------------------- sending */
 
-static int queue_frame(resdeliv_pusher_server *ps, struct resdeliv__pusher_conn *pc,
-                       const char *frame, size_t len)
+static int queue_frame(resdeliv_pusher_server *ps,
+                       struct resdeliv__pusher_conn *pc, const char *frame,
+                       size_t len)
 {
     struct resdeliv__pusher_out *o;
 
@@ -448,7 +451,8 @@ int resdeliv__pusher_send(resdeliv_pusher_server *ps,
     return queue_frame(ps, pc, frame, len);
 }
 
-static int flush_outbox(resdeliv_pusher_server *ps, struct resdeliv__pusher_conn *pc)
+static int flush_outbox(resdeliv_pusher_server *ps,
+                        struct resdeliv__pusher_conn *pc)
 {
     while (pc->out_head != NULL) {
         struct resdeliv__pusher_out *o = pc->out_head;
@@ -489,8 +493,7 @@ int resdeliv__pusher_send_error(resdeliv_pusher_server *ps,
 
 /* The value of query parameter `name` in `query` (up to '#' or the end),
  * as a pointer and length; NULL when absent. */
-static const char *query_param(const char *query, const char *name,
-                               size_t *len)
+static const char *query_param(const char *query, const char *name, size_t *len)
 {
     size_t nl = strlen(name);
     const char *p = query;
@@ -572,15 +575,18 @@ static int refuse(resdeliv_pusher_server *ps, void *conn, int code,
     }
     free(frame);
     ps->tp.close(ps->tp.host, conn, (uint32_t)code, why);
-    resdeliv__pusher_log(ps, RESDELIV_LOG_INFO, "pusher: refused a "
-                         "connection: %d %s", code, why);
+    resdeliv__pusher_log(ps, RESDELIV_LOG_INFO,
+                         "pusher: refused a "
+                         "connection: %d %s",
+                         code, why);
     return code == RESDELIV_PUSHER_ERR_APP_NOT_FOUND ||
                    code == RESDELIV_PUSHER_ERR_PATH_NOT_FOUND
                ? RESDELIV_ENOENT
                : RESDELIV_ENOTSUP;
 }
 
-static struct resdeliv__pusher_conn *conn_new(resdeliv_pusher_server *ps, void *conn)
+static struct resdeliv__pusher_conn *conn_new(resdeliv_pusher_server *ps,
+                                              void *conn)
 {
     struct resdeliv__pusher_conn *pc = calloc(1, sizeof(*pc));
 
@@ -690,8 +696,10 @@ int resdeliv_pusher_server_message(resdeliv_pusher_server *ps, void *conn,
         return RESDELIV_ENOENT;
     }
     if (len > ps->opts.max_frame) {
-        snprintf(err, sizeof(err), "frame of %zu bytes is larger than the "
-                 "%" PRIu64 " byte limit", len, ps->opts.max_frame);
+        snprintf(err, sizeof(err),
+                 "frame of %zu bytes is larger than the "
+                 "%" PRIu64 " byte limit",
+                 len, ps->opts.max_frame);
         resdeliv__pusher_send_error(ps, pc, 0, err);
         return RESDELIV_EBADFRAME;
     }

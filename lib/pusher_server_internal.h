@@ -136,8 +136,7 @@ int resdeliv__presence_leave(resdeliv__presence *pr, const char *channel,
                              const char *user_id, int *last);
 
 /* Members of `channel` now. */
-uint64_t resdeliv__presence_count(resdeliv__presence *pr,
-                                  const char *channel);
+uint64_t resdeliv__presence_count(resdeliv__presence *pr, const char *channel);
 
 /* `{"presence":{"ids":[...],"hash":{...},"count":N}}` for `channel`. */
 int resdeliv__presence_data(resdeliv__presence *pr, const char *channel,
@@ -145,9 +144,8 @@ int resdeliv__presence_data(resdeliv__presence *pr, const char *channel,
 
 /* The data of pusher_internal:member_added (`added` 1, with user_info)
  * or member_removed for `user_id` (a JSON string literal). */
-int resdeliv__presence_member_data(const char *user_id,
-                                   const char *user_info, int added,
-                                   char **out, size_t *out_len);
+int resdeliv__presence_member_data(const char *user_id, const char *user_info,
+                                   int added, char **out, size_t *out_len);
 
 /* ---- pusher_http.c ---- */
 

@@ -50,6 +50,8 @@ START_TEST(test_transport_layout)
                       32);
     ck_assert_uint_eq(offsetof(struct resdeliv_transport, close), 40);
     ck_assert_uint_eq(offsetof(struct resdeliv_transport, log), 48);
+    ck_assert_uint_eq(offsetof(struct resdeliv_transport, join), 56);
+    ck_assert_uint_eq(offsetof(struct resdeliv_transport, leave), 64);
 }
 END_TEST
 

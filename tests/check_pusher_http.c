@@ -28,8 +28,7 @@ static struct tconn *subscriber(size_t i, const char *const *channels)
     struct tconn *c = t_open(&H, i);
 
     for (; *channels != NULL; channels++) {
-        ck_assert_int_eq(t_subscribe(&H, c, *channels, NULL, NULL, NULL,
-                                     NULL),
+        ck_assert_int_eq(t_subscribe(&H, c, *channels, NULL, NULL, NULL, NULL),
                          0);
     }
     t_drive(&H);
@@ -56,8 +55,8 @@ static void expect_error(struct tresp *r, int status, const char *needle)
     b = cJSON_Parse(r->body);
     ck_assert_msg(b != NULL && t_str(b, "error") != NULL,
                   "no error message: %s", r->body);
-    ck_assert_msg(strstr(t_str(b, "error"), needle) != NULL,
-                  "\"%s\" not in %s", needle, r->body);
+    ck_assert_msg(strstr(t_str(b, "error"), needle) != NULL, "\"%s\" not in %s",
+                  needle, r->body);
     cJSON_Delete(b);
     t_resp_clear(r);
 }
@@ -71,8 +70,9 @@ START_TEST(events_delivered)
     struct tresp r;
     cJSON *f, *d;
 
-    ck_assert_int_eq(t_publish(&H, "{\"name\":\"hello\",\"channels\":"
-                                   "[\"a\",\"b\"],\"data\":\"{\\\"x\\\":1}\"}",
+    ck_assert_int_eq(t_publish(&H,
+                               "{\"name\":\"hello\",\"channels\":"
+                               "[\"a\",\"b\"],\"data\":\"{\\\"x\\\":1}\"}",
                                &r),
                      0);
     ck_assert_int_eq(r.calls, 1);
@@ -95,8 +95,9 @@ START_TEST(events_info_answer)
 {
     struct tresp r;
 
-    ck_assert_int_eq(t_publish(&H, "{\"name\":\"e\",\"channel\":\"a\","
-                                   "\"data\":\"x\",\"info\":\"user_count\"}",
+    ck_assert_int_eq(t_publish(&H,
+                               "{\"name\":\"e\",\"channel\":\"a\","
+                               "\"data\":\"x\",\"info\":\"user_count\"}",
                                &r),
                      0);
     ck_assert_int_eq(r.status, 200);
@@ -112,8 +113,10 @@ START_TEST(socket_id_excluded)
     char body[256];
     struct tresp r;
 
-    snprintf(body, sizeof(body), "{\"name\":\"said\",\"channel\":\"room\","
-             "\"data\":\"{}\",\"socket_id\":\"%s\"}", a->socket_id);
+    snprintf(body, sizeof(body),
+             "{\"name\":\"said\",\"channel\":\"room\","
+             "\"data\":\"{}\",\"socket_id\":\"%s\"}",
+             a->socket_id);
     ck_assert_int_eq(t_publish(&H, body, &r), 0);
     ck_assert_int_eq(r.status, 200);
     t_resp_clear(&r);
@@ -122,8 +125,9 @@ START_TEST(socket_id_excluded)
     /* Still logged: a's next connection may replay it. */
     ck_assert_uint_gt(logged("room"), 0);
     /* A socket id of no connection here excludes nobody. */
-    ck_assert_int_eq(t_publish(&H, "{\"name\":\"said\",\"channel\":\"room\","
-                                   "\"data\":\"{}\",\"socket_id\":\"9.9\"}",
+    ck_assert_int_eq(t_publish(&H,
+                               "{\"name\":\"said\",\"channel\":\"room\","
+                               "\"data\":\"{}\",\"socket_id\":\"9.9\"}",
                                &r),
                      0);
     ck_assert_int_eq(r.status, 200);
@@ -147,8 +151,8 @@ START_TEST(batch_events)
              "\"socket_id\":\"%s\"},"
              "{\"name\":\"three\",\"channel\":\"a\",\"data\":\"{}\"}]}",
              a->socket_id);
-    ck_assert_int_eq(t_http(&H, "POST", "/apps/" T_APP_ID "/batch_events",
-                            body, T_SECRET, &r),
+    ck_assert_int_eq(t_http(&H, "POST", "/apps/" T_APP_ID "/batch_events", body,
+                            T_SECRET, &r),
                      0);
     ck_assert_int_eq(r.calls, 1);
     ck_assert_int_eq(r.status, 200);
@@ -210,8 +214,7 @@ START_TEST(unsigned_request)
     };
     struct tresp r = {0};
 
-    ck_assert_int_eq(resdeliv_pusher_server_http(H.ps, &req, T_NOW, t_done,
-                                                 &r),
+    ck_assert_int_eq(resdeliv_pusher_server_http(H.ps, &req, T_NOW, t_done, &r),
                      0);
     expect_error(&r, 401, "auth_key");
 }
@@ -227,8 +230,10 @@ START_TEST(body_too_large)
     resdeliv_pusher_server_options_init(&o);
     o.max_body = 200;
     t_setup(&H, &o);
-    snprintf(body, sizeof(body), "{\"name\":\"e\",\"channel\":\"a\","
-             "\"data\":\"%0250d\"}", 7);
+    snprintf(body, sizeof(body),
+             "{\"name\":\"e\",\"channel\":\"a\","
+             "\"data\":\"%0250d\"}",
+             7);
     ck_assert_int_eq(t_publish(&H, body, &r), 0);
     expect_error(&r, 413, "limit");
     ck_assert_uint_eq(logged("a"), 0);
@@ -251,10 +256,8 @@ START_TEST(bad_json)
         {"{\"name\":\"e\",\"channels\":\"a\",\"data\":\"x\"}", "channels"},
         {"{\"name\":\"e\",\"channel\":\"a b\",\"data\":\"x\"}", "channel"},
         {"{\"name\":\"e\",\"channels\":[\"a\",7],\"data\":\"x\"}", "channel"},
-        {"{\"name\":\"client-e\",\"channel\":\"a\",\"data\":\"x\"}",
-         "client-"},
-        {"{\"name\":\"pusher:x\",\"channel\":\"a\",\"data\":\"x\"}",
-         "pusher:"},
+        {"{\"name\":\"client-e\",\"channel\":\"a\",\"data\":\"x\"}", "client-"},
+        {"{\"name\":\"pusher:x\",\"channel\":\"a\",\"data\":\"x\"}", "pusher:"},
         {"{\"name\":\"e\",\"channel\":\"a\",\"data\":\"x\","
          "\"socket_id\":\"abc\"}",
          "socket_id"},
@@ -300,8 +303,8 @@ START_TEST(batch_too_large)
                                 i ? "," : "");
     }
     snprintf(body + len, sizeof(body) - len, "]}");
-    ck_assert_int_eq(t_http(&H, "POST", "/apps/" T_APP_ID "/batch_events",
-                            body, T_SECRET, &r),
+    ck_assert_int_eq(t_http(&H, "POST", "/apps/" T_APP_ID "/batch_events", body,
+                            T_SECRET, &r),
                      0);
     expect_error(&r, 400, "batch");
     /* One bad event refuses the whole batch. */
@@ -319,19 +322,17 @@ START_TEST(unknown_paths)
 {
     struct tresp r;
 
-    ck_assert_int_eq(t_http(&H, "POST", "/apps/other/events", "{}", T_SECRET,
-                            &r),
-                     0);
+    ck_assert_int_eq(
+        t_http(&H, "POST", "/apps/other/events", "{}", T_SECRET, &r), 0);
     expect_error(&r, 404, "app");
-    ck_assert_int_eq(t_http(&H, "POST", "/apps/" T_APP_ID "/channels", "{}",
-                            T_SECRET, &r),
-                     0);
+    ck_assert_int_eq(
+        t_http(&H, "POST", "/apps/" T_APP_ID "/channels", "{}", T_SECRET, &r),
+        0);
     expect_error(&r, 404, "not found");
     ck_assert_int_eq(t_http(&H, "POST", "/elsewhere", "{}", T_SECRET, &r), 0);
     expect_error(&r, 404, "not found");
-    ck_assert_int_eq(t_http(&H, "GET", "/apps/" T_APP_ID "/events", NULL,
-                            T_SECRET, &r),
-                     0);
+    ck_assert_int_eq(
+        t_http(&H, "GET", "/apps/" T_APP_ID "/events", NULL, T_SECRET, &r), 0);
     expect_error(&r, 405, "POST");
 }
 END_TEST
@@ -339,23 +340,22 @@ END_TEST
 START_TEST(null_arguments)
 {
     struct resdeliv_http_request req = {
-        .method = "POST", .path = "/", .query = "", .body = NULL,
+        .method = "POST",
+        .path = "/",
+        .query = "",
+        .body = NULL,
         .body_len = 0,
     };
     struct tresp r = {0};
 
-    ck_assert_int_eq(resdeliv_pusher_server_http(NULL, &req, T_NOW, t_done,
-                                                 &r),
+    ck_assert_int_eq(resdeliv_pusher_server_http(NULL, &req, T_NOW, t_done, &r),
                      RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_pusher_server_http(H.ps, NULL, T_NOW, t_done,
-                                                 &r),
+    ck_assert_int_eq(resdeliv_pusher_server_http(H.ps, NULL, T_NOW, t_done, &r),
                      RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_pusher_server_http(H.ps, &req, T_NOW, NULL,
-                                                 &r),
+    ck_assert_int_eq(resdeliv_pusher_server_http(H.ps, &req, T_NOW, NULL, &r),
                      RESDELIV_EINVAL);
     req.body_len = 3;
-    ck_assert_int_eq(resdeliv_pusher_server_http(H.ps, &req, T_NOW, t_done,
-                                                 &r),
+    ck_assert_int_eq(resdeliv_pusher_server_http(H.ps, &req, T_NOW, t_done, &r),
                      RESDELIV_EINVAL);
     ck_assert_int_eq(r.calls, 0);
 }

@@ -58,34 +58,34 @@ START_TEST(options_refused)
     o.app_id = "a";
     o.app_key = NULL;
     o.app_secret = "s";
-    ck_assert_int_eq(resdeliv_pusher_server_new(H.log, &tp, &o, &ps, err,
-                                                sizeof(err)),
-                     RESDELIV_EINVAL);
+    ck_assert_int_eq(
+        resdeliv_pusher_server_new(H.log, &tp, &o, &ps, err, sizeof(err)),
+        RESDELIV_EINVAL);
     ck_assert_ptr_null(ps);
     ck_assert_ptr_nonnull(strstr(err, "app_key"));
     o.app_key = "k/1";
-    ck_assert_int_eq(resdeliv_pusher_server_new(H.log, &tp, &o, &ps, err,
-                                                sizeof(err)),
-                     RESDELIV_EINVAL);
+    ck_assert_int_eq(
+        resdeliv_pusher_server_new(H.log, &tp, &o, &ps, err, sizeof(err)),
+        RESDELIV_EINVAL);
     o.app_key = "k";
     o.max_frame = 0;
-    ck_assert_int_eq(resdeliv_pusher_server_new(H.log, &tp, &o, &ps, err,
-                                                sizeof(err)),
-                     RESDELIV_EINVAL);
+    ck_assert_int_eq(
+        resdeliv_pusher_server_new(H.log, &tp, &o, &ps, err, sizeof(err)),
+        RESDELIV_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "max_frame"));
     o.max_frame = 1024;
     o.abi_version = (RESDELIV_ABI_MAJOR + 1u) << 16;
-    ck_assert_int_eq(resdeliv_pusher_server_new(H.log, &tp, &o, &ps, err,
-                                                sizeof(err)),
-                     RESDELIV_EABI);
+    ck_assert_int_eq(
+        resdeliv_pusher_server_new(H.log, &tp, &o, &ps, err, sizeof(err)),
+        RESDELIV_EABI);
     o.abi_version = RESDELIV_ABI_VERSION;
-    ck_assert_int_eq(resdeliv_pusher_server_new(NULL, &tp, &o, &ps, err,
-                                                sizeof(err)),
-                     RESDELIV_EINVAL);
+    ck_assert_int_eq(
+        resdeliv_pusher_server_new(NULL, &tp, &o, &ps, err, sizeof(err)),
+        RESDELIV_EINVAL);
     tp.send = NULL;
-    ck_assert_int_eq(resdeliv_pusher_server_new(H.log, &tp, &o, &ps, err,
-                                                sizeof(err)),
-                     RESDELIV_EINVAL);
+    ck_assert_int_eq(
+        resdeliv_pusher_server_new(H.log, &tp, &o, &ps, err, sizeof(err)),
+        RESDELIV_EINVAL);
     resdeliv_pusher_server_free(NULL);
     ck_assert_ptr_nonnull(resdeliv_pusher_server_seam(H.ps));
 }
@@ -105,8 +105,8 @@ START_TEST(open_established)
     ck_assert_str_ne(a->socket_id, b->socket_id);
     ck_assert(cJSON_IsNumber(at) && at->valueint == 120);
     ck_assert_int_eq(a->closed, 0);
-    ck_assert_int_eq(resdeliv_server_stats(
-                         resdeliv_pusher_server_seam(H.ps), &st, sizeof(st)),
+    ck_assert_int_eq(resdeliv_server_stats(resdeliv_pusher_server_seam(H.ps),
+                                           &st, sizeof(st)),
                      0);
     ck_assert_uint_eq(st.connections, 2);
     /* The same connection twice is a host bug. */
@@ -186,8 +186,9 @@ START_TEST(ping_pong)
     cJSON *f;
 
     t_clear(c);
-    ck_assert_int_eq(t_send_text(&H, c, "{\"event\":\"pusher:ping\","
-                                        "\"data\":{}}"),
+    ck_assert_int_eq(t_send_text(&H, c,
+                                 "{\"event\":\"pusher:ping\","
+                                 "\"data\":{}}"),
                      0);
     ck_assert_uint_eq(c->n, 1);
     f = t_frame(c, 0);
@@ -215,10 +216,29 @@ START_TEST(pong_waits_for_writable)
 }
 END_TEST
 
+START_TEST(outbox_bounded)
+{
+    struct tconn *c = t_open(&H, 0);
+    int i;
+
+    c->eagain = 1;
+    for (i = 0; i < 100 && !c->closed; i++) {
+        t_send_text(&H, c, "{\"event\":\"pusher:ping\"}");
+    }
+    /* A client that never reads is closed, not buffered for ever. */
+    ck_assert_int_eq(c->closed, 1);
+    ck_assert_uint_eq(c->code, 4100);
+    ck_assert_int_gt(i, 8);
+}
+END_TEST
+
 START_TEST(bad_frames)
 {
     static const char *const bad[] = {
-        "not json", "[1,2]", "{\"data\":{}}", "{\"event\":7}",
+        "not json",
+        "[1,2]",
+        "{\"data\":{}}",
+        "{\"event\":7}",
         "{\"event\":\"pusher:subscribe\",\"data\":{}}",
         "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"a b\"}}",
         "{\"event\":\"pusher:unsubscribe\",\"data\":{}}",
@@ -271,12 +291,12 @@ START_TEST(public_publish)
 
     ck_assert_int_eq(t_subscribe(&H, c, "news", NULL, NULL, NULL, NULL), 0);
     t_drive(&H);
-    ck_assert_int_eq(t_count(c, "pusher_internal:subscription_succeeded",
-                             "news"),
-                     1);
+    ck_assert_int_eq(
+        t_count(c, "pusher_internal:subscription_succeeded", "news"), 1);
     ck_assert(t_joined(&H, c, "news"));
-    ck_assert_int_eq(t_publish(&H, "{\"name\":\"story\",\"channel\":\"news\","
-                                   "\"data\":\"{\\\"n\\\":1}\"}",
+    ck_assert_int_eq(t_publish(&H,
+                               "{\"name\":\"story\",\"channel\":\"news\","
+                               "\"data\":\"{\\\"n\\\":1}\"}",
                                &r),
                      0);
     ck_assert_int_eq(r.calls, 1);
@@ -293,12 +313,14 @@ START_TEST(public_publish)
     cJSON_Delete(f);
     t_resp_clear(&r);
     /* Unsubscribing twice: the second is quiet. */
-    ck_assert_int_eq(t_send_text(&H, c, "{\"event\":\"pusher:unsubscribe\","
-                                        "\"data\":{\"channel\":\"news\"}}"),
+    ck_assert_int_eq(t_send_text(&H, c,
+                                 "{\"event\":\"pusher:unsubscribe\","
+                                 "\"data\":{\"channel\":\"news\"}}"),
                      0);
     t_clear(c);
-    ck_assert_int_eq(t_send_text(&H, c, "{\"event\":\"pusher:unsubscribe\","
-                                        "\"data\":{\"channel\":\"news\"}}"),
+    ck_assert_int_eq(t_send_text(&H, c,
+                                 "{\"event\":\"pusher:unsubscribe\","
+                                 "\"data\":{\"channel\":\"news\"}}"),
                      RESDELIV_ENOENT);
     ck_assert_uint_eq(c->n, 0);
 }
@@ -312,8 +334,8 @@ START_TEST(subscribe_twice)
     t_clear(c);
     ck_assert_int_ne(t_subscribe(&H, c, "news", NULL, NULL, NULL, NULL), 0);
     ck_assert_int_eq(t_count(c, "pusher:error", NULL), 1);
-    ck_assert_int_eq(
-        t_count(c, "pusher_internal:subscription_succeeded", NULL), 0);
+    ck_assert_int_eq(t_count(c, "pusher_internal:subscription_succeeded", NULL),
+                     0);
 }
 END_TEST
 
@@ -327,8 +349,10 @@ static void fill_log(const char *channel, char *id, size_t size)
     struct tresp r;
 
     for (int n = 1; n <= 3; n++) {
-        snprintf(body, sizeof(body), "{\"name\":\"e\",\"channel\":\"%s\","
-                 "\"data\":\"{\\\"n\\\":%d}\"}", channel, n);
+        snprintf(body, sizeof(body),
+                 "{\"name\":\"e\",\"channel\":\"%s\","
+                 "\"data\":\"{\\\"n\\\":%d}\"}",
+                 channel, n);
         ck_assert_int_eq(t_publish(&H, body, &r), 0);
         ck_assert_int_eq(r.status, 200);
         t_resp_clear(&r);
@@ -342,8 +366,7 @@ START_TEST(private_good_auth)
     char from[RESDELIV_ID_BUFSIZE];
 
     fill_log("private-x", from, sizeof(from));
-    ck_assert_int_eq(t_subscribe_auth(&H, c, "private-x", NULL, from, NULL),
-                     0);
+    ck_assert_int_eq(t_subscribe_auth(&H, c, "private-x", NULL, from, NULL), 0);
     t_drive(&H);
     ck_assert_int_eq(
         t_count(c, "pusher_internal:subscription_succeeded", "private-x"), 1);
@@ -361,10 +384,10 @@ static void bad_auth_case(const char *auth, const char *socket_id)
 
     fill_log("private-x", from, sizeof(from));
     if (socket_id != NULL) {
-        ck_assert_int_gt(resdeliv_pusher_channel_auth(
-                             T_KEY, T_SECRET, other->socket_id, "private-x",
-                             NULL, sig, sizeof(sig)),
-                         0);
+        ck_assert_int_gt(
+            resdeliv_pusher_channel_auth(T_KEY, T_SECRET, other->socket_id,
+                                         "private-x", NULL, sig, sizeof(sig)),
+            0);
         auth = sig;
     }
     t_clear(c);
@@ -381,22 +404,24 @@ static void bad_auth_case(const char *auth, const char *socket_id)
     /* Nothing replayed, nothing joined, no subscription at the seam. */
     ck_assert_int_eq(t_count(c, "e", NULL), 0);
     ck_assert(!t_joined(&H, c, "private-x"));
-    ck_assert_int_eq(resdeliv_server_stats(
-                         resdeliv_pusher_server_seam(H.ps), &st, sizeof(st)),
+    ck_assert_int_eq(resdeliv_server_stats(resdeliv_pusher_server_seam(H.ps),
+                                           &st, sizeof(st)),
                      0);
     ck_assert_uint_eq(st.subscriptions, 0);
     ck_assert_uint_eq(st.replayed, 0);
     /* A client event there is refused too. */
     t_clear(c);
-    t_send_text(&H, c, "{\"event\":\"client-x\",\"channel\":\"private-x\","
-                       "\"data\":{}}");
+    t_send_text(&H, c,
+                "{\"event\":\"client-x\",\"channel\":\"private-x\","
+                "\"data\":{}}");
     ck_assert_int_eq(error_code(c, 0), 4301);
 }
 
 START_TEST(private_bad_signature)
 {
     bad_auth_case(T_KEY ":0000000000000000000000000000000000000000000000000000"
-                  "000000000000", NULL);
+                        "000000000000",
+                  NULL);
 }
 END_TEST
 
@@ -442,9 +467,8 @@ static int presence_count(const struct tconn *c)
     cJSON *p = presence_of(c);
     int n = cJSON_GetObjectItemCaseSensitive(p, "count")->valueint;
 
-    ck_assert_int_eq(cJSON_GetArraySize(
-                         cJSON_GetObjectItemCaseSensitive(p, "ids")),
-                     n);
+    ck_assert_int_eq(
+        cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "ids")), n);
     cJSON_Delete(p);
     return n;
 }
@@ -453,8 +477,7 @@ static struct tconn *join_as(size_t i, const char *channel_data)
 {
     struct tconn *c = t_open(&H, i);
 
-    ck_assert_int_eq(t_subscribe_auth(&H, c, PCH, channel_data, NULL, NULL),
-                     0);
+    ck_assert_int_eq(t_subscribe_auth(&H, c, PCH, channel_data, NULL, NULL), 0);
     t_drive(&H);
     return c;
 }
@@ -484,18 +507,16 @@ START_TEST(presence_join_leave)
     char *who;
 
     p = presence_of(a);
-    ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(p, "count")->valueint,
-                     1);
-    ck_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(
-                                            p, "ids"),
-                                        0)
-                         ->valuestring,
-                     "1");
-    ck_assert_str_eq(t_str(cJSON_GetObjectItemCaseSensitive(
-                               cJSON_GetObjectItemCaseSensitive(p, "hash"),
-                               "1"),
-                           "name"),
-                     "ann");
+    ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(p, "count")->valueint, 1);
+    ck_assert_str_eq(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(p, "ids"), 0)
+            ->valuestring,
+        "1");
+    ck_assert_str_eq(
+        t_str(cJSON_GetObjectItemCaseSensitive(
+                  cJSON_GetObjectItemCaseSensitive(p, "hash"), "1"),
+              "name"),
+        "ann");
     cJSON_Delete(p);
     ck_assert_int_eq(t_count(a, "pusher_internal:member_added", NULL), 0);
 
@@ -527,8 +548,9 @@ START_TEST(presence_unsubscribe)
     struct tconn *a = join_as(0, "{\"user_id\":\"1\"}");
     struct tconn *b = join_as(1, "{\"user_id\":\"2\"}");
 
-    ck_assert_int_eq(t_send_text(&H, b, "{\"event\":\"pusher:unsubscribe\","
-                                        "\"data\":{\"channel\":\"" PCH "\"}}"),
+    ck_assert_int_eq(t_send_text(&H, b,
+                                 "{\"event\":\"pusher:unsubscribe\","
+                                 "\"data\":{\"channel\":\"" PCH "\"}}"),
                      0);
     ck_assert_int_eq(t_count(a, "pusher_internal:member_removed", PCH), 1);
     /* The member list now has only user 1. */
@@ -541,8 +563,7 @@ END_TEST
 START_TEST(presence_bad_channel_data)
 {
     static const char *const bad[] = {
-        "not json", "{}", "{\"user_id\":\"\"}", "{\"user_id\":true}",
-        "[1]",
+        "not json", "{}", "{\"user_id\":\"\"}", "{\"user_id\":true}", "[1]",
     };
     struct tconn *c = t_open(&H, 0);
 
@@ -574,9 +595,9 @@ START_TEST(presence_member_limit)
     a = join_as(0, "{\"user_id\":\"1\"}");
     ck_assert_int_eq(presence_count(a), 1);
     b = t_open(&H, 1);
-    ck_assert_int_eq(t_subscribe_auth(&H, b, PCH, "{\"user_id\":\"2\"}",
-                                      NULL, NULL),
-                     RESDELIV_EOVERFLOW);
+    ck_assert_int_eq(
+        t_subscribe_auth(&H, b, PCH, "{\"user_id\":\"2\"}", NULL, NULL),
+        RESDELIV_EOVERFLOW);
     ck_assert_int_eq(t_count(b, "pusher:subscription_error", PCH), 1);
     d = error_data(b, b->n - 1);
     ck_assert_str_eq(t_str(d, "type"), "LimitReached");
@@ -597,18 +618,17 @@ START_TEST(client_event_relayed)
     cJSON *f, *d;
     long i;
 
-    ck_assert_int_eq(t_subscribe_auth(&H, a, "private-chat", NULL, NULL,
-                                      NULL),
+    ck_assert_int_eq(t_subscribe_auth(&H, a, "private-chat", NULL, NULL, NULL),
                      0);
-    ck_assert_int_eq(t_subscribe_auth(&H, b, "private-chat", NULL, NULL,
-                                      NULL),
+    ck_assert_int_eq(t_subscribe_auth(&H, b, "private-chat", NULL, NULL, NULL),
                      0);
     t_drive(&H);
     t_clear(a);
     t_clear(b);
-    ck_assert_int_eq(t_send_text(&H, a, "{\"event\":\"client-typing\","
-                                        "\"channel\":\"private-chat\","
-                                        "\"data\":{\"who\":\"ann\"}}"),
+    ck_assert_int_eq(t_send_text(&H, a,
+                                 "{\"event\":\"client-typing\","
+                                 "\"channel\":\"private-chat\","
+                                 "\"data\":{\"who\":\"ann\"}}"),
                      0);
     ck_assert_uint_eq(a->n, 0);
     ck_assert_uint_eq(b->n, 1);
@@ -627,8 +647,7 @@ START_TEST(client_event_relayed)
     ck_assert_int_eq(resdeliv_log_position(H.log, "private-chat", &pos), 0);
     ck_assert(pos.id.ms == 0 && pos.id.seq == 0);
     c = t_open(&H, 2);
-    ck_assert_int_eq(t_subscribe_auth(&H, c, "private-chat", NULL, "0-0",
-                                      NULL),
+    ck_assert_int_eq(t_subscribe_auth(&H, c, "private-chat", NULL, "0-0", NULL),
                      0);
     t_drive(&H);
     i = t_find(c, "pusher_internal:subscription_succeeded", 0);
@@ -645,9 +664,10 @@ START_TEST(client_event_presence_user_id)
     cJSON *f;
 
     t_clear(b);
-    ck_assert_int_eq(t_send_text(&H, a, "{\"event\":\"client-wave\","
-                                        "\"channel\":\"" PCH "\","
-                                        "\"data\":\"{}\"}"),
+    ck_assert_int_eq(t_send_text(&H, a,
+                                 "{\"event\":\"client-wave\","
+                                 "\"channel\":\"" PCH "\","
+                                 "\"data\":\"{}\"}"),
                      0);
     i = t_find(b, "client-wave", 0);
     ck_assert_int_ge(i, 0);
@@ -667,15 +687,17 @@ START_TEST(client_event_refused)
     t_clear(a);
     t_clear(b);
     /* A public channel. */
-    ck_assert_int_eq(t_send_text(&H, a, "{\"event\":\"client-x\","
-                                        "\"channel\":\"news\",\"data\":{}}"),
+    ck_assert_int_eq(t_send_text(&H, a,
+                                 "{\"event\":\"client-x\","
+                                 "\"channel\":\"news\",\"data\":{}}"),
                      RESDELIV_EWHISPER);
     ck_assert_int_eq(error_code(a, 0), 4301);
     /* Not subscribed. */
     t_clear(a);
-    ck_assert_int_eq(t_send_text(&H, a, "{\"event\":\"client-x\","
-                                        "\"channel\":\"private-y\","
-                                        "\"data\":{}}"),
+    ck_assert_int_eq(t_send_text(&H, a,
+                                 "{\"event\":\"client-x\","
+                                 "\"channel\":\"private-y\","
+                                 "\"data\":{}}"),
                      RESDELIV_EWHISPER);
     ck_assert_int_eq(error_code(a, 0), 4301);
     /* No channel. */
@@ -698,16 +720,15 @@ START_TEST(client_events_disabled)
     t_setup(&H, &o);
     a = t_open(&H, 0);
     b = t_open(&H, 1);
-    ck_assert_int_eq(t_subscribe_auth(&H, a, "private-c", NULL, NULL, NULL),
-                     0);
-    ck_assert_int_eq(t_subscribe_auth(&H, b, "private-c", NULL, NULL, NULL),
-                     0);
+    ck_assert_int_eq(t_subscribe_auth(&H, a, "private-c", NULL, NULL, NULL), 0);
+    ck_assert_int_eq(t_subscribe_auth(&H, b, "private-c", NULL, NULL, NULL), 0);
     t_drive(&H);
     t_clear(a);
     t_clear(b);
-    ck_assert_int_eq(t_send_text(&H, a, "{\"event\":\"client-x\","
-                                        "\"channel\":\"private-c\","
-                                        "\"data\":{}}"),
+    ck_assert_int_eq(t_send_text(&H, a,
+                                 "{\"event\":\"client-x\","
+                                 "\"channel\":\"private-c\","
+                                 "\"data\":{}}"),
                      RESDELIV_EWHISPER);
     ck_assert_int_eq(error_code(a, 0), 4301);
     ck_assert_uint_eq(b->n, 0);
@@ -739,8 +760,10 @@ static void publish_n(int n)
     char body[128];
     struct tresp r;
 
-    snprintf(body, sizeof(body), "{\"name\":\"e\",\"channel\":\"feed\","
-             "\"data\":\"{\\\"n\\\":%d}\"}", n);
+    snprintf(body, sizeof(body),
+             "{\"name\":\"e\",\"channel\":\"feed\","
+             "\"data\":\"{\\\"n\\\":%d}\"}",
+             n);
     ck_assert_int_eq(t_publish(&H, body, &r), 0);
     ck_assert_int_eq(r.status, 200);
     t_resp_clear(&r);
@@ -784,8 +807,7 @@ START_TEST(reconnect_replays_missed)
     for (size_t j = 0; j < k; j++) {
         ck_assert_int_eq(ns[j], (int)j + 3);
     }
-    ck_assert_int_eq(t_find(b, "pusher_internal:subscription_succeeded", 0),
-                     1);
+    ck_assert_int_eq(t_find(b, "pusher_internal:subscription_succeeded", 0), 1);
     ck_assert_int_eq(t_count(b, "resdeliv:gap", NULL), 0);
 }
 END_TEST
@@ -797,9 +819,8 @@ START_TEST(presence_announce_held_during_replay)
 
     fill_log(PCH, from, sizeof(from));
     a = t_open(&H, 0);
-    ck_assert_int_eq(t_subscribe_auth(&H, a, PCH, "{\"user_id\":\"1\"}",
-                                      from, NULL),
-                     0);
+    ck_assert_int_eq(
+        t_subscribe_auth(&H, a, PCH, "{\"user_id\":\"1\"}", from, NULL), 0);
     /* a is still replaying when b joins: the announcement waits. */
     b = join_as(1, "{\"user_id\":\"2\"}");
     ck_assert_int_eq(presence_count(b), 2);
@@ -843,6 +864,7 @@ static Suite *pusher_server_suite(void)
     tc = tcase("frames");
     tcase_add_test(tc, ping_pong);
     tcase_add_test(tc, pong_waits_for_writable);
+    tcase_add_test(tc, outbox_bounded);
     tcase_add_test(tc, bad_frames);
     tcase_add_test(tc, frame_too_large);
     suite_add_tcase(s, tc);

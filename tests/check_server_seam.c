@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Every frame from `at` on is a message of CH; their seqs must be
- * strictly increasing; a gap notice is allowed only where `gap_ok`. */
+/* From `at` on, the messages' seqs strictly increase (gap notices may
+ * come between them); counts each seq in `seen`. */
 static void expect_ordered(const struct tconn *c, size_t at, int *seen,
                            int nseen)
 {

@@ -35,10 +35,10 @@
 struct tconn {
     char *frames[512];
     size_t n;
-    int want;       /* request_writable seen */
+    int want; /* request_writable seen */
     int closed;
     uint32_t code;
-    int eagain;     /* send() answers RESDELIV_EAGAIN */
+    int eagain; /* send() answers RESDELIV_EAGAIN */
     char socket_id[64];
 };
 
@@ -84,7 +84,7 @@ T_HELPER int t_send(void *host, void *conn, const char *frame, size_t len)
 }
 
 T_HELPER int t_broadcast(void *host, const char *channel, size_t channel_len,
-                       const char *frame, size_t len, void *except)
+                         const char *frame, size_t len, void *except)
 {
     struct thost *h = host;
 
@@ -119,7 +119,7 @@ T_HELPER int t_close(void *host, void *conn, uint32_t code, const char *reason)
 }
 
 T_HELPER int t_join(void *host, void *conn, const char *channel,
-                  size_t channel_len)
+                    size_t channel_len)
 {
     struct thost *h = host;
     struct tjoin *j;
@@ -148,7 +148,7 @@ T_HELPER void t_forget(struct thost *h, struct tconn *c)
 }
 
 T_HELPER int t_joined(const struct thost *h, const struct tconn *c,
-                    const char *channel)
+                      const char *channel)
 {
     for (size_t i = 0; i < h->njoins; i++) {
         if (h->joins[i].c == c && strcmp(h->joins[i].channel, channel) == 0) {
@@ -183,7 +183,7 @@ T_HELPER struct resdeliv_transport t_transport(struct thost *h)
 
 /* Host, memory store, log and server with `opts` (NULL: defaults). */
 T_HELPER void t_setup(struct thost *h,
-                    struct resdeliv_pusher_server_options *opts)
+                      struct resdeliv_pusher_server_options *opts)
 {
     struct resdeliv_pusher_server_options o;
     struct resdeliv_transport tp;
@@ -199,12 +199,11 @@ T_HELPER void t_setup(struct thost *h,
     opts->app_key = T_KEY;
     opts->app_secret = T_SECRET;
     ck_assert_int_eq(resdeliv_store_memory_new(NULL, &h->store), 0);
-    rc = resdeliv_log_open(NULL, h->store, T_APP_ID, &h->log, err,
-                           sizeof(err));
+    rc = resdeliv_log_open(NULL, h->store, T_APP_ID, &h->log, err, sizeof(err));
     ck_assert_msg(rc == 0, "log: %s", err);
     tp = t_transport(h);
-    rc = resdeliv_pusher_server_new(h->log, &tp, opts, &h->ps, err,
-                                    sizeof(err));
+    rc =
+        resdeliv_pusher_server_new(h->log, &tp, opts, &h->ps, err, sizeof(err));
     ck_assert_msg(rc == 0, "server: %d %s", rc, err);
 }
 
@@ -271,7 +270,7 @@ T_HELPER cJSON *t_data(const cJSON *frame)
 
 /* Frames of `c` whose event is `event` (and channel, when not NULL). */
 T_HELPER size_t t_count(const struct tconn *c, const char *event,
-                      const char *channel)
+                        const char *channel)
 {
     size_t n = 0;
 
@@ -317,8 +316,7 @@ T_HELPER struct tconn *t_open(struct thost *h, size_t i)
     ck_assert_str_eq(t_str(f, "event"), "pusher:connection_established");
     d = t_data(f);
     ck_assert_ptr_nonnull(t_str(d, "socket_id"));
-    snprintf(c->socket_id, sizeof(c->socket_id), "%s",
-             t_str(d, "socket_id"));
+    snprintf(c->socket_id, sizeof(c->socket_id), "%s", t_str(d, "socket_id"));
     cJSON_Delete(d);
     cJSON_Delete(f);
     return c;
@@ -338,8 +336,8 @@ T_HELPER int t_send_text(struct thost *h, struct tconn *c, const char *text)
 
 /* Send a pusher:subscribe; NULL members are left out. */
 T_HELPER int t_subscribe(struct thost *h, struct tconn *c, const char *channel,
-                       const char *auth, const char *channel_data,
-                       const char *last_id, const char *last_epoch)
+                         const char *auth, const char *channel_data,
+                         const char *last_id, const char *last_epoch)
 {
     cJSON *f = cJSON_CreateObject(), *d = cJSON_CreateObject();
     char *text;
@@ -369,17 +367,15 @@ T_HELPER int t_subscribe(struct thost *h, struct tconn *c, const char *channel,
 
 /* Subscribe with the auth the app's auth endpoint would hand out. */
 T_HELPER int t_subscribe_auth(struct thost *h, struct tconn *c,
-                            const char *channel, const char *channel_data,
-                            const char *last_id, const char *last_epoch)
+                              const char *channel, const char *channel_data,
+                              const char *last_id, const char *last_epoch)
 {
     char auth[RESDELIV_PUSHER_AUTH_BUFSIZE(sizeof(T_KEY))];
-    int n = resdeliv_pusher_channel_auth(T_KEY, T_SECRET, c->socket_id,
-                                         channel, channel_data, auth,
-                                         sizeof(auth));
+    int n = resdeliv_pusher_channel_auth(T_KEY, T_SECRET, c->socket_id, channel,
+                                         channel_data, auth, sizeof(auth));
 
     ck_assert_int_gt(n, 0);
-    return t_subscribe(h, c, channel, auth, channel_data, last_id,
-                       last_epoch);
+    return t_subscribe(h, c, channel, auth, channel_data, last_id, last_epoch);
 }
 
 /* ---- the HTTP API ------------------------------------------------------- */
@@ -403,14 +399,14 @@ T_HELPER void t_done(void *arg, struct resdeliv_http_response *resp)
 
 /* A request to `path` signed with `secret` at T_NOW; answer in `r`. */
 T_HELPER int t_http(struct thost *h, const char *method, const char *path,
-                  const char *body, const char *secret, struct tresp *r)
+                    const char *body, const char *secret, struct tresp *r)
 {
     struct resdeliv_http_request req;
     char *query = NULL, err[256] = "";
     size_t len = body != NULL ? strlen(body) : 0;
-    int rc = resdeliv_pusher_http_sign(method, path, NULL, 0, T_KEY, secret,
-                                       T_NOW, body, len, &query, err,
-                                       sizeof(err));
+    int rc =
+        resdeliv_pusher_http_sign(method, path, NULL, 0, T_KEY, secret, T_NOW,
+                                  body, len, &query, err, sizeof(err));
 
     ck_assert_msg(rc == 0, "sign: %s", err);
     memset(r, 0, sizeof(*r));

@@ -24,12 +24,12 @@ struct tconn {
     int closed;
     uint32_t code;
     char reason[256];
-    long budget;   /* sends before EAGAIN; -1 unlimited */
-    int fail_send; /* send fails and the host closes from inside */
+    long budget;      /* sends before EAGAIN; -1 unlimited */
+    int fail_send;    /* send fails and the host closes from inside */
     int free_on_send; /* the host frees the server from inside send */
     int fail_join;    /* join() answers an error */
-    size_t since;  /* frames at the last writable call */
-    size_t burst;  /* most frames between two writable calls */
+    size_t since;     /* frames at the last writable call */
+    size_t burst;     /* most frames between two writable calls */
 };
 
 struct join {

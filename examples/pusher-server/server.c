@@ -395,6 +395,11 @@ int main(int argc, char **argv)
     if (rc == 0) {
         uv_run(&app.loop, UV_RUN_DEFAULT);
     }
+    /* With a foreign loop the first destroy only starts closing lws's
+     * handles; this one completes it (pcontext is NULL once done). */
+    if (app.ctx != NULL) {
+        lws_context_destroy(app.ctx);
+    }
     app_release(&app);
     uv_run(&app.loop, UV_RUN_DEFAULT);
     uv_loop_close(&app.loop);

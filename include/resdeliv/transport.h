@@ -60,6 +60,11 @@ struct resdeliv_transport {
      * replaying connection never receives a live broadcast twice. */
     int (*join)(void *host, void *conn, const char *channel,
                 size_t channel_len);
+    /** Mandatory for the seam. Remove `conn` from the local subscribers of
+     * `channel` (the client unsubscribed). Hosts drop every membership of
+     * a connection themselves when it closes. */
+    int (*leave)(void *host, void *conn, const char *channel,
+                 size_t channel_len);
 };
 
 RESDELIV_END_DECLS
