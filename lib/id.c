@@ -94,22 +94,42 @@ static const char digit_pairs[201] =
     "6061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-/* Write v's digits so that they end just before `end`; return how many. */
+/* Exactly four digits of v < 10000 at p. */
+static void put4(char *p, uint32_t v)
+{
+    memcpy(p, digit_pairs + 2 * (v / 100), 2);
+    memcpy(p + 2, digit_pairs + 2 * (v % 100), 2);
+}
+
+/*
+ * Write v's digits so that they end just before `end`; return how many.
+ * Eight digits at a time in two independent halves of four, in 32-bit
+ * arithmetic: a millisecond clock has 13 digits, and short chains of
+ * divisions are what makes this fast.
+ */
 static size_t u64_write(char *end, uint64_t v)
 {
     char *p = end;
+    uint32_t w;
 
-    while (v >= 100) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * r, 2);
+    while (v >= 100000000u) {
+        uint32_t lo = (uint32_t)(v % 100000000u);
+        v /= 100000000u;
+        p -= 8;
+        put4(p, lo / 10000);
+        put4(p + 4, lo % 10000);
     }
-    if (v >= 10) {
+    w = (uint32_t)v;
+    while (w >= 100) {
         p -= 2;
-        memcpy(p, digit_pairs + 2 * v, 2);
+        memcpy(p, digit_pairs + 2 * (w % 100), 2);
+        w /= 100;
+    }
+    if (w >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * w, 2);
     } else {
-        *--p = (char)('0' + v);
+        *--p = (char)('0' + w);
     }
     return (size_t)(end - p);
 }

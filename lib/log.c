@@ -159,6 +159,22 @@ static int check_app_id(const char *app_id, char *err, size_t errsize)
     return 0;
 }
 
+/* The tag field names are checked here once, so that no publish or replay
+ * checks them again. */
+static int open_fields(resdeliv_log *log, char *err, size_t errsize)
+{
+    int rc = resdeliv__tag_fields_init(&log->fields, log->cfg->replay_id_field,
+                                       log->cfg->replay_epoch_field);
+
+    if (rc < 0) {
+        resdeliv__errf(err, errsize,
+                       "replay_id_field and replay_epoch_field must be "
+                       "distinct member names without quotes, backslashes "
+                       "or control characters");
+    }
+    return rc;
+}
+
 int resdeliv_log_open(const struct resdeliv_config *cfg,
                       resdeliv_store *store, const char *app_id,
                       resdeliv_log **out, char *err, size_t errsize)
@@ -190,14 +206,8 @@ int resdeliv_log_open(const struct resdeliv_config *cfg,
         free(log);
         return rc;
     }
-    /* Checked here once, so no publish or replay checks them again. */
-    rc = resdeliv__tag_fields_init(&log->fields, log->cfg->replay_id_field,
-                                   log->cfg->replay_epoch_field);
+    rc = open_fields(log, err, errsize);
     if (rc < 0) {
-        resdeliv__errf(err, errsize,
-                       "replay_id_field and replay_epoch_field must be "
-                       "distinct member names without quotes, backslashes "
-                       "or control characters");
         resdeliv_log_close(log);
         return rc;
     }

@@ -5,51 +5,61 @@
  * the append script, server version parsing and reply decoding. Nothing
  * here does I/O, so the blocking client and an event-loop client share it.
  *
- * The append script, atomically per log:
+ * The append script appends a run of items to one log, atomically:
  * - a missing stream or a missing epoch key starts a new epoch (the token
- *   comes from the client as ARGV[5]); when the stream survived its epoch
+ *   comes from the client as ARGV[3]); when the stream survived its epoch
  *   key, the stream is deleted first so its old ids are never read as the
- *   new epoch's history;
- * - XADD with `MAXLEN ~ N` when N > 0;
- * - with an age (ARGV[4] ms): XTRIM `MINID ~ (new id's ms - age)` on
- *   servers that have MINID (ARGV[6] = "1"; XADD takes one strategy per
- *   call), and PEXPIRE of both keys so idle logs expire. The new id's time
- *   is the server's clock, which keeps the script free of TIME;
- * - returns {id, epoch}.
+ *   new epoch's history. This runs once, before any item is appended;
+ * - one XADD per item (event and data from ARGV[5], ARGV[6], ...), with
+ *   `MAXLEN ~ N` when N (ARGV[1]) > 0;
+ * - with an age (ARGV[2] ms): one XTRIM `MINID ~ (last id's ms - age)` on
+ *   servers that have MINID (ARGV[4] = "1"; XADD takes one strategy per
+ *   call), and PEXPIRE of both keys so idle logs expire. The id's time is
+ *   the server's clock, which keeps the script free of TIME;
+ * - returns {epoch, {id1, id2, ...}}.
+ * One call per log and batch, not per item: the server's cost of a script
+ * call is mostly the call itself, not the commands inside it.
  */
 #include "redis_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 const char resdeliv__redis_append_lua[] =
     "local ep = redis.call('GET', KEYS[2])\n"
     "if (not ep) or redis.call('EXISTS', KEYS[1]) == 0 then\n"
     "  if not ep then redis.call('DEL', KEYS[1]) end\n"
-    "  ep = ARGV[5]\n"
+    "  ep = ARGV[3]\n"
     "  redis.call('SET', KEYS[2], ep)\n"
     "end\n"
+    "local ids = {}\n"
     "local id\n"
-    "if ARGV[3] ~= '0' then\n"
-    "  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*',\n"
-    "                  'e', ARGV[1], 'd', ARGV[2])\n"
-    "else\n"
-    "  id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[1], 'd', ARGV[2])\n"
+    "for i = 5, #ARGV - 1, 2 do\n"
+    "  if ARGV[1] ~= '0' then\n"
+    "    id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',\n"
+    "                    'e', ARGV[i], 'd', ARGV[i + 1])\n"
+    "  else\n"
+    "    id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i],\n"
+    "                    'd', ARGV[i + 1])\n"
+    "  end\n"
+    "  ids[#ids + 1] = id\n"
     "end\n"
-    "if ARGV[4] ~= '0' then\n"
-    "  local age = tonumber(ARGV[4])\n"
-    "  if ARGV[6] == '1' then\n"
+    "if ARGV[2] ~= '0' and id then\n"
+    "  local age = tonumber(ARGV[2])\n"
+    "  if ARGV[4] == '1' then\n"
     "    local ms = tonumber(string.match(id, '^(%d+)'))\n"
     "    if ms > age then\n"
     "      redis.call('XTRIM', KEYS[1], 'MINID', '~',\n"
     "                 string.format('%.0f', ms - age))\n"
     "    end\n"
     "  end\n"
-    "  redis.call('PEXPIRE', KEYS[1], ARGV[4])\n"
-    "  redis.call('PEXPIRE', KEYS[2], ARGV[4])\n"
+    "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "  redis.call('PEXPIRE', KEYS[2], ARGV[2])\n"
     "end\n"
-    "return {id, ep}\n";
+    "return {ep, ids}\n";
 const size_t resdeliv__redis_append_lua_len =
     sizeof(resdeliv__redis_append_lua) - 1;
 
@@ -164,12 +174,12 @@ void resdeliv__redis_argv_append(struct resdeliv__redis_argv *a,
     push_str(a, "2");
     push(a, keys->stream, keys->stream_len);
     push(a, keys->epoch, keys->epoch_len);
-    push(a, item->event ? item->event : "", item->event_len);
-    push(a, item->data ? item->data : "", item->data_len);
     push_u64(a, 0, item->retention.max_messages);
     push_u64(a, 1, item->retention.max_age_ms);
     push_str(a, new_epoch);
     push_str(a, version >= RESDELIV__REDIS_V(6, 2, 0) ? "1" : "0");
+    push(a, item->event ? item->event : "", item->event_len);
+    push(a, item->data ? item->data : "", item->data_len);
 }
 
 static void push_id(struct resdeliv__redis_argv *a, int slot,
@@ -220,13 +230,32 @@ int resdeliv__redis_argv_range(struct resdeliv__redis_argv *a, int reverse,
     return 0;
 }
 
+/*
+ * The count script: entries after ARGV[1] and, past the cap ARGV[3], the
+ * id after which exactly `cap` remain. A log is rarely more than a little
+ * over its cap (MAXLEN ~), so when n > cap it looks only at the oldest
+ * n - cap entries: fewer than that up to `after` means capped, and the
+ * count is n minus those. Otherwise at most `cap` entries follow `after`.
+ * ARGV[2] is the exclusive start (the form depends on the server).
+ */
+static const char count_lua[] =
+    "local n = redis.call('XLEN', KEYS[1])\n"
+    "local cap = tonumber(ARGV[3])\n"
+    "if cap > 0 and n > cap then\n"
+    "  local k = n - cap\n"
+    "  local b = #redis.call('XRANGE', KEYS[1], '-', ARGV[1], 'COUNT', k)\n"
+    "  if b < k then\n"
+    "    local r = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', k)\n"
+    "    return {n - b, r[k][1]}\n"
+    "  end\n"
+    "end\n"
+    "return {#redis.call('XRANGE', KEYS[1], ARGV[2], '+'), false}\n";
+
 int resdeliv__redis_argv_count(struct resdeliv__redis_argv *a,
                                const struct resdeliv__redis_keys *keys,
-                               const struct resdeliv_id *after,
+                               const struct resdeliv_id *after, uint64_t cap,
                                unsigned version)
 {
-    static const char lua[] =
-        "return #redis.call('XRANGE', KEYS[1], ARGV[1], '+')";
     struct resdeliv__redis_argv range;
     int rc = resdeliv__redis_argv_range(&range, 0, keys, after, 0, version);
 
@@ -235,11 +264,13 @@ int resdeliv__redis_argv_count(struct resdeliv__redis_argv *a,
     }
     memset(a, 0, sizeof(*a));
     push_str(a, "EVAL");
-    push(a, lua, sizeof(lua) - 1);
+    push(a, count_lua, sizeof(count_lua) - 1);
     push_str(a, "1");
     push(a, keys->stream, keys->stream_len);
-    memcpy(a->num[0], range.argv[2], range.len[2]);
-    push(a, a->num[0], range.len[2]);
+    push_id(a, 0, after, 0);
+    memcpy(a->num[1], range.argv[2], range.len[2]);
+    push(a, a->num[1], range.len[2]);
+    push_u64(a, 2, cap);
     return 0;
 }
 
@@ -317,10 +348,11 @@ static int is_str(const redisReply *r)
            (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
 }
 
-static int str_eq(const redisReply *r, const char *s)
+/* The field name of a stream entry, one byte (the store writes "e" and
+ * "d"); 0 for any other name. */
+static char field1(const redisReply *r)
 {
-    size_t n = strlen(s);
-    return is_str(r) && r->len == n && memcmp(r->str, s, n) == 0;
+    return r->type == REDIS_REPLY_STRING && r->len == 1 ? r->str[0] : 0;
 }
 
 static int parse_id_reply(const redisReply *r, struct resdeliv_id *id)
@@ -338,23 +370,6 @@ static int copy_epoch(const redisReply *r, char *epoch)
     }
     memcpy(epoch, r->str, r->len);
     epoch[r->len] = '\0';
-    return 0;
-}
-
-int resdeliv__redis_decode_append(const redisReply *r,
-                                  struct resdeliv_append_result *res,
-                                  char *err, size_t errsize)
-{
-    int rc = resdeliv__redis_reply_error(r, err, errsize);
-
-    if (rc != 0) {
-        return rc;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        parse_id_reply(r->element[0], &res->id) != 0 ||
-        copy_epoch(r->element[1], res->epoch) != 0) {
-        return bad_reply("the append script", err, errsize);
-    }
     return 0;
 }
 
@@ -399,10 +414,11 @@ static int decode_entry(const redisReply *r, struct resdeliv_stored_entry *e)
         if (!is_str(v)) {
             return -1;
         }
-        if (str_eq(f->element[i], "e")) {
+        char name = field1(f->element[i]);
+        if (name == 'e') {
             e->event = v->str;
             e->event_len = v->len;
-        } else if (str_eq(f->element[i], "d")) {
+        } else if (name == 'd') {
             e->data = v->str;
             e->data_len = v->len;
         }
@@ -490,35 +506,5 @@ int resdeliv__redis_decode_xinfo(const redisReply *r,
         info->has_max_deleted = 0;
         memset(&info->max_deleted, 0, sizeof(info->max_deleted));
     }
-    return 0;
-}
-
-int resdeliv__redis_decode_after(const redisReply *r, uint64_t cap,
-                                 struct resdeliv_log_info *info, char *err,
-                                 size_t errsize)
-{
-    int rc = resdeliv__redis_reply_error(r, err, errsize);
-
-    if (rc != 0) {
-        return rc;
-    }
-    if (r->type != REDIS_REPLY_ARRAY) {
-        return bad_reply("XREVRANGE", err, errsize);
-    }
-    info->capped = 0;
-    memset(&info->skip_to, 0, sizeof(info->skip_to));
-    if (cap == 0 || r->elements <= cap) {
-        info->count_after = (int64_t)r->elements;
-        return 0;
-    }
-    /* Newest first: the entry at index `cap` is the one after which
-     * exactly `cap` entries remain. */
-    const redisReply *e = r->element[cap];
-    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-        parse_id_reply(e->element[0], &info->skip_to) != 0) {
-        return bad_reply("XREVRANGE (entry)", err, errsize);
-    }
-    info->capped = 1;
-    info->count_after = -1;
     return 0;
 }

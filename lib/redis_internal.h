@@ -53,6 +53,7 @@ int resdeliv__redis_url_parse(const char *url,
 #ifdef RESDELIV_HAVE_REDIS
 
 #include <hiredis/hiredis.h>
+#include <signal.h>
 
 /* Server versions as major * 10000 + minor * 100 + patch. */
 #define RESDELIV__REDIS_V(a, b, c) ((a) * 10000u + (b) * 100u + (c))
@@ -81,7 +82,7 @@ int resdeliv__redis_keys_build(const char *prefix, size_t prefix_len,
                                struct resdeliv__redis_keys *out);
 void resdeliv__redis_keys_clear(struct resdeliv__redis_keys *keys);
 
-/* The append script and its arguments. */
+/* The append script: one call appends a run of items to one log. */
 extern const char resdeliv__redis_append_lua[];
 extern const size_t resdeliv__redis_append_lua_len;
 
@@ -91,17 +92,107 @@ void resdeliv__redis_argv_append(struct resdeliv__redis_argv *a,
                                  const struct resdeliv__redis_keys *keys,
                                  const struct resdeliv_append_item *item,
                                  const char *new_epoch, unsigned version);
+
+/* Epoch tokens for new logs, many per getrandom(2). Zeroed = empty. */
+#define RESDELIV__REDIS_EPOCH_POOL 32
+struct resdeliv__redis_epochs {
+    unsigned char raw[8 * RESDELIV__REDIS_EPOCH_POOL];
+    size_t left; /* tokens not handed out yet */
+};
+/* A fresh token into `out` (RESDELIV_EPOCH_BUFSIZE bytes). */
+int resdeliv__redis_epoch_take(struct resdeliv__redis_epochs *pool,
+                               char *out);
+
+/* A command of any length over the caller's arrays. */
+struct resdeliv__redis_cmd {
+    int argc;
+    const char **argv;
+    const size_t *len;
+};
+
+/* Most items one script call appends (keeps Redis responsive). */
+#define RESDELIV__REDIS_GROUP_MAX 512
+
+/* One script call: a run of items of one log with one retention. */
+struct resdeliv__redis_group {
+    size_t first; /* into order[] */
+    size_t count;
+    size_t arg0;  /* into argv[] / len[] */
+    struct resdeliv__redis_keys keys; /* point into the batch's block */
+    char new_epoch[RESDELIV_EPOCH_BUFSIZE];
+    char num[2][24];
+    struct resdeliv__redis_cmd cmd;
+};
+
+/* A batch append as script calls, one per log (more when a log's run
+ * exceeds RESDELIV__REDIS_GROUP_MAX or its retention changes within the
+ * batch); calls of one log keep the items' order. One block holds every
+ * array: `results` (per item), `replies` (per group) and `queue` (2 per
+ * group) are for the store's use. */
+struct resdeliv__redis_batch {
+    size_t n;
+    size_t ngroups;
+    size_t *order; /* item index of each slot, grouped */
+    struct resdeliv__redis_group *groups;
+    const char **argv;
+    size_t *len;
+    struct resdeliv_append_result *results;
+    redisReply **replies;
+    size_t *queue;
+    void *block;
+};
+
+int resdeliv__redis_batch_init(struct resdeliv__redis_batch *b,
+                               const char *prefix, size_t prefix_len,
+                               const char *app_id, size_t app_id_len,
+                               const struct resdeliv_append_item *items,
+                               size_t n, struct resdeliv__redis_epochs *pool);
+/* Fill groups[g].cmd: EVALSHA (sha != NULL) or EVAL. `items` are the
+ * ones given to init (or copies at the same indices). */
+void resdeliv__redis_batch_argv(struct resdeliv__redis_batch *b, size_t g,
+                                const char *sha,
+                                const struct resdeliv_append_item *items,
+                                unsigned version);
+/* Results of group `g`'s items from its reply (NULL: no reply); returns
+ * the status given to them. */
+int resdeliv__redis_batch_decode(struct resdeliv__redis_batch *b, size_t g,
+                                 const redisReply *r, char *err,
+                                 size_t errsize);
+/* Status of every item of group `g`. */
+void resdeliv__redis_batch_fail(struct resdeliv__redis_batch *b, size_t g,
+                                int status);
+void resdeliv__redis_batch_clear(struct resdeliv__redis_batch *b);
+
 /* XRANGE / XREVRANGE strictly after `after` (count 0 = all). Returns
  * RESDELIV_ERANGE when nothing can follow `after`. */
 int resdeliv__redis_argv_range(struct resdeliv__redis_argv *a, int reverse,
                                const struct resdeliv__redis_keys *keys,
                                const struct resdeliv_id *after,
                                uint64_t count, unsigned version);
-/* EVAL counting the entries strictly after `after` on the server. */
+
+/* Info of a log in one MULTI: XINFO STREAM, GET epoch and, when `after`
+ * is set and not 0-0, a probe: XREVRANGE + (after COUNT k (k small). */
+#define RESDELIV__REDIS_PROBE_MAX 64
+/* COUNT of the probe for `cap`; 0: send none. */
+uint64_t resdeliv__redis_probe_count(const struct resdeliv_id *after,
+                                     uint64_t cap);
+/* count_after / capped / skip_to of an existing log's info from its
+ * XINFO fields and the probe's reply (NULL when none was sent). Returns
+ * 1 when only the count script can tell, else 0 or RESDELIV_ESTORE. */
+int resdeliv__redis_info_counts(struct resdeliv_log_info *info,
+                                const struct resdeliv_id *after,
+                                uint64_t cap, const redisReply *probe,
+                                uint64_t probe_count, char *err,
+                                size_t errsize);
+/* EVAL of the count script: {count after `after`, skip_to or nil}, in
+ * at most a few bounded scans on the server. */
 int resdeliv__redis_argv_count(struct resdeliv__redis_argv *a,
                                const struct resdeliv__redis_keys *keys,
-                               const struct resdeliv_id *after,
+                               const struct resdeliv_id *after, uint64_t cap,
                                unsigned version);
+int resdeliv__redis_decode_count(const redisReply *r,
+                                 struct resdeliv_log_info *info, char *err,
+                                 size_t errsize);
 /* A command of fixed words followed by one key. */
 void resdeliv__redis_argv_key(struct resdeliv__redis_argv *a,
                               const char *const *words, int nwords,
@@ -113,9 +204,6 @@ unsigned resdeliv__redis_version_parse(const char *info, size_t len);
 /* Decoders: 0 or RESDELIV_ESTORE with a message in `err`. */
 int resdeliv__redis_reply_error(const redisReply *r, char *err,
                                 size_t errsize);
-int resdeliv__redis_decode_append(const redisReply *r,
-                                  struct resdeliv_append_result *res,
-                                  char *err, size_t errsize);
 /* GET of the epoch key: "" for nil. */
 int resdeliv__redis_decode_epoch(const redisReply *r, char *epoch,
                                  char *err, size_t errsize);
@@ -128,16 +216,26 @@ int resdeliv__redis_decode_entries(const redisReply *r,
 int resdeliv__redis_decode_xinfo(const redisReply *r,
                                  struct resdeliv_log_info *info, char *err,
                                  size_t errsize);
-/* XREVRANGE after `after` with COUNT cap + 1 (cap 0: no COUNT). */
-int resdeliv__redis_decode_after(const redisReply *r, uint64_t cap,
-                                 struct resdeliv_log_info *info, char *err,
-                                 size_t errsize);
 /* 1 when an error reply is NOSCRIPT. */
 int resdeliv__redis_is_noscript(const redisReply *r);
 
 #endif /* RESDELIV_HAVE_REDIS */
 
 #ifdef RESDELIV_HAVE_REDIS
+
+/* SIGPIPE guard around writes to a socket the server may have closed
+ * (redis_conn.c): a no-op when the process ignores SIGPIPE; otherwise it
+ * blocks SIGPIPE in the calling thread and, after a failed write,
+ * consumes the SIGPIPE the write raised. */
+struct resdeliv__pipe_guard {
+    int active;
+    int pending_before;
+    sigset_t old;
+};
+/* 1 when SIGPIPE is ignored process-wide (checked once per connect). */
+int resdeliv__pipe_ignored(void);
+void resdeliv__pipe_enter(struct resdeliv__pipe_guard *g, int ignored);
+void resdeliv__pipe_leave(struct resdeliv__pipe_guard *g, int failed);
 
 /* The blocking store's connection (redis_conn.c). `c` is NULL while
  * disconnected; an operation reconnects first, after a backoff that grows
@@ -151,6 +249,7 @@ struct resdeliv__redis_conn {
     char sha[48];      /* of the loaded append script, "" if none */
     uint32_t failures; /* consecutive connection failures */
     uint64_t last_fail_ms;
+    int pipe_ignored;  /* SIGPIPE was ignored when we connected */
     char errmsg[512];
 };
 
@@ -167,6 +266,10 @@ int resdeliv__redis_conn_ensure(struct resdeliv__redis_conn *conn);
 int resdeliv__redis_conn_exchange(struct resdeliv__redis_conn *conn,
                                   const struct resdeliv__redis_argv *cmds,
                                   size_t n, redisReply **replies);
+/* The same for commands of any length. */
+int resdeliv__redis_conn_exchangev(struct resdeliv__redis_conn *conn,
+                                   const struct resdeliv__redis_cmd *cmds,
+                                   size_t n, redisReply **replies);
 /* Drop the connection (no-op when there is none); the URL stays. */
 void resdeliv__redis_conn_close(struct resdeliv__redis_conn *conn);
 

@@ -616,6 +616,12 @@ int resdeliv_server_unsubscribe(resdeliv_server *srv, void *conn,
             s->next = NULL;
             c->nsubs--;
             resdeliv__server_enter(srv);
+            /* A joined subscription is in the host's broadcast set: take it
+             * out, or the client keeps receiving the channel. */
+            if (s->state == RESDELIV__SUB_LIVE && srv->tp.leave != NULL) {
+                srv->tp.leave(srv->tp.host, c->key, s->channel,
+                              s->channel_len);
+            }
             resdeliv__sub_kill(srv, s);
             resdeliv__server_start_waiting(srv);
             resdeliv__server_leave(srv);

@@ -34,7 +34,7 @@
 #define BLOCK_SSE2 0
 #endif
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ &&   \
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ &&    \
     defined(__GNUC__)
 #define WORD_SCAN 1
 #else
@@ -45,9 +45,9 @@
 enum { C_PLAIN, C_WS, C_QUOTE, C_OPEN, C_CLOSE, C_PUNCT };
 
 static const unsigned char cls[256] = {
-    [' '] = C_WS,      ['\n'] = C_WS,     ['\r'] = C_WS,    ['\t'] = C_WS,
-    ['"'] = C_QUOTE,   ['{'] = C_OPEN,    ['['] = C_OPEN,   ['}'] = C_CLOSE,
-    [']'] = C_CLOSE,   [','] = C_PUNCT,   [':'] = C_PUNCT,
+    [' '] = C_WS,    ['\n'] = C_WS,   ['\r'] = C_WS,   ['\t'] = C_WS,
+    ['"'] = C_QUOTE, ['{'] = C_OPEN,  ['['] = C_OPEN,  ['}'] = C_CLOSE,
+    [']'] = C_CLOSE, [','] = C_PUNCT, [':'] = C_PUNCT,
 };
 
 /* Bytes after a backslash: 2 for a one-letter escape, 6 for \u. */
@@ -228,7 +228,7 @@ static const char *scan_nested(const char *p, const char *end)
 
 struct index {
     size_t nblocks;
-    uint64_t quote[INDEX_BLOCKS]; /* unescaped quotes */
+    uint64_t quote[INDEX_BLOCKS];   /* unescaped quotes */
     uint64_t bracket[INDEX_BLOCKS]; /* brackets outside strings */
 };
 
@@ -247,8 +247,7 @@ static inline uint64_t eq_bits8(uint64_t x, uint64_t pat)
 #endif
 
 /* Quotes, backslashes and brackets of one 64-byte block, a bit a byte. */
-static void block_masks(const char *p, uint64_t *q, uint64_t *bs,
-                        uint64_t *br)
+static void block_masks(const char *p, uint64_t *q, uint64_t *bs, uint64_t *br)
 {
     uint64_t mq = 0;
     uint64_t mb = 0;
@@ -261,7 +260,8 @@ static void block_masks(const char *p, uint64_t *q, uint64_t *bs,
     const __m128i vc = _mm_set1_epi8('}');
 
     for (int i = 0; i < 4; i++) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
+        const void *at = p + 16 * i;
+        __m128i x = _mm_loadu_si128((const __m128i *)at);
         __m128i y = _mm_or_si128(x, v20);
         __m128i r = _mm_or_si128(_mm_cmpeq_epi8(y, vo), _mm_cmpeq_epi8(y, vc));
         mq |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, vq))
@@ -705,8 +705,8 @@ static char *put_quoted(char *dst, const char *src, size_t n)
 }
 
 /* `,"name":"value"` (no comma when `comma` is 0). */
-static char *put_member(char *dst, int comma, const char *name,
-                        size_t name_len, const char *val, size_t val_len)
+static char *put_member(char *dst, int comma, const char *name, size_t name_len,
+                        const char *val, size_t val_len)
 {
     if (comma) {
         *dst++ = ',';
@@ -732,8 +732,7 @@ static char *put_added(char *dst, int comma,
     return dst;
 }
 
-static const char *value_of(const struct values *v, uint32_t which,
-                            size_t *len)
+static const char *value_of(const struct values *v, uint32_t which, size_t *len)
 {
     if (which == RESDELIV__TAG_ID) {
         *len = v->id_len;
@@ -870,8 +869,7 @@ long resdeliv__tag_insert(const char *data, size_t len,
  * The epoch field only matters when an epoch is given. */
 static int tag_plan_args(const char *data, size_t len, const char *id_field,
                          const char *epoch_field, const struct resdeliv_id *id,
-                         const char *epoch,
-                         struct resdeliv__tag_fields *fields,
+                         const char *epoch, struct resdeliv__tag_fields *fields,
                          struct resdeliv__tag_plan *plan)
 {
     int with_epoch = epoch != NULL && *epoch != '\0';

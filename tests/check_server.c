@@ -417,7 +417,12 @@ START_TEST(max_subscriptions_refused)
     ck_assert_int_eq(c->closed, 0);
     ck_assert_ptr_null(joined(&fx, c, "c"));
     ck_assert_uint_eq(stats(&fx).subscriptions, 2);
+    ck_assert_ptr_nonnull(joined(&fx, c, "a"));
     ck_assert_int_eq(resdeliv_server_unsubscribe(fx.srv, c, "a"), 0);
+    /* The host was told to stop broadcasting "a" to the connection. */
+    ck_assert_uint_eq(fx.nleaves, 1);
+    ck_assert_ptr_null(joined(&fx, c, "a"));
+    ck_assert_ptr_nonnull(joined(&fx, c, "b"));
     ck_assert_int_eq(
         resdeliv_server_subscribe(fx.srv, c, "c", NULL, NULL, NULL, 0), 0);
     /* Another connection has its own allowance. */

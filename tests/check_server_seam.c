@@ -242,6 +242,8 @@ START_TEST(unsubscribe_mid_replay)
     ck_assert_int_eq(sub(&fx, 0, 0), 0);
     pub(&fx, CH, 2);
     ck_assert_int_eq(resdeliv_server_unsubscribe(fx.srv, c, CH), 0);
+    /* Never joined: nothing for the host to leave. */
+    ck_assert_uint_eq(fx.nleaves, 0);
     st = stats(&fx);
     ck_assert_uint_eq(st.subscriptions, 0);
     ck_assert_uint_eq(st.replaying, 0);

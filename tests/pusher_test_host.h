@@ -133,6 +133,23 @@ T_HELPER int t_join(void *host, void *conn, const char *channel,
     return 0;
 }
 
+T_HELPER int t_leave(void *host, void *conn, const char *channel,
+                     size_t channel_len)
+{
+    struct thost *h = host;
+    size_t k = 0;
+
+    for (size_t i = 0; i < h->njoins; i++) {
+        if (h->joins[i].c != conn ||
+            strlen(h->joins[i].channel) != channel_len ||
+            memcmp(h->joins[i].channel, channel, channel_len) != 0) {
+            h->joins[k++] = h->joins[i];
+        }
+    }
+    h->njoins = k;
+    return 0;
+}
+
 /* The host forgets a closed connection's joins, as a WebSocket server
  * drops a closed socket from its channel sets. */
 T_HELPER void t_forget(struct thost *h, struct tconn *c)
@@ -177,6 +194,7 @@ T_HELPER struct resdeliv_transport t_transport(struct thost *h)
         .close = t_close,
         .log = NULL,
         .join = t_join,
+        .leave = t_leave,
     };
     return tp;
 }

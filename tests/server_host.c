@@ -118,6 +118,23 @@ static int h_join(void *host, void *conn, const char *channel, size_t len)
     return 0;
 }
 
+static int h_leave(void *host, void *conn, const char *channel, size_t len)
+{
+    struct fx *fx = host;
+    size_t k = 0;
+
+    fx->nleaves++;
+    for (size_t i = 0; i < fx->njoins; i++) {
+        struct join *j = &fx->joins[i];
+        if (j->c != conn || strlen(j->channel) != len ||
+            memcmp(j->channel, channel, len) != 0) {
+            fx->joins[k++] = *j;
+        }
+    }
+    fx->njoins = k;
+    return 0;
+}
+
 const struct join *joined(const struct fx *fx, const struct tconn *c,
                           const char *channel)
 {
@@ -285,6 +302,7 @@ struct resdeliv_transport host_transport(struct fx *fx)
         .request_writable = h_writable,
         .close = h_close,
         .join = h_join,
+        .leave = h_leave,
     };
     return tp;
 }

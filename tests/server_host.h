@@ -67,6 +67,7 @@ struct fx {
     struct tconn conns[MAXCONN];
     struct join *joins;
     size_t njoins, capjoins;
+    size_t nleaves; /* leave() calls */
     int seq;
     struct resdeliv_id ids[MAXSEQ];
     int close_reenters;

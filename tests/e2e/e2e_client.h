@@ -68,10 +68,11 @@ int e2e_http(int port, const char *method, const char *target,
  * @return the HTTP status or -1. */
 int e2e_publish(int port, const char *channel, const char *event,
                 const char *data);
-/* POST /apps/{id}/batch_events with `n` events of `channel` whose data is
- * {"n":first+i}. @return the HTTP status or -1. */
+/* POST /apps/{id}/batch_events with `n` (at most 10) events of `channel`
+ * whose data is {"n":first+i}, plus a "pad" string of `pad` bytes when
+ * `pad` is not 0. @return the HTTP status or -1. */
 int e2e_publish_batch(int port, const char *channel, const char *event,
-                      int first, int n);
+                      int first, int n, size_t pad);
 
 /* A Pusher client: WebSocket on /app/{key}, connection_established read. */
 struct e2e_pusher {
