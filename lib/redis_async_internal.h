@@ -51,16 +51,16 @@ struct resdeliv__ra_op {
     struct resdeliv__redis_keys keys;
     struct resdeliv_id after;
     int has_after;
-    int counting;     /* info: the count_after round is running */
+    int counting;     /* info: the count script is running */
+    uint64_t probe;   /* info: COUNT of the probe sent, 0 for none */
     uint64_t max;     /* read: max entries; info: cap */
     struct resdeliv_log_info info;
-    /* append: one block holds the op and these arrays */
+    /* append: one block holds the op, its copied items and their bytes;
+     * the batch has the script calls and results. `queue` of the batch
+     * lists the groups whose reply is awaited, in reply order. */
     size_t n;
     struct resdeliv_append_item *items;
-    struct resdeliv__redis_keys *ikeys;
-    char (*epochs)[RESDELIV_EPOCH_BUFSIZE];
-    struct resdeliv_append_result *results;
-    size_t *order;    /* item of each awaited reply, in reply order */
+    struct resdeliv__redis_batch batch;
     size_t ohead, otail;
     /* handshake */
     int steps[4];
@@ -90,6 +90,8 @@ struct resdeliv__ra_store {
     char sha[48];
     uint32_t failures;
     uint64_t rng;
+    struct resdeliv__redis_epochs epochs;
+    int pipe_ignored; /* SIGPIPE was ignored when we connected */
     uint64_t last_progress;
     size_t cmds_out;  /* commands awaiting a reply on ac */
     struct resdeliv__ra_op *ops_head, *ops_tail;
@@ -107,6 +109,9 @@ int resdeliv__ra_submit(struct resdeliv__ra_store *s,
 int resdeliv__ra_send(struct resdeliv__ra_store *s,
                       struct resdeliv__ra_op *op,
                       const struct resdeliv__redis_argv *a);
+int resdeliv__ra_sendv(struct resdeliv__ra_store *s,
+                       struct resdeliv__ra_op *op,
+                       const struct resdeliv__redis_cmd *cmd);
 /* Drop the connection soon (never from inside this call). */
 void resdeliv__ra_abort(struct resdeliv__ra_store *s, const char *why);
 void resdeliv__ra_op_free(struct resdeliv__ra_op *op);

@@ -3,8 +3,9 @@
  * Operations of the event-loop Redis store: append, read, info and drop as
  * ops (see store_redis_async.c), their commands and the handling of their
  * replies. The commands are the blocking store's, from redis_cmd.c: an
- * append is one EVALSHA of the append script per item, written in one go,
- * with an EVAL retry of an item whose script the server lost (NOSCRIPT);
+ * append is one EVALSHA of the append script per log of the batch, written
+ * in one go, with an EVAL retry of a call whose script the server lost
+ * (NOSCRIPT);
  * read and info run in MULTI ... EXEC so that the entries and the epoch
  * they are reported with come from the same instant.
  *
@@ -24,6 +25,9 @@
 typedef struct resdeliv__ra_store store;
 typedef struct resdeliv__ra_op op_t;
 
+/* Pages up to this many entries are decoded on the stack. */
+#define STACK_ENTRIES 128
+
 static size_t align_up(size_t n)
 {
     size_t a = alignof(max_align_t);
@@ -39,10 +43,11 @@ void resdeliv__ra_op_fail(op_t *op, int status)
     switch (op->kind) {
     case RESDELIV__RA_APPEND:
         for (size_t k = op->ohead; k < op->otail; k++) {
-            op->results[op->order[k]].status = status;
+            resdeliv__redis_batch_fail(&op->batch, op->batch.queue[k],
+                                       status);
         }
         op->ohead = op->otail;
-        op->cb.append(op->arg, status, op->results, op->n);
+        op->cb.append(op->arg, status, op->batch.results, op->n);
         break;
     case RESDELIV__RA_READ:
         op->cb.read(op->arg, status, NULL, 0, "");
@@ -60,18 +65,14 @@ void resdeliv__ra_op_fail(op_t *op, int status)
 
 /* ---- append ---- */
 
-/* One block: the op, then items, results, epochs, keys, order and the
- * copied event and data bytes (kept for a NOSCRIPT retry and for ops that
- * wait for the handshake). */
-static op_t *append_new(const store *s, const char *app, size_t app_len,
+/* One block: the op, then the items and a copy of their event and data
+ * bytes (kept for a NOSCRIPT retry and for ops that wait for the
+ * handshake); the batch (redis_cmd.c) is a second block. */
+static op_t *append_new(store *s, const char *app, size_t app_len,
                         const struct resdeliv_append_item *items, size_t n)
 {
     size_t o_items = align_up(sizeof(op_t));
-    size_t o_res = o_items + align_up(n * sizeof(*items));
-    size_t o_ep = o_res + align_up(n * sizeof(struct resdeliv_append_result));
-    size_t o_keys = o_ep + align_up(n * RESDELIV_EPOCH_BUFSIZE);
-    size_t o_ord = o_keys + align_up(n * sizeof(struct resdeliv__redis_keys));
-    size_t total = o_ord + align_up(2 * n * sizeof(size_t));
+    size_t total = o_items + align_up(n * sizeof(*items));
     char *p;
     op_t *op;
 
@@ -89,63 +90,55 @@ static op_t *append_new(const store *s, const char *app, size_t app_len,
     op->kind = RESDELIV__RA_APPEND;
     op->n = n;
     op->items = (struct resdeliv_append_item *)(void *)(p + o_items);
-    op->results = (struct resdeliv_append_result *)(void *)(p + o_res);
-    op->epochs = (char(*)[RESDELIV_EPOCH_BUFSIZE])(void *)(p + o_ep);
-    op->ikeys = (struct resdeliv__redis_keys *)(void *)(p + o_keys);
-    op->order = (size_t *)(void *)(p + o_ord);
-    p += total;
-    for (size_t i = n; i-- > 0;) {
+    p += o_items + align_up(n * sizeof(*items));
+    for (size_t i = 0; i < n; i++) {
         struct resdeliv_append_item *it = &op->items[i];
         *it = items[i];
-        p -= items[i].data_len;
-        it->data = items[i].data_len ? memcpy(p, items[i].data,
-                                              items[i].data_len)
-                                     : "";
-        p -= items[i].event_len;
         it->event = items[i].event_len ? memcpy(p, items[i].event,
                                                 items[i].event_len)
                                        : "";
-        if (resdeliv__redis_keys_build(s->prefix, s->prefix_len, app,
-                                       app_len, items[i].channel,
-                                       items[i].channel_len,
-                                       &op->ikeys[i]) != 0 ||
-            resdeliv_epoch_new(op->epochs[i], RESDELIV_EPOCH_BUFSIZE) != 0) {
-            resdeliv__ra_op_free(op);
-            return NULL;
-        }
-        it->channel = NULL;
-        it->channel_len = 0;
+        p += items[i].event_len;
+        it->data = items[i].data_len ? memcpy(p, items[i].data,
+                                              items[i].data_len)
+                                     : "";
+        p += items[i].data_len;
+    }
+    /* Channels are read here only: the batch copies them into its keys. */
+    if (resdeliv__redis_batch_init(&op->batch, s->prefix, s->prefix_len, app,
+                                   app_len, items, n, &s->epochs) != 0) {
+        resdeliv__ra_op_free(op);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        op->items[i].channel = NULL;
+        op->items[i].channel_len = 0;
     }
     return op;
 }
 
-static int append_one(store *s, op_t *op, size_t i, int eval)
+/* Send the script call of group g; its reply is awaited in queue order. */
+static int append_one(store *s, op_t *op, size_t g, int eval)
 {
-    struct resdeliv__redis_argv a;
     int rc;
 
-    resdeliv__redis_argv_append(&a, eval || s->sha[0] == '\0' ? NULL : s->sha,
-                                &op->ikeys[i], &op->items[i], op->epochs[i],
-                                s->version);
-    rc = resdeliv__ra_send(s, op, &a);
+    resdeliv__redis_batch_argv(&op->batch, g,
+                               eval || s->sha[0] == '\0' ? NULL : s->sha,
+                               op->items, s->version);
+    rc = resdeliv__ra_sendv(s, op, &op->batch.groups[g].cmd);
     if (rc == 0) {
-        op->order[op->otail++] = i;
+        op->batch.queue[op->otail++] = g;
     }
     return rc;
 }
 
 static int append_send(store *s, op_t *op)
 {
-    for (size_t i = 0; i < op->n; i++) {
-        if (append_one(s, op, i, 0) != 0) {
-            if (i == 0) {
+    for (size_t g = 0; g < op->batch.ngroups; g++) {
+        if (append_one(s, op, g, 0) != 0) {
+            if (g == 0) {
                 return RESDELIV_ESTORE;
             }
-            /* The items not sent fail; the sent ones complete as usual. */
             op->status = RESDELIV_ESTORE;
-            for (size_t k = i; k < op->n; k++) {
-                op->results[k].status = RESDELIV_ESTORE;
-            }
             resdeliv__ra_abort(s, "Redis: cannot queue a command");
             break;
         }
@@ -155,21 +148,21 @@ static int append_send(store *s, op_t *op)
 
 static void append_reply(store *s, op_t *op, const redisReply *r)
 {
-    size_t i = op->order[op->ohead++];
-    struct resdeliv_append_result *res = &op->results[i];
+    size_t g = op->batch.queue[op->ohead++];
 
     if (r == NULL) {
-        res->status = op->status;
+        resdeliv__redis_batch_fail(&op->batch, g, op->status);
     } else if (resdeliv__redis_is_noscript(r) && !s->closing &&
-               op->otail < 2 * op->n && append_one(s, op, i, 1) == 0) {
+               op->otail < 2 * op->batch.ngroups &&
+               append_one(s, op, g, 1) == 0) {
         return;
     } else {
-        res->status = resdeliv__redis_decode_append(r, res, s->errmsg,
-                                                    sizeof(s->errmsg));
+        resdeliv__redis_batch_decode(&op->batch, g, r, s->errmsg,
+                                     sizeof(s->errmsg));
     }
     if (op->inflight == 0 && !op->done) {
         op->done = 1;
-        op->cb.append(op->arg, op->status, op->results, op->n);
+        op->cb.append(op->arg, op->status, op->batch.results, op->n);
     }
 }
 
@@ -271,11 +264,14 @@ static int info_send(store *s, op_t *op)
                              op->keys.stream_len);
     resdeliv__redis_argv_key(&cmds[2], get, 1, op->keys.epoch,
                              op->keys.epoch_len);
-    if ((op->has_after || op->max > 0) &&
+    op->probe = resdeliv__redis_probe_count(op->has_after ? &op->after : NULL,
+                                            op->max);
+    if (op->probe > 0 &&
         resdeliv__redis_argv_range(&cmds[3], 1, &op->keys, &op->after,
-                                   op->max ? op->max + 1 : 0,
-                                   s->version) == 0) {
+                                   op->probe, s->version) == 0) {
         n = 5;
+    } else {
+        op->probe = 0;
     }
     argv_word(&cmds[n - 1], "EXEC");
     return send_round(s, op, cmds, n);
@@ -334,9 +330,10 @@ static const redisReply *round_reply(store *s, op_t *op, const redisReply *r)
 static void read_reply(store *s, op_t *op, const redisReply *r)
 {
     char epoch[RESDELIV_EPOCH_BUFSIZE];
+    struct resdeliv_stored_entry local[STACK_ENTRIES];
+    struct resdeliv_stored_entry *entries = local;
     const redisReply *ex = round_reply(s, op, r);
     const redisReply *range;
-    struct resdeliv_stored_entry *entries = NULL;
     size_t n = 0;
     int rc;
 
@@ -350,7 +347,8 @@ static void read_reply(store *s, op_t *op, const redisReply *r)
     if (rc == 0 && epoch[0] != '\0' && range->type == REDIS_REPLY_ARRAY &&
         range->elements > 0) {
         size_t cap = range->elements < op->max ? range->elements : op->max;
-        entries = calloc(cap, sizeof(*entries));
+        entries = cap <= STACK_ENTRIES ? local
+                                       : malloc(cap * sizeof(*entries));
         rc = entries == NULL ? RESDELIV_ENOMEM
                              : resdeliv__redis_decode_entries(
                                    range, entries, cap, &n, s->errmsg,
@@ -362,9 +360,12 @@ static void read_reply(store *s, op_t *op, const redisReply *r)
         op->done = 1;
         op->cb.read(op->arg, 0, entries, n, epoch);
     }
-    free(entries);
+    if (entries != local) {
+        free(entries);
+    }
 }
 
+/* Decode the EXEC of an info; 1 when the count script must run. */
 static int info_decode(store *s, op_t *op, const redisReply *ex)
 {
     struct resdeliv_log_info *info = &op->info;
@@ -380,31 +381,44 @@ static int info_decode(store *s, op_t *op, const redisReply *ex)
         memset(info, 0, sizeof(*info));
         return rc;
     }
-    if (ex->elements < 3) {
-        info->count_after = (int64_t)info->length;
+    return resdeliv__redis_info_counts(
+        info, op->has_after ? &op->after : NULL, op->max,
+        ex->elements > 2 ? ex->element[2] : NULL, op->probe, s->errmsg,
+        sizeof(s->errmsg));
+}
+
+/* Start the count script (see redis_cmd.c); 1 when it was sent. */
+static int info_count(store *s, op_t *op)
+{
+    struct resdeliv__redis_argv cmd;
+
+    if (resdeliv__redis_argv_count(&cmd, &op->keys, &op->after, op->max,
+                                   s->version) != 0) {
+        /* Nothing can follow the largest id. */
+        op->info.count_after = 0;
         return 0;
     }
-    rc = resdeliv__redis_decode_after(ex->element[2], op->max, info,
-                                      s->errmsg, sizeof(s->errmsg));
-    if (rc == 0 && info->capped &&
-        (!op->has_after || resdeliv_id_cmp(&op->after, &info->first) < 0)) {
-        info->count_after = (int64_t)info->length;
+    if (resdeliv__ra_send(s, op, &cmd) != 0) {
+        op->status = RESDELIV_ESTORE;
+        resdeliv__ra_abort(s, "Redis: cannot queue a command");
+        return 1;
     }
-    return rc;
+    op->counting = 1;
+    return 1;
 }
 
 static void info_reply(store *s, op_t *op, const redisReply *r)
 {
     const redisReply *ex;
-    struct resdeliv__redis_argv cmd;
 
     if (op->counting) {
-        /* Exact count_after of a capped info; an error leaves -1. */
         if (r == NULL) {
             return;
         }
-        if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0) {
-            op->info.count_after = r->integer;
+        op->status = resdeliv__redis_decode_count(r, &op->info, s->errmsg,
+                                                  sizeof(s->errmsg));
+        if (op->status != 0) {
+            return;
         }
     } else {
         ex = round_reply(s, op, r);
@@ -412,14 +426,13 @@ static void info_reply(store *s, op_t *op, const redisReply *r)
             return;
         }
         op->status = info_decode(s, op, ex);
-        if (op->status != 0) {
-            return;
+        if (op->status == 1) {
+            op->status = 0;
+            if (info_count(s, op)) {
+                return;
+            }
         }
-        if (op->info.capped && op->info.count_after < 0 && op->has_after &&
-            resdeliv__redis_argv_count(&cmd, &op->keys, &op->after,
-                                       s->version) == 0 &&
-            resdeliv__ra_send(s, op, &cmd) == 0) {
-            op->counting = 1;
+        if (op->status != 0) {
             return;
         }
     }

@@ -23,6 +23,7 @@
 #include "redis_internal.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,25 +93,26 @@ static char *escape_into(char *o, const char *s, size_t len, int colon)
     return o;
 }
 
-int resdeliv__redis_keys_build(const char *prefix, size_t prefix_len,
-                               const char *app_id, size_t app_id_len,
-                               const char *channel, size_t channel_len,
-                               struct resdeliv__redis_keys *out)
+/* Length of the stream key of (prefix, app id, channel). */
+static size_t key_len(const char *prefix, size_t prefix_len,
+                      const char *app_id, size_t app_id_len,
+                      const char *channel, size_t channel_len)
+{
+    return escaped_len(prefix, prefix_len, 0) + 2 +
+           escaped_len(app_id, app_id_len, 1) + 1 +
+           escaped_len(channel, channel_len, 0) + 1;
+}
+
+/* Write both keys: `stream` has room for n + 1 bytes, `epoch` for
+ * n + sizeof(":epoch"), n from key_len(). */
+static void keys_write(char *stream, char *epoch, size_t n, const char *prefix,
+                       size_t prefix_len, const char *app_id,
+                       size_t app_id_len, const char *channel,
+                       size_t channel_len, struct resdeliv__redis_keys *out)
 {
     static const char sfx[] = ":epoch";
-    size_t n = escaped_len(prefix, prefix_len, 0) + 2 +
-               escaped_len(app_id, app_id_len, 1) + 1 +
-               escaped_len(channel, channel_len, 0) + 1;
-    char *o;
+    char *o = escape_into(stream, prefix, prefix_len, 0);
 
-    memset(out, 0, sizeof(*out));
-    out->stream = malloc(n + 1);
-    out->epoch = malloc(n + sizeof(sfx));
-    if (out->stream == NULL || out->epoch == NULL) {
-        resdeliv__redis_keys_clear(out);
-        return RESDELIV_ENOMEM;
-    }
-    o = escape_into(out->stream, prefix, prefix_len, 0);
     *o++ = ':';
     *o++ = '{';
     o = escape_into(o, app_id, app_id_len, 1);
@@ -118,10 +120,32 @@ int resdeliv__redis_keys_build(const char *prefix, size_t prefix_len,
     o = escape_into(o, channel, channel_len, 0);
     *o++ = '}';
     *o = '\0';
+    memcpy(epoch, stream, n);
+    memcpy(epoch + n, sfx, sizeof(sfx));
+    out->stream = stream;
     out->stream_len = n;
-    memcpy(out->epoch, out->stream, n);
-    memcpy(out->epoch + n, sfx, sizeof(sfx));
+    out->epoch = epoch;
     out->epoch_len = n + sizeof(sfx) - 1;
+}
+
+int resdeliv__redis_keys_build(const char *prefix, size_t prefix_len,
+                               const char *app_id, size_t app_id_len,
+                               const char *channel, size_t channel_len,
+                               struct resdeliv__redis_keys *out)
+{
+    size_t n = key_len(prefix, prefix_len, app_id, app_id_len, channel,
+                       channel_len);
+    char *stream = malloc(n + 1);
+    char *epoch = malloc(n + sizeof(":epoch"));
+
+    memset(out, 0, sizeof(*out));
+    if (stream == NULL || epoch == NULL) {
+        free(stream);
+        free(epoch);
+        return RESDELIV_ENOMEM;
+    }
+    keys_write(stream, epoch, n, prefix, prefix_len, app_id, app_id_len,
+               channel, channel_len, out);
     return 0;
 }
 
@@ -506,5 +530,337 @@ int resdeliv__redis_decode_xinfo(const redisReply *r,
         info->has_max_deleted = 0;
         memset(&info->max_deleted, 0, sizeof(info->max_deleted));
     }
+    return 0;
+}
+
+/* ---- epoch tokens ---- */
+
+int resdeliv__redis_epoch_take(struct resdeliv__redis_epochs *pool,
+                               char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char *raw;
+    size_t got = 0;
+
+    while (pool->left == 0 && got < sizeof(pool->raw)) {
+        ssize_t r = getrandom(pool->raw + got, sizeof(pool->raw) - got, 0);
+        if (r < 0 && errno != EINTR) {
+            /* No syscall (or filtered): id.c knows the fallback. */
+            return resdeliv_epoch_new(out, RESDELIV_EPOCH_BUFSIZE);
+        }
+        got += r > 0 ? (size_t)r : 0;
+        if (got == sizeof(pool->raw)) {
+            pool->left = RESDELIV__REDIS_EPOCH_POOL;
+        }
+    }
+    raw = pool->raw + 8 * --pool->left;
+    for (size_t i = 0; i < 8; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 0x0f];
+    }
+    out[16] = '\0';
+    /* A token handed out is not kept where it could be handed out again. */
+    memset(raw, 0, 8);
+    return 0;
+}
+
+/* ---- batch append ---- */
+
+struct item_ref {
+    const struct resdeliv_append_item *it;
+    size_t idx;
+};
+
+/* Items of one log next to each other, in their order within the log. */
+static int ref_cmp(const void *pa, const void *pb)
+{
+    const struct item_ref *a = pa;
+    const struct item_ref *b = pb;
+    int c;
+
+    if (a->it->channel_len != b->it->channel_len) {
+        return a->it->channel_len < b->it->channel_len ? -1 : 1;
+    }
+    if (a->it->channel_len > 0) {
+        c = memcmp(a->it->channel, b->it->channel, a->it->channel_len);
+        if (c != 0) {
+            return c;
+        }
+    }
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static int same_run(const struct resdeliv_append_item *a,
+                    const struct resdeliv_append_item *b)
+{
+    return a->channel_len == b->channel_len &&
+           (a->channel_len == 0 ||
+            memcmp(a->channel, b->channel, a->channel_len) == 0) &&
+           a->retention.max_messages == b->retention.max_messages &&
+           a->retention.max_age_ms == b->retention.max_age_ms;
+}
+
+static size_t align_up(size_t n)
+{
+    size_t a = sizeof(max_align_t);
+    return (n + a - 1) / a * a;
+}
+
+/* Offsets of the block's arrays: groups, results, order, queue, replies,
+ * argv, len, refs, then key bytes. */
+static int batch_alloc(struct resdeliv__redis_batch *b, size_t n,
+                       size_t key_bytes, struct item_ref **refs,
+                       char **keys)
+{
+    size_t off[9];
+    size_t sz[8] = {n * sizeof(*b->groups),  n * sizeof(*b->results),
+                    n * sizeof(size_t),      2 * n * sizeof(size_t),
+                    2 * n * sizeof(redisReply *), 11 * n * sizeof(char *),
+                    11 * n * sizeof(size_t), n * sizeof(struct item_ref)};
+    char *p;
+
+    off[0] = 0;
+    for (int i = 0; i < 8; i++) {
+        off[i + 1] = off[i] + align_up(sz[i]);
+    }
+    p = calloc(1, off[8] + key_bytes + 1);
+    if (p == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    b->block = p;
+    b->groups = (void *)(p + off[0]);
+    b->results = (void *)(p + off[1]);
+    b->order = (void *)(p + off[2]);
+    b->queue = (void *)(p + off[3]);
+    b->replies = (void *)(p + off[4]);
+    b->argv = (void *)(p + off[5]);
+    b->len = (void *)(p + off[6]);
+    *refs = (void *)(p + off[7]);
+    *keys = p + off[8];
+    return 0;
+}
+
+/* Start group g at slot k: its keys, built once, and its epoch token. */
+static int group_open(struct resdeliv__redis_batch *b, size_t g, size_t k,
+                      size_t arg0, char **keys, const char *prefix,
+                      size_t prefix_len, const char *app, size_t app_len,
+                      const struct resdeliv_append_item *it,
+                      struct resdeliv__redis_epochs *pool)
+{
+    struct resdeliv__redis_group *grp = &b->groups[g];
+    size_t kn = key_len(prefix, prefix_len, app, app_len, it->channel,
+                        it->channel_len);
+
+    grp->first = k;
+    grp->count = 0;
+    grp->arg0 = arg0;
+    keys_write(*keys, *keys + kn + 1, kn, prefix, prefix_len, app, app_len,
+               it->channel, it->channel_len, &grp->keys);
+    *keys += 2 * kn + 1 + sizeof(":epoch");
+    return resdeliv__redis_epoch_take(pool, grp->new_epoch);
+}
+
+int resdeliv__redis_batch_init(struct resdeliv__redis_batch *b,
+                               const char *prefix, size_t prefix_len,
+                               const char *app, size_t app_len,
+                               const struct resdeliv_append_item *items,
+                               size_t n, struct resdeliv__redis_epochs *pool)
+{
+    struct item_ref *refs;
+    char *keys;
+    size_t key_bytes = 0;
+    size_t arg = 0;
+    int rc = 0;
+
+    memset(b, 0, sizeof(*b));
+    if (n > SIZE_MAX / 4096) {
+        return RESDELIV_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        key_bytes += 2 * key_len(prefix, prefix_len, app, app_len,
+                                 items[i].channel, items[i].channel_len) +
+                     1 + sizeof(":epoch");
+    }
+    if (batch_alloc(b, n, key_bytes, &refs, &keys) != 0) {
+        return RESDELIV_ENOMEM;
+    }
+    b->n = n;
+    for (size_t i = 0; i < n; i++) {
+        refs[i].it = &items[i];
+        refs[i].idx = i;
+    }
+    if (n > 1) {
+        qsort(refs, n, sizeof(*refs), ref_cmp);
+    }
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        b->order[k] = refs[k].idx;
+        if (k == 0 || !same_run(refs[k - 1].it, refs[k].it) ||
+            b->groups[b->ngroups - 1].count == RESDELIV__REDIS_GROUP_MAX) {
+            rc = group_open(b, b->ngroups++, k, arg, &keys, prefix,
+                            prefix_len, app, app_len, refs[k].it, pool);
+            arg += 9;
+        }
+        b->groups[b->ngroups - 1].count++;
+        arg += 2;
+    }
+    if (rc != 0) {
+        resdeliv__redis_batch_clear(b);
+    }
+    return rc;
+}
+
+void resdeliv__redis_batch_argv(struct resdeliv__redis_batch *b, size_t g,
+                                const char *sha,
+                                const struct resdeliv_append_item *items,
+                                unsigned version)
+{
+    struct resdeliv__redis_group *grp = &b->groups[g];
+    const struct resdeliv_append_item *first = &items[b->order[grp->first]];
+    const char **v = b->argv + grp->arg0;
+    size_t *l = b->len + grp->arg0;
+    int c = 0;
+
+#define ARG(s, n) (v[c] = (s), l[c++] = (n))
+    if (sha != NULL) {
+        ARG("EVALSHA", 7);
+        ARG(sha, strlen(sha));
+    } else {
+        ARG("EVAL", 4);
+        ARG(resdeliv__redis_append_lua, resdeliv__redis_append_lua_len);
+    }
+    ARG("2", 1);
+    ARG(grp->keys.stream, grp->keys.stream_len);
+    ARG(grp->keys.epoch, grp->keys.epoch_len);
+    ARG(grp->num[0], (size_t)snprintf(grp->num[0], sizeof(grp->num[0]),
+                                      "%llu", (unsigned long long)
+                                          first->retention.max_messages));
+    ARG(grp->num[1], (size_t)snprintf(grp->num[1], sizeof(grp->num[1]),
+                                      "%llu", (unsigned long long)
+                                          first->retention.max_age_ms));
+    ARG(grp->new_epoch, strlen(grp->new_epoch));
+    ARG(version >= RESDELIV__REDIS_V(6, 2, 0) ? "1" : "0", 1);
+    for (size_t k = grp->first; k < grp->first + grp->count; k++) {
+        const struct resdeliv_append_item *it = &items[b->order[k]];
+        ARG(it->event ? it->event : "", it->event ? it->event_len : 0);
+        ARG(it->data ? it->data : "", it->data ? it->data_len : 0);
+    }
+#undef ARG
+    grp->cmd.argc = c;
+    grp->cmd.argv = v;
+    grp->cmd.len = l;
+}
+
+void resdeliv__redis_batch_fail(struct resdeliv__redis_batch *b, size_t g,
+                                int status)
+{
+    const struct resdeliv__redis_group *grp = &b->groups[g];
+
+    for (size_t k = grp->first; k < grp->first + grp->count; k++) {
+        b->results[b->order[k]].status = status;
+    }
+}
+
+int resdeliv__redis_batch_decode(struct resdeliv__redis_batch *b, size_t g,
+                                 const redisReply *r, char *err,
+                                 size_t errsize)
+{
+    const struct resdeliv__redis_group *grp = &b->groups[g];
+    const redisReply *ids = NULL;
+    char epoch[RESDELIV_EPOCH_BUFSIZE];
+    int rc = resdeliv__redis_reply_error(r, err, errsize);
+
+    if (rc == 0 &&
+        (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+         copy_epoch(r->element[0], epoch) != 0 ||
+         (ids = r->element[1])->type != REDIS_REPLY_ARRAY ||
+         ids->elements != grp->count)) {
+        rc = bad_reply("the append script", err, errsize);
+    }
+    for (size_t k = 0; rc == 0 && k < grp->count; k++) {
+        struct resdeliv_append_result *res =
+            &b->results[b->order[grp->first + k]];
+        if (parse_id_reply(ids->element[k], &res->id) != 0) {
+            rc = bad_reply("the append script (id)", err, errsize);
+        }
+        memcpy(res->epoch, epoch, sizeof(epoch));
+    }
+    resdeliv__redis_batch_fail(b, g, rc);
+    return rc;
+}
+
+void resdeliv__redis_batch_clear(struct resdeliv__redis_batch *b)
+{
+    if (b != NULL) {
+        free(b->block);
+        memset(b, 0, sizeof(*b));
+    }
+}
+
+/* ---- info counts ---- */
+
+uint64_t resdeliv__redis_probe_count(const struct resdeliv_id *after,
+                                     uint64_t cap)
+{
+    if (after == NULL || resdeliv_id_is_zero(after)) {
+        return 0;
+    }
+    return cap > 0 && cap < RESDELIV__REDIS_PROBE_MAX
+               ? cap + 1
+               : RESDELIV__REDIS_PROBE_MAX;
+}
+
+int resdeliv__redis_info_counts(struct resdeliv_log_info *info,
+                                const struct resdeliv_id *after,
+                                uint64_t cap, const redisReply *probe,
+                                uint64_t probe_count, char *err,
+                                size_t errsize)
+{
+    info->capped = 0;
+    memset(&info->skip_to, 0, sizeof(info->skip_to));
+    if (after == NULL || resdeliv_id_is_zero(after) ||
+        (info->length > 0 && resdeliv_id_cmp(after, &info->first) < 0)) {
+        /* Every retained entry follows `after`. */
+        info->count_after = (int64_t)info->length;
+        return cap > 0 && info->length > cap;
+    }
+    if (info->length == 0 || resdeliv_id_cmp(after, &info->last) >= 0) {
+        info->count_after = 0;
+        return 0;
+    }
+    if (probe == NULL) {
+        return 1;
+    }
+    if (resdeliv__redis_reply_error(probe, err, errsize) != 0) {
+        return RESDELIV_ESTORE;
+    }
+    if (probe->type != REDIS_REPLY_ARRAY) {
+        return bad_reply("XREVRANGE", err, errsize);
+    }
+    if (probe->elements >= probe_count) {
+        return 1;
+    }
+    /* Fewer than probe_count <= cap + 1: all of them, and not capped. */
+    info->count_after = (int64_t)probe->elements;
+    return 0;
+}
+
+int resdeliv__redis_decode_count(const redisReply *r,
+                                 struct resdeliv_log_info *info, char *err,
+                                 size_t errsize)
+{
+    int rc = resdeliv__redis_reply_error(r, err, errsize);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER ||
+        r->element[0]->integer < 0 ||
+        (r->element[1]->type != REDIS_REPLY_NIL &&
+         parse_id_reply(r->element[1], &info->skip_to) != 0)) {
+        return bad_reply("the count script", err, errsize);
+    }
+    info->count_after = r->element[0]->integer;
+    info->capped = r->element[1]->type != REDIS_REPLY_NIL;
     return 0;
 }

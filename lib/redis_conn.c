@@ -8,8 +8,14 @@
  *
  * SIGPIPE: a write to a connection the server has closed would raise
  * SIGPIPE, which kills a process that did not ignore it. The library may
- * not change process-wide signal handling, so each exchange blocks SIGPIPE
- * in the calling thread and consumes one it raised before unblocking.
+ * not change process-wide signal handling, and hiredis writes with write(2)
+ * (no MSG_NOSIGNAL; Linux has no per-socket SO_NOSIGPIPE). Most servers
+ * ignore SIGPIPE, which is checked once per connect: then nothing is done.
+ * Otherwise each exchange blocks SIGPIPE in the calling thread, and only a
+ * failed exchange looks for a SIGPIPE to consume: a write raises one only
+ * when it fails with EPIPE, and one can be pending before we start only
+ * when the caller had blocked SIGPIPE already, in which case it is left
+ * pending. The success path costs two pthread_sigmask calls.
  */
 #include "redis_internal.h"
 
@@ -43,31 +49,42 @@ static struct timeval to_tv(uint64_t ms)
 
 /* ---- SIGPIPE guard ---- */
 
-struct pipe_guard {
-    sigset_t old;
-    int pending_before;
-};
+int resdeliv__pipe_ignored(void)
+{
+    struct sigaction sa;
 
-static void guard_enter(struct pipe_guard *g)
+    return sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
+}
+
+void resdeliv__pipe_enter(struct resdeliv__pipe_guard *g, int ignored)
 {
     sigset_t set;
     sigset_t pend;
 
+    g->active = !ignored;
+    g->pending_before = 0;
+    if (!g->active) {
+        return;
+    }
     sigemptyset(&set);
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, &g->old);
-    sigpending(&pend);
-    g->pending_before = sigismember(&pend, SIGPIPE) == 1;
+    if (sigismember(&g->old, SIGPIPE) == 1 && sigpending(&pend) == 0) {
+        g->pending_before = sigismember(&pend, SIGPIPE) == 1;
+    }
 }
 
-static void guard_leave(struct pipe_guard *g)
+void resdeliv__pipe_leave(struct resdeliv__pipe_guard *g, int failed)
 {
     sigset_t set;
     sigset_t pend;
     struct timespec zero = {0, 0};
 
-    sigpending(&pend);
-    if (!g->pending_before && sigismember(&pend, SIGPIPE) == 1) {
+    if (!g->active) {
+        return;
+    }
+    if (failed && !g->pending_before && sigpending(&pend) == 0 &&
+        sigismember(&pend, SIGPIPE) == 1) {
         sigemptyset(&set);
         sigaddset(&set, SIGPIPE);
         while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
@@ -131,7 +148,13 @@ static redisContext *open_context(const struct resdeliv__redis_conn *s)
 static redisReply *hs_cmd(struct resdeliv__redis_conn *s, int argc,
                           const char **argv, const size_t *len)
 {
-    return redisCommandArgv(s->c, argc, argv, len);
+    struct resdeliv__pipe_guard g;
+    redisReply *r;
+
+    resdeliv__pipe_enter(&g, s->pipe_ignored);
+    r = redisCommandArgv(s->c, argc, argv, len);
+    resdeliv__pipe_leave(&g, r == NULL);
+    return r;
 }
 
 static int hs_check(struct resdeliv__redis_conn *s, redisReply *r,
@@ -233,6 +256,7 @@ int resdeliv__redis_conn_open(struct resdeliv__redis_conn *s)
     if (s->c->err) {
         return io_error(s, "connect");
     }
+    s->pipe_ignored = resdeliv__pipe_ignored();
     rc = hs_auth_select(s);
     if (rc == 0) {
         rc = hs_info_script(s);
@@ -273,24 +297,24 @@ int resdeliv__redis_conn_ensure(struct resdeliv__redis_conn *s)
     return resdeliv__redis_conn_open(s) == 0 ? 0 : RESDELIV_ESTORE;
 }
 
-int resdeliv__redis_conn_exchange(struct resdeliv__redis_conn *s,
-                                  const struct resdeliv__redis_argv *cmds,
-                                  size_t n, redisReply **replies)
+int resdeliv__redis_conn_exchangev(struct resdeliv__redis_conn *s,
+                                   const struct resdeliv__redis_cmd *cmds,
+                                   size_t n, redisReply **replies)
 {
-    struct pipe_guard g;
+    struct resdeliv__pipe_guard g;
     int rc = resdeliv__redis_conn_ensure(s);
 
     if (rc != 0) {
         return rc;
     }
-    guard_enter(&g);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if (redisAppendCommandArgv(s->c, cmds[i].argc,
-                                   (const char **)cmds[i].argv,
+        if (redisAppendCommandArgv(s->c, cmds[i].argc, cmds[i].argv,
                                    cmds[i].len) != REDIS_OK) {
             rc = RESDELIV_ENOMEM;
         }
     }
+    /* hiredis writes only from here on (redisGetReply flushes). */
+    resdeliv__pipe_enter(&g, s->pipe_ignored);
     for (size_t i = 0; i < n; i++) {
         void *r = NULL;
         if (rc == 0 && redisGetReply(s->c, &r) != REDIS_OK) {
@@ -298,7 +322,7 @@ int resdeliv__redis_conn_exchange(struct resdeliv__redis_conn *s,
         }
         replies[i] = r;
     }
-    guard_leave(&g);
+    resdeliv__pipe_leave(&g, rc != 0);
     if (rc != 0) {
         for (size_t i = 0; i < n; i++) {
             freeReplyObject(replies[i]);
@@ -307,4 +331,21 @@ int resdeliv__redis_conn_exchange(struct resdeliv__redis_conn *s,
         return io_error(s, "I/O");
     }
     return 0;
+}
+
+int resdeliv__redis_conn_exchange(struct resdeliv__redis_conn *s,
+                                  const struct resdeliv__redis_argv *cmds,
+                                  size_t n, redisReply **replies)
+{
+    struct resdeliv__redis_cmd v[8];
+
+    if (n > sizeof(v) / sizeof(v[0])) {
+        return RESDELIV_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        v[i].argc = cmds[i].argc;
+        v[i].argv = (const char **)cmds[i].argv;
+        v[i].len = cmds[i].len;
+    }
+    return resdeliv__redis_conn_exchangev(s, v, n, replies);
 }

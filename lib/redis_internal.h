@@ -127,8 +127,8 @@ struct resdeliv__redis_group {
 /* A batch append as script calls, one per log (more when a log's run
  * exceeds RESDELIV__REDIS_GROUP_MAX or its retention changes within the
  * batch); calls of one log keep the items' order. One block holds every
- * array: `results` (per item), `replies` (per group) and `queue` (2 per
- * group) are for the store's use. */
+ * array: `results` (per item), `replies` (2n: per group, then scratch)
+ * and `queue` (2n) are for the store's use. */
 struct resdeliv__redis_batch {
     size_t n;
     size_t ngroups;

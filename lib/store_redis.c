@@ -5,10 +5,13 @@
  * errors are in redis_conn.c; commands and replies are built and decoded
  * by redis_cmd.c; this file only moves them.
  *
- * Every operation is one round trip: appends pipeline one EVALSHA per item,
+ * Every operation is one round trip: appends pipeline one EVALSHA of the
+ * append script per log of the batch (redis_cmd.c groups the items),
  * reads and infos send MULTI ... EXEC so the entries and the epoch they
  * are reported with come from the same instant (an epoch read apart from
- * its entries could label a new log's ids with the old epoch).
+ * its entries could label a new log's ids with the old epoch). An info
+ * needs a second round trip only for a log longer than the cap asked for,
+ * or when more than a few entries follow `after` (the count script).
  */
 #include "redis_internal.h"
 
@@ -20,7 +23,11 @@ struct redis_store {
     struct resdeliv__redis_conn conn;
     char *prefix;
     size_t prefix_len;
+    struct resdeliv__redis_epochs epochs;
 };
+
+/* Pages up to this many entries are decoded on the stack. */
+#define STACK_ENTRIES 128
 
 static void free_replies(redisReply **replies, size_t n)
 {
@@ -42,100 +49,75 @@ static int keys_for(const struct redis_store *s,
 
 /* ---- append ---- */
 
-struct append_job {
-    struct resdeliv__redis_keys *keys;
-    struct resdeliv__redis_argv *cmds;
-    redisReply **replies;
-    struct resdeliv_append_result *results;
-    char (*epochs)[RESDELIV_EPOCH_BUFSIZE];
-};
-
-static void job_free(struct append_job *j, size_t n)
+static void send_groups(struct redis_store *s, struct resdeliv__redis_batch *b,
+                        const struct resdeliv_append_item *items,
+                        size_t *idx, size_t m, int eval,
+                        struct resdeliv__redis_cmd *cmds)
 {
-    if (j->keys != NULL) {
-        for (size_t i = 0; i < n; i++) {
-            resdeliv__redis_keys_clear(&j->keys[i]);
-        }
-    }
-    if (j->replies != NULL) {
-        free_replies(j->replies, n);
-    }
-    free(j->keys);
-    free(j->cmds);
-    free(j->replies);
-    free(j->results);
-    free(j->epochs);
-}
-
-static int job_prepare(struct redis_store *s, struct append_job *j,
-                       const char *app, size_t app_len,
-                       const struct resdeliv_append_item *items, size_t n)
-{
-    j->keys = calloc(n, sizeof(*j->keys));
-    j->cmds = calloc(n, sizeof(*j->cmds));
-    j->replies = calloc(n, sizeof(*j->replies));
-    j->results = calloc(n, sizeof(*j->results));
-    j->epochs = calloc(n, sizeof(*j->epochs));
-    if (!j->keys || !j->cmds || !j->replies || !j->results || !j->epochs) {
-        return RESDELIV_ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        int rc = resdeliv__redis_keys_build(
-            s->prefix, s->prefix_len, app, app_len, items[i].channel,
-            items[i].channel_len, &j->keys[i]);
-        if (rc == 0) {
-            rc = resdeliv_epoch_new(j->epochs[i], sizeof(j->epochs[i]));
-        }
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return 0;
-}
-
-static void build_appends(struct redis_store *s, struct append_job *j,
-                          const struct resdeliv_append_item *items, size_t n,
-                          int eval)
-{
-    for (size_t i = 0; i < n; i++) {
-        resdeliv__redis_argv_append(&j->cmds[i], eval ? NULL : s->conn.sha,
-                                    &j->keys[i], &items[i], j->epochs[i],
-                                    s->conn.version);
+    for (size_t i = 0; i < m; i++) {
+        resdeliv__redis_batch_argv(b, idx[i],
+                                   eval ? NULL : s->conn.sha, items,
+                                   s->conn.version);
+        cmds[i] = b->groups[idx[i]].cmd;
     }
 }
 
-/* Run the items whose script was missing again with EVAL, in order. */
-static int retry_noscript(struct redis_store *s, struct append_job *j,
-                          const struct resdeliv_append_item *items, size_t n)
+/* One round trip for the groups listed in idx[0..m); replies land in
+ * b->replies[group]. */
+static int run_groups(struct redis_store *s, struct resdeliv__redis_batch *b,
+                      const struct resdeliv_append_item *items, size_t *idx,
+                      size_t m, int eval)
 {
-    size_t m = 0;
+    struct resdeliv__redis_cmd one = {0, NULL, NULL};
+    struct resdeliv__redis_cmd *cmds =
+        m == 1 ? &one : malloc(m * sizeof(*cmds));
+    redisReply **got = b->replies + b->n; /* the scratch half */
     int rc;
 
-    for (size_t i = 0; i < n; i++) {
-        if (resdeliv__redis_is_noscript(j->replies[i])) {
-            freeReplyObject(j->replies[i]);
-            j->replies[i] = NULL;
-            resdeliv__redis_argv_append(&j->cmds[m], NULL, &j->keys[i],
-                                        &items[i], j->epochs[i],
-                                        s->conn.version);
-            m++;
+    if (cmds == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    send_groups(s, b, items, idx, m, eval, cmds);
+    rc = resdeliv__redis_conn_exchangev(&s->conn, cmds, m, got);
+    for (size_t i = 0; rc == 0 && i < m; i++) {
+        b->replies[idx[i]] = got[i];
+    }
+    if (cmds != &one) {
+        free(cmds);
+    }
+    return rc;
+}
+
+/* Run the groups whose script the server lost again with EVAL, in
+ * order: nothing of a NOSCRIPT call was executed. */
+static int retry_noscript(struct redis_store *s,
+                          struct resdeliv__redis_batch *b,
+                          const struct resdeliv_append_item *items)
+{
+    size_t *idx = b->queue + b->ngroups; /* second half of queue */
+    size_t m = 0;
+
+    for (size_t g = 0; g < b->ngroups; g++) {
+        if (resdeliv__redis_is_noscript(b->replies[g])) {
+            freeReplyObject(b->replies[g]);
+            b->replies[g] = NULL;
+            idx[m++] = g;
         }
     }
     if (m == 0) {
         return 0;
     }
-    redisReply **again = calloc(m, sizeof(*again));
-    if (again == NULL) {
-        return RESDELIV_ENOMEM;
-    }
-    rc = resdeliv__redis_conn_exchange(&s->conn, j->cmds, m, again);
-    for (size_t i = 0, k = 0; rc == 0 && i < n; i++) {
-        if (j->replies[i] == NULL) {
-            j->replies[i] = again[k++];
+    return run_groups(s, b, items, idx, m, 1);
+}
+
+static void free_group_replies(struct resdeliv__redis_batch *b)
+{
+    for (size_t g = 0; g < b->ngroups; g++) {
+        if (b->replies[g] != NULL) {
+            freeReplyObject(b->replies[g]);
+            b->replies[g] = NULL;
         }
     }
-    free(again);
-    return rc;
 }
 
 static int redis_append(void *self, const char *app_id, size_t app_id_len,
@@ -143,33 +125,33 @@ static int redis_append(void *self, const char *app_id, size_t app_id_len,
                         resdeliv_append_cb cb, void *arg)
 {
     struct redis_store *s = self;
-    struct append_job j;
-    int rc;
+    struct resdeliv__redis_batch b;
+    int rc = resdeliv__redis_batch_init(&b, s->prefix, s->prefix_len, app_id,
+                                        app_id_len, items, n, &s->epochs);
 
-    memset(&j, 0, sizeof(j));
-    rc = job_prepare(s, &j, app_id, app_id_len, items, n);
     if (rc == 0) {
         rc = resdeliv__redis_conn_ensure(&s->conn);
     }
     if (rc == 0) {
-        build_appends(s, &j, items, n, s->conn.sha[0] == '\0');
-        rc = resdeliv__redis_conn_exchange(&s->conn, j.cmds, n, j.replies);
+        size_t *all = b.queue + b.ngroups;
+        for (size_t g = 0; g < b.ngroups; g++) {
+            all[g] = g;
+        }
+        rc = run_groups(s, &b, items, all, b.ngroups, s->conn.sha[0] == '\0');
     }
     if (rc == 0) {
-        rc = retry_noscript(s, &j, items, n);
+        rc = retry_noscript(s, &b, items);
     }
-    if (rc != 0) {
-        job_free(&j, n);
-        return rc;
+    if (rc == 0) {
+        for (size_t g = 0; g < b.ngroups; g++) {
+            resdeliv__redis_batch_decode(&b, g, b.replies[g], s->conn.errmsg,
+                                         sizeof(s->conn.errmsg));
+        }
+        cb(arg, 0, b.results, n);
     }
-    for (size_t i = 0; i < n; i++) {
-        j.results[i].status = resdeliv__redis_decode_append(
-            j.replies[i], &j.results[i], s->conn.errmsg,
-            sizeof(s->conn.errmsg));
-    }
-    cb(arg, 0, j.results, n);
-    job_free(&j, n);
-    return 0;
+    free_group_replies(&b);
+    resdeliv__redis_batch_clear(&b);
+    return rc;
 }
 
 /* ---- read, info, drop ---- */
@@ -215,8 +197,9 @@ static int read_deliver(struct redis_store *s, const redisReply *ex,
                         size_t max, resdeliv_read_cb cb, void *arg)
 {
     char epoch[RESDELIV_EPOCH_BUFSIZE];
+    struct resdeliv_stored_entry local[STACK_ENTRIES];
+    struct resdeliv_stored_entry *entries = local;
     const redisReply *range = ex->element[0];
-    struct resdeliv_stored_entry *entries = NULL;
     size_t n = 0;
     int rc = resdeliv__redis_decode_epoch(ex->element[1], epoch, s->conn.errmsg,
                                           sizeof(s->conn.errmsg));
@@ -224,9 +207,11 @@ static int read_deliver(struct redis_store *s, const redisReply *ex,
     if (rc == 0 && epoch[0] != '\0' && range->type == REDIS_REPLY_ARRAY &&
         range->elements > 0) {
         size_t cap = range->elements < max ? range->elements : max;
-        entries = calloc(cap, sizeof(*entries));
-        if (entries == NULL) {
-            return RESDELIV_ENOMEM;
+        if (cap > STACK_ENTRIES) {
+            entries = malloc(cap * sizeof(*entries));
+            if (entries == NULL) {
+                return RESDELIV_ENOMEM;
+            }
         }
         rc = resdeliv__redis_decode_entries(
             range, entries, cap, &n, s->conn.errmsg, sizeof(s->conn.errmsg));
@@ -235,7 +220,9 @@ static int read_deliver(struct redis_store *s, const redisReply *ex,
         /* A stream without its epoch key is a lost log: nothing to read. */
         cb(arg, 0, entries, n, epoch);
     }
-    free(entries);
+    if (entries != local) {
+        free(entries);
+    }
     return rc;
 }
 
@@ -281,9 +268,10 @@ static int redis_read(void *self, const struct resdeliv_log_key *key,
     return rc;
 }
 
+/* Decode the EXEC of an info; 1 when the count script must run. */
 static int info_decode(struct redis_store *s, const redisReply *ex,
                        const struct resdeliv_id *after, uint64_t cap,
-                       struct resdeliv_log_info *info)
+                       uint64_t probe_count, struct resdeliv_log_info *info)
 {
     int rc = resdeliv__redis_decode_epoch(
         ex->element[1], info->epoch, s->conn.errmsg, sizeof(s->conn.errmsg));
@@ -297,37 +285,36 @@ static int info_decode(struct redis_store *s, const redisReply *ex,
         memset(info, 0, sizeof(*info));
         return rc;
     }
-    if (ex->elements < 3) {
-        info->count_after = (int64_t)info->length;
-        return 0;
-    }
-    rc = resdeliv__redis_decode_after(ex->element[2], cap, info, s->conn.errmsg,
-                                      sizeof(s->conn.errmsg));
-    if (rc == 0 && info->capped &&
-        (after == NULL || resdeliv_id_cmp(after, &info->first) < 0)) {
-        info->count_after = (int64_t)info->length;
-    }
-    return rc;
+    return resdeliv__redis_info_counts(
+        info, after, cap, ex->elements > 2 ? ex->element[2] : NULL,
+        probe_count, s->conn.errmsg, sizeof(s->conn.errmsg));
 }
 
-/* Exact count_after of a capped info: counted on the server, so only the
- * number crosses the network. A failure leaves -1 (unknown). */
-static void count_after(struct redis_store *s,
-                        const struct resdeliv__redis_keys *k,
-                        const struct resdeliv_id *after,
-                        struct resdeliv_log_info *info)
+/* count_after (and skip_to past the cap) counted on the server, so only
+ * numbers cross the network. */
+static int count_after(struct redis_store *s,
+                       const struct resdeliv__redis_keys *k,
+                       const struct resdeliv_id *after, uint64_t cap,
+                       struct resdeliv_log_info *info)
 {
+    static const struct resdeliv_id zero = {0, 0};
     struct resdeliv__redis_argv cmd;
     redisReply *r = NULL;
+    int rc = resdeliv__redis_argv_count(&cmd, k, after ? after : &zero, cap,
+                                        s->conn.version);
 
-    if (resdeliv__redis_argv_count(&cmd, k, after, s->conn.version) != 0 ||
-        resdeliv__redis_conn_exchange(&s->conn, &cmd, 1, &r) != 0) {
-        return;
+    if (rc != 0) {
+        /* Nothing can follow the largest id. */
+        info->count_after = 0;
+        return 0;
     }
-    if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0) {
-        info->count_after = r->integer;
+    rc = resdeliv__redis_conn_exchange(&s->conn, &cmd, 1, &r);
+    if (rc == 0) {
+        rc = resdeliv__redis_decode_count(r, info, s->conn.errmsg,
+                                          sizeof(s->conn.errmsg));
     }
-    freeReplyObject(r);
+    free_replies(&r, 1);
+    return rc;
 }
 
 static int redis_info(void *self, const struct resdeliv_log_key *key,
@@ -336,13 +323,13 @@ static int redis_info(void *self, const struct resdeliv_log_key *key,
 {
     static const char *const xinfo[] = {"XINFO", "STREAM"};
     static const char *const get[] = {"GET"};
-    static const struct resdeliv_id zero = {0, 0};
     struct redis_store *s = self;
     struct resdeliv__redis_keys k;
     struct resdeliv__redis_argv cmds[5];
     redisReply *replies[5] = {NULL, NULL, NULL, NULL, NULL};
     struct resdeliv_log_info info;
     redisReply *ex = NULL;
+    uint64_t probe = resdeliv__redis_probe_count(after, cap);
     size_t total = 4;
     int rc = keys_for(s, key, &k);
 
@@ -354,10 +341,9 @@ static int redis_info(void *self, const struct resdeliv_log_key *key,
     if (rc == 0) {
         resdeliv__redis_argv_key(&cmds[1], xinfo, 2, k.stream, k.stream_len);
         resdeliv__redis_argv_key(&cmds[2], get, 1, k.epoch, k.epoch_len);
-        if ((after != NULL || cap > 0) &&
-            resdeliv__redis_argv_range(&cmds[3], 1, &k, after ? after : &zero,
-                                       cap ? cap + 1 : 0,
-                                       s->conn.version) == 0) {
+        if (probe > 0 && resdeliv__redis_argv_range(&cmds[3], 1, &k, after,
+                                                    probe,
+                                                    s->conn.version) == 0) {
             total = 5;
         }
         multi_exec(&cmds[0], &cmds[total - 1]);
@@ -367,17 +353,15 @@ static int redis_info(void *self, const struct resdeliv_log_key *key,
         rc = exec_reply(s, replies, total, total - 2, &ex);
     }
     if (rc == 0) {
-        rc = info_decode(s, ex, after, cap, &info);
+        rc = info_decode(s, ex, after, cap, total == 5 ? probe : 0, &info);
     }
     free_replies(replies, total);
-    memset(replies, 0, sizeof(replies));
-    if (rc == 0 && info.capped && info.count_after < 0 && after != NULL) {
-        count_after(s, &k, after, &info);
+    if (rc == 1) {
+        rc = count_after(s, &k, after, cap, &info);
     }
     if (rc == 0) {
         cb(arg, 0, &info);
     }
-    free_replies(replies, total);
     resdeliv__redis_keys_clear(&k);
     return rc;
 }

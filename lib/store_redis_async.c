@@ -128,9 +128,7 @@ void resdeliv__ra_op_free(op_t *op)
 {
     op_unlink(op);
     resdeliv__redis_keys_clear(&op->keys);
-    for (size_t i = 0; op->ikeys != NULL && i < op->n; i++) {
-        resdeliv__redis_keys_clear(&op->ikeys[i]);
-    }
+    resdeliv__redis_batch_clear(&op->batch);
     free(op);
 }
 
@@ -146,41 +144,6 @@ static void fail_and_free(op_t *op, int status)
     }
 }
 
-/* ---- SIGPIPE guard around writes (see store_redis.c) ---- */
-
-struct pipe_guard {
-    sigset_t old;
-    int pending_before;
-};
-
-static void guard_enter(struct pipe_guard *g)
-{
-    sigset_t set;
-    sigset_t pend;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, &g->old);
-    sigpending(&pend);
-    g->pending_before = sigismember(&pend, SIGPIPE) == 1;
-}
-
-static void guard_leave(struct pipe_guard *g)
-{
-    sigset_t set;
-    sigset_t pend;
-    struct timespec zero = {0, 0};
-
-    sigpending(&pend);
-    if (!g->pending_before && sigismember(&pend, SIGPIPE) == 1) {
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
 /* ---- hiredis ev hooks over the loop vtable ---- */
 
 static void on_io(void *arg, uint32_t events)
@@ -192,10 +155,11 @@ static void on_io(void *arg, uint32_t events)
         redisAsyncHandleRead(s->ac);
     }
     if ((events & RESDELIV_LOOP_WRITE) && s->ac != NULL && !s->closing) {
-        struct pipe_guard g;
-        guard_enter(&g);
+        /* See redis_conn.c: a failed write drops the connection. */
+        struct resdeliv__pipe_guard g;
+        resdeliv__pipe_enter(&g, s->pipe_ignored);
         redisAsyncHandleWrite(s->ac);
-        guard_leave(&g);
+        resdeliv__pipe_leave(&g, s->ac == NULL || s->ac->err != 0 || s->lost);
     }
     resdeliv__ra_leave(s);
 }
@@ -380,9 +344,19 @@ static void conn_gone(store *s)
 int resdeliv__ra_send(store *s, op_t *op,
                       const struct resdeliv__redis_argv *a)
 {
+    struct resdeliv__redis_cmd cmd;
+
+    cmd.argc = a->argc;
+    cmd.argv = (const char **)a->argv;
+    cmd.len = a->len;
+    return resdeliv__ra_sendv(s, op, &cmd);
+}
+
+int resdeliv__ra_sendv(store *s, op_t *op, const struct resdeliv__redis_cmd *a)
+{
     if (s->ac == NULL || s->freeing || s->lost ||
-        redisAsyncCommandArgv(s->ac, on_reply, op, a->argc,
-                              (const char **)a->argv, a->len) != REDIS_OK) {
+        redisAsyncCommandArgv(s->ac, on_reply, op, a->argc, a->argv,
+                              a->len) != REDIS_OK) {
         return RESDELIV_ESTORE;
     }
     op->inflight++;
@@ -478,6 +452,7 @@ static void start_connect(store *s)
     s->ac = ac;
     s->fd = ac->c.fd;
     s->state = ST_CONNECTING;
+    s->pipe_ignored = resdeliv__pipe_ignored();
     attach(s, ac);
     arm(s, s->connect_ms);
     if (handshake(s) != 0) {

@@ -109,8 +109,13 @@ static int append_raw(resdeliv_store *st, const char *app, const char *chan,
                       size_t chan_len, const char *data, uint64_t cap,
                       uint64_t age_ms, struct resdeliv_append_result *out)
 {
-    struct resdeliv_append_item it = {chan, chan_len, "ev", 2, data,
-                                      strlen(data), {cap, age_ms}};
+    struct resdeliv_append_item it = {.channel = chan,
+                                      .channel_len = chan_len,
+                                      .event = "ev",
+                                      .event_len = 2,
+                                      .data = data,
+                                      .data_len = strlen(data),
+                                      .retention = {cap, age_ms}};
     struct one_result o;
     int rc;
 

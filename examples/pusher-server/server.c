@@ -287,7 +287,11 @@ static void on_signal(uv_signal_t *h, int signum)
         uv_signal_stop(&app->sig[i]);
         uv_close((uv_handle_t *)&app->sig[i], NULL);
     }
+    /* lws closes every connection (CLOSED callbacks) before this returns;
+     * the rest of its teardown finishes on the loop. The library side goes
+     * now, so that the Redis store's handles no longer keep the loop. */
     lws_context_destroy(app->ctx);
+    app_release(app);
 }
 
 static int start_library(struct app *app, const struct cli *c)

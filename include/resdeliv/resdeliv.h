@@ -22,5 +22,6 @@
 #include "transport.h"
 #include "server.h"
 #include "pusher_server.h"
+#include "plugin.h"
 
 #endif /* RESDELIV_H */

@@ -583,6 +583,7 @@ int resdeliv_lws_receive(resdeliv_lws *rl, struct lws *wsi,
     return 0;
 }
 
+/* @return frames written, or -1 when the connection failed. */
 static int write_queued(resdeliv_lws *rl, struct lws *wsi,
                         struct rlws_conn *c)
 {
@@ -603,27 +604,45 @@ static int write_queued(resdeliv_lws *rl, struct lws *wsi,
         rl->stats.frames_sent++;
         n++;
     }
-    return 0;
+    return (int)n;
+}
+
+/* lws sends the close frame prepared by lws_close_reason() only when the
+ * close starts outside a writable callback; from inside one the frame is
+ * written here (LWS_WRITE_CLOSE, value 4 in lws's ABI), then the callback
+ * returns nonzero to drop the connection. */
+static void send_close(struct lws *wsi, const struct rlws_conn *c)
+{
+    unsigned char buf[LWS_PRE + 2 + sizeof(c->reason)];
+
+    buf[LWS_PRE] = (unsigned char)(c->code >> 8);
+    buf[LWS_PRE + 1] = (unsigned char)c->code;
+    memcpy(buf + LWS_PRE + 2, c->reason, c->reason_len);
+    (void)lws_write(wsi, buf + LWS_PRE, 2 + c->reason_len,
+                    (enum lws_write_protocol)4);
 }
 
 int resdeliv_lws_writable(resdeliv_lws *rl, struct lws *wsi,
                           struct resdeliv_lws_pss *pss)
 {
     struct rlws_conn *c = pss->conn;
+    int wrote;
 
     if (c == NULL) {
         return 0;
     }
-    if (write_queued(rl, wsi, c) != 0) {
+    wrote = write_queued(rl, wsi, c);
+    if (wrote < 0) {
         return -1;
     }
-    if (c->qhead != NULL) {
+    /* The close frame goes out from a callback that wrote nothing else:
+     * lws sends it only when the connection can take it. */
+    if (c->qhead != NULL || (c->closing && wrote > 0)) {
         lws_callback_on_writable(wsi);
         return 0;
     }
     if (c->closing) {
-        lws_close_reason(wsi, (enum lws_close_status)c->code, c->reason,
-                         c->reason_len);
+        send_close(wsi, c);
         return -1;
     }
     if (c->want_lib) {

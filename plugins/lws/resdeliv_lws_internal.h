@@ -52,7 +52,7 @@ struct rlws_conn {
     int want_lib; /* the library asked for its writable hook */
     int closing;  /* close requested: no more frames, flush then close */
     uint32_t code;
-    unsigned char reason[124];
+    unsigned char reason[123]; /* a close payload is at most 125 */
     size_t reason_len;
     char *rx; /* message being reassembled from fragments */
     size_t rx_len;

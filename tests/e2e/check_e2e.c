@@ -178,6 +178,59 @@ START_TEST(gap_when_retention_trimmed)
 }
 END_TEST
 
+START_TEST(shutdown_with_clients_connected)
+{
+    struct e2e_server s;
+    struct e2e_pusher p[3];
+    struct e2e_mark zero = {"0-0", ""};
+
+    start(&s, NULL);
+    ck_assert_int_eq(e2e_publish_batch(s.port, "busy", "tick", 1, 10, 0), 200);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(e2e_pusher_connect(&p[i], s.port), 0);
+        e2e_subscribe_ok(&p[i], "busy", i == 0 ? &zero : NULL, NULL);
+    }
+    /* Connections open, one mid-replay: SIGTERM still ends cleanly. */
+    stop_clean(&s);
+    for (int i = 0; i < 3; i++) {
+        e2e_pusher_close(&p[i]);
+    }
+}
+END_TEST
+
+START_TEST(slow_reader_closed_with_4100)
+{
+    static const char *const args[] = {"--retention", "10", NULL};
+    struct e2e_server s;
+    struct e2e_pusher slow, fast;
+    char *text = NULL;
+    int rc;
+
+    start(&s, args);
+    ck_assert_int_eq(e2e_pusher_connect(&slow, s.port), 0);
+    e2e_subscribe_ok(&slow, "firehose", NULL, NULL);
+    /* Never read: the server's queue for it fills past its limit. */
+    for (int n = 0; n < 400; n += 10) {
+        ck_assert_int_eq(e2e_publish_batch(s.port, "firehose", "tick", n, 10,
+                                           20000),
+                         200);
+    }
+    while ((rc = e2e_ws_recv(&slow.ws, E2E_TIMEOUT_MS, &text)) == 1) {
+        free(text);
+    }
+    ck_assert_int_eq(rc, -1);
+    ck_assert_int_eq(slow.ws.close_code, 4100);
+    e2e_pusher_close(&slow);
+    /* The server goes on serving others. */
+    ck_assert_int_eq(e2e_pusher_connect(&fast, s.port), 0);
+    e2e_subscribe_ok(&fast, "firehose", NULL, NULL);
+    e2e_publish_run(s.port, "firehose", "tick", 1000, 1);
+    e2e_expect_run(&fast, "tick", 1000, 1, NULL, NULL);
+    e2e_pusher_close(&fast);
+    stop_clean(&s);
+}
+END_TEST
+
 /* --------------------------------------------------------------- auth */
 
 static void auth_for(const struct e2e_pusher *p, const char *channel,
@@ -364,6 +417,8 @@ static Suite *e2e_suite(void)
     tcase_add_test(replay, resume_after_drop);
     tcase_add_test(replay, resume_without_epoch_and_unsubscribe);
     tcase_add_test(replay, gap_when_retention_trimmed);
+    tcase_add_test(replay, shutdown_with_clients_connected);
+    tcase_add_test(replay, slow_reader_closed_with_4100);
     tcase_add_test(auth, bad_auth_gets_no_replay);
     tcase_add_test(auth, client_events_not_replayed);
     tcase_add_test(auth, unknown_app_key_refused);
