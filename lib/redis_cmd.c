@@ -9,46 +9,71 @@
  * - a missing stream or a missing epoch key starts a new epoch (the token
  *   comes from the client as ARGV[3]); when the stream survived its epoch
  *   key, the stream is deleted first so its old ids are never read as the
- *   new epoch's history. This runs once, before any item is appended;
+ *   new epoch's history. This is decided once, before anything is
+ *   appended; with an epoch key on Redis >= 6.2 the first XADD is
+ *   NOMKSTREAM and doubles as the stream's existence check (it appends
+ *   nothing when the stream is missing), which saves a call per script;
  * - one XADD per item (event and data from ARGV[5], ARGV[6], ...), with
  *   `MAXLEN ~ N` when N (ARGV[1]) > 0;
  * - with an age (ARGV[2] ms): one XTRIM `MINID ~ (last id's ms - age)` on
- *   servers that have MINID (ARGV[4] = "1"; XADD takes one strategy per
- *   call), and PEXPIRE of both keys so idle logs expire. The id's time is
- *   the server's clock, which keeps the script free of TIME;
+ *   servers that have MINID and NOMKSTREAM (ARGV[4] = "1", Redis >= 6.2;
+ *   XADD takes one strategy per call), and PEXPIRE of both keys so idle
+ *   logs expire. The id's time is the server's clock, which keeps the
+ *   script free of TIME;
  * - returns {epoch, {id1, id2, ...}}.
  * One call per log and batch, not per item: the server's cost of a script
  * call is mostly the call itself, not the commands inside it.
  */
 #include "redis_internal.h"
 
-#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 const char resdeliv__redis_append_lua[] =
     "local ep = redis.call('GET', KEYS[2])\n"
-    "if (not ep) or redis.call('EXISTS', KEYS[1]) == 0 then\n"
-    "  if not ep then redis.call('DEL', KEYS[1]) end\n"
+    "local cap = ARGV[1]\n"
+    "local ids = {}\n"
+    "local k = 0\n"
+    "local first = 5\n"
+    "local id\n"
+    "local keep = false\n"
+    "if ep and ARGV[4] == '1' then\n"
+    "  if cap ~= '0' then\n"
+    "    id = redis.call('XADD', KEYS[1], 'NOMKSTREAM', 'MAXLEN', '~', cap,\n"
+    "                    '*', 'e', ARGV[5], 'd', ARGV[6])\n"
+    "  else\n"
+    "    id = redis.call('XADD', KEYS[1], 'NOMKSTREAM', '*', 'e', ARGV[5],\n"
+    "                    'd', ARGV[6])\n"
+    "  end\n"
+    "  if id then\n"
+    "    keep = true\n"
+    "    k = 1\n"
+    "    ids[1] = id\n"
+    "    first = 7\n"
+    "  end\n"
+    "elseif ep then\n"
+    "  keep = redis.call('EXISTS', KEYS[1]) == 1\n"
+    "else\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "end\n"
+    "if not keep then\n"
     "  ep = ARGV[3]\n"
     "  redis.call('SET', KEYS[2], ep)\n"
     "end\n"
-    "local ids = {}\n"
-    "local id\n"
-    "for i = 5, #ARGV - 1, 2 do\n"
-    "  if ARGV[1] ~= '0' then\n"
-    "    id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',\n"
+    "for i = first, #ARGV - 1, 2 do\n"
+    "  if cap ~= '0' then\n"
+    "    id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', cap, '*',\n"
     "                    'e', ARGV[i], 'd', ARGV[i + 1])\n"
     "  else\n"
     "    id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i],\n"
     "                    'd', ARGV[i + 1])\n"
     "  end\n"
-    "  ids[#ids + 1] = id\n"
+    "  k = k + 1\n"
+    "  ids[k] = id\n"
     "end\n"
-    "if ARGV[2] ~= '0' and id then\n"
+    "if ARGV[2] ~= '0' then\n"
     "  local age = tonumber(ARGV[2])\n"
     "  if ARGV[4] == '1' then\n"
     "    local ms = tonumber(string.match(id, '^(%d+)'))\n"
@@ -530,37 +555,6 @@ int resdeliv__redis_decode_xinfo(const redisReply *r,
         info->has_max_deleted = 0;
         memset(&info->max_deleted, 0, sizeof(info->max_deleted));
     }
-    return 0;
-}
-
-/* ---- epoch tokens ---- */
-
-int resdeliv__redis_epoch_take(struct resdeliv__redis_epochs *pool,
-                               char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char *raw;
-    size_t got = 0;
-
-    while (pool->left == 0 && got < sizeof(pool->raw)) {
-        ssize_t r = getrandom(pool->raw + got, sizeof(pool->raw) - got, 0);
-        if (r < 0 && errno != EINTR) {
-            /* No syscall (or filtered): id.c knows the fallback. */
-            return resdeliv_epoch_new(out, RESDELIV_EPOCH_BUFSIZE);
-        }
-        got += r > 0 ? (size_t)r : 0;
-        if (got == sizeof(pool->raw)) {
-            pool->left = RESDELIV__REDIS_EPOCH_POOL;
-        }
-    }
-    raw = pool->raw + 8 * --pool->left;
-    for (size_t i = 0; i < 8; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 0x0f];
-    }
-    out[16] = '\0';
-    /* A token handed out is not kept where it could be handed out again. */
-    memset(raw, 0, 8);
     return 0;
 }
 

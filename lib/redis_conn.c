@@ -5,6 +5,9 @@
  * SELECT, INFO for the server version, SCRIPT LOAD of the append script),
  * reconnection after I/O errors with a backoff that doubles per
  * consecutive failure, and the pipelined round trip every operation is.
+ * Two helpers that keep system calls off the per-message path are shared
+ * with the event-loop store: the SIGPIPE guard and the epoch token pool
+ * (one getrandom(2) per RESDELIV__REDIS_EPOCH_POOL new-log tokens).
  *
  * SIGPIPE: a write to a connection the server has closed would raise
  * SIGPIPE, which kills a process that did not ignore it. The library may
@@ -24,6 +27,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -91,6 +95,37 @@ void resdeliv__pipe_leave(struct resdeliv__pipe_guard *g, int failed)
         }
     }
     pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* ---- epoch tokens ---- */
+
+int resdeliv__redis_epoch_take(struct resdeliv__redis_epochs *pool,
+                               char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char *raw;
+    size_t got = 0;
+
+    while (pool->left == 0 && got < sizeof(pool->raw)) {
+        ssize_t r = getrandom(pool->raw + got, sizeof(pool->raw) - got, 0);
+        if (r < 0 && errno != EINTR) {
+            /* No syscall (or filtered): id.c knows the fallback. */
+            return resdeliv_epoch_new(out, RESDELIV_EPOCH_BUFSIZE);
+        }
+        got += r > 0 ? (size_t)r : 0;
+        if (got == sizeof(pool->raw)) {
+            pool->left = RESDELIV__REDIS_EPOCH_POOL;
+        }
+    }
+    raw = pool->raw + 8 * --pool->left;
+    for (size_t i = 0; i < 8; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 0x0f];
+    }
+    out[16] = '\0';
+    /* A token handed out is not kept where it could be handed out again. */
+    memset(raw, 0, 8);
+    return 0;
 }
 
 /* ---- connection ---- */

@@ -149,3 +149,37 @@ int main(void)
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+/* The plugin ABI (plugin.h): the descriptor a plugin returns and the host
+ * struct a host passes. Compile-time pins, for LP64 targets. */
+PIN_HEAD(struct resdeliv_plugin);
+PIN_HEAD(struct resdeliv_plugin_host);
+
+#if UINTPTR_MAX == 0xffffffffffffffffu
+#define PIN_AT(type, member, off)                                              \
+    _Static_assert(offsetof(type, member) == (off), #type " " #member)
+PIN_AT(struct resdeliv_plugin_host, transport, 8);
+PIN_AT(struct resdeliv_plugin_host, loop, 16);
+PIN_AT(struct resdeliv_plugin_host, app_id, 24);
+PIN_AT(struct resdeliv_plugin_host, app_key, 32);
+PIN_AT(struct resdeliv_plugin_host, app_secret, 40);
+_Static_assert(RESDELIV_PLUGIN_HOST_MIN_SIZE ==
+                   offsetof(struct resdeliv_plugin_host, loop),
+               "plugin host minimum: head and transport");
+PIN_AT(struct resdeliv_plugin, name, 8);
+PIN_AT(struct resdeliv_plugin, version, 16);
+PIN_AT(struct resdeliv_plugin, create, 24);
+PIN_AT(struct resdeliv_plugin, destroy, 32);
+PIN_AT(struct resdeliv_plugin, conn_open, 40);
+PIN_AT(struct resdeliv_plugin, conn_close, 48);
+PIN_AT(struct resdeliv_plugin, message, 56);
+PIN_AT(struct resdeliv_plugin, subscribe, 64);
+PIN_AT(struct resdeliv_plugin, subscription_succeeded, 72);
+PIN_AT(struct resdeliv_plugin, broadcast, 80);
+PIN_AT(struct resdeliv_plugin, http, 88);
+PIN_AT(struct resdeliv_plugin, writable, 96);
+PIN_AT(struct resdeliv_plugin, unsubscribe, 104);
+_Static_assert(RESDELIV_PLUGIN_MIN_SIZE ==
+                   offsetof(struct resdeliv_plugin, conn_open),
+               "plugin minimum: up to destroy");
+#endif

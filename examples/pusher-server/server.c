@@ -102,12 +102,11 @@ static int check_value(const char *flag, const char *v)
 
 static int parse_one(struct cli *c, const char *flag, const char *v)
 {
-    static const char *const names[] = {"--host",       "--app-id",
-                                        "--app-key",    "--app-secret",
-                                        "--store",      "--retention",
-                                        "--config"};
-    const char **slots[] = {&c->host,  &c->app_id,    &c->app_key,
-                            &c->app_secret, &c->store, &c->retention,
+    static const char *const names[] = {
+        "--host",  "--app-id",    "--app-key", "--app-secret",
+        "--store", "--retention", "--config"};
+    const char **slots[] = {&c->host,       &c->app_id, &c->app_key,
+                            &c->app_secret, &c->store,  &c->retention,
                             &c->config};
 
     int rc;
@@ -161,7 +160,8 @@ static int parse_cli(struct cli *c, int argc, char **argv)
         strncmp(c->store, "redis://", 8) != 0 &&
         strncmp(c->store, "unix://", 7) != 0) {
         return usage_error("--store: '%s' is not memory, redis://... or "
-                           "unix://...", c->store);
+                           "unix://...",
+                           c->store);
     }
     return 0;
 }
@@ -204,8 +204,8 @@ static int load_config(const struct cli *c, struct resdeliv_config **out)
         free(text);
     }
     if (rc == 0 && (c->config == NULL || strcmp(c->store, "memory") != 0)) {
-        rc = resdeliv_config_set(*out, "connection", c->store, err,
-                                 sizeof(err));
+        rc =
+            resdeliv_config_set(*out, "connection", c->store, err, sizeof(err));
     }
     if (rc == 0 && c->retention != NULL) {
         rc = resdeliv_config_set(*out, "retention.default_max_messages",
@@ -255,8 +255,8 @@ static void app_release(struct app *app)
     app->cfg = NULL;
 }
 
-static int on_lws(struct lws *wsi, enum lws_callback_reasons reason,
-                  void *user, void *in, size_t len)
+static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                  void *in, size_t len)
 {
     struct app *app = lws_context_user(lws_get_context(wsi));
 
@@ -268,8 +268,7 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason,
 }
 
 static const struct lws_protocols protocols[] = {
-    {"resdeliv-pusher", on_lws, sizeof(struct resdeliv_lws_pss), 0, 0, NULL,
-     0},
+    {"resdeliv-pusher", on_lws, sizeof(struct resdeliv_lws_pss), 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -302,16 +301,15 @@ static int start_library(struct app *app, const struct cli *c)
 
     rc = open_store(app, err, sizeof(err));
     if (rc == 0) {
-        rc = resdeliv_log_open(app->cfg, app->store, c->app_id, &app->log,
-                               err, sizeof(err));
+        rc = resdeliv_log_open(app->cfg, app->store, c->app_id, &app->log, err,
+                               sizeof(err));
     }
     if (rc == 0) {
         resdeliv_pusher_server_options_init(&po);
         po.app_id = c->app_id;
         po.app_key = c->app_key;
         po.app_secret = c->app_secret;
-        rc = resdeliv_lws_new(app->log, &po, NULL, &app->rl, err,
-                              sizeof(err));
+        rc = resdeliv_lws_new(app->log, &po, NULL, &app->rl, err, sizeof(err));
     }
     if (rc != 0) {
         fprintf(stderr, "resdeliv-server: %s%s%s\n", resdeliv_strerror(rc),
@@ -339,8 +337,8 @@ static int start_lws(struct app *app, const struct cli *c)
     info.pcontext = &app->ctx;
     app->ctx = lws_create_context(&info);
     if (app->ctx == NULL) {
-        fprintf(stderr, "resdeliv-server: cannot listen on %s:%ld\n",
-                c->host, c->port);
+        fprintf(stderr, "resdeliv-server: cannot listen on %s:%ld\n", c->host,
+                c->port);
         return -1;
     }
     vh = lws_get_vhost_by_name(app->ctx, "default");
@@ -382,9 +380,8 @@ int main(int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
-    lws_set_log_level(c.verbose ? LLL_ERR | LLL_WARN | LLL_NOTICE
-                                : LLL_ERR | LLL_WARN,
-                      NULL);
+    lws_set_log_level(
+        c.verbose ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR | LLL_WARN, NULL);
     signal(SIGPIPE, SIG_IGN);
     uv_loop_init(&app.loop);
     rc = start_library(&app, &c);

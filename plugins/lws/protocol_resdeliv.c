@@ -48,8 +48,8 @@ static void vhd_release(struct vhd *v)
 }
 
 static int load_config(struct vhd *v,
-                       const struct lws_protocol_vhost_options *pvo,
-                       char *err, size_t errsize)
+                       const struct lws_protocol_vhost_options *pvo, char *err,
+                       size_t errsize)
 {
     const char *json = pvo_str(pvo, "config", NULL);
     const char *retention = pvo_str(pvo, "retention", NULL);
@@ -64,8 +64,9 @@ static int load_config(struct vhd *v,
     }
     if (rc == 0 && v->cfg->connection != NULL &&
         strcmp(v->cfg->connection, "memory") != 0) {
-        snprintf(err, errsize, "connection: the lws plugin keeps its log in "
-                               "memory; use resdeliv-server for a store URL");
+        snprintf(err, errsize,
+                 "connection: the lws plugin keeps its log in "
+                 "memory; use resdeliv-server for a store URL");
         rc = RESDELIV_EBADCONFIG;
     }
     return rc;
@@ -102,8 +103,8 @@ static int vhd_init(struct vhd *v, const struct lws_protocol_vhost_options *pvo)
 }
 
 int resdeliv_lws_protocol_callback(struct lws *wsi,
-                                   enum lws_callback_reasons reason,
-                                   void *user, void *in, size_t len)
+                                   enum lws_callback_reasons reason, void *user,
+                                   void *in, size_t len)
 {
     struct lws_vhost *vh = lws_get_vhost(wsi);
     const struct lws_protocols *prot = lws_get_protocol(wsi);

@@ -2,13 +2,11 @@
 /*
  * The libwebsockets shim, WebSocket side: the transport vtable over lws
  * (queued frames written from the writable callback, shared broadcast
- * frames, close after flush), the channel sets behind join and broadcast,
- * and the ESTABLISHED / RECEIVE / SERVER_WRITEABLE / CLOSED helpers. The
- * HTTP API side is in resdeliv_lws_http.c.
+ * frames, close after flush), the channel sets behind join, leave and
+ * broadcast, and the ESTABLISHED / RECEIVE / SERVER_WRITEABLE / CLOSED
+ * helpers. The HTTP API side is in resdeliv_lws_http.c.
  */
 #include "resdeliv_lws_internal.h"
-
-#include <cjson/cJSON.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,8 +51,7 @@ static void frame_unref(struct rlws_frame *f)
     }
 }
 
-static int enqueue(resdeliv_lws *rl, struct rlws_conn *c,
-                   struct rlws_frame *f)
+static int enqueue(resdeliv_lws *rl, struct rlws_conn *c, struct rlws_frame *f)
 {
     struct rlws_qnode *n = malloc(sizeof(*n));
 
@@ -218,8 +215,8 @@ static void leave_all(resdeliv_lws *rl, struct rlws_conn *c)
     }
 }
 
-static void leave_one(resdeliv_lws *rl, struct rlws_conn *c,
-                      const char *name, size_t len)
+static void leave_one(resdeliv_lws *rl, struct rlws_conn *c, const char *name,
+                      size_t len)
 {
     struct rlws_member **p = &c->members;
 
@@ -247,8 +244,8 @@ static struct rlws_conn *conn_of(void *wsi)
     return pss != NULL ? pss->conn : NULL;
 }
 
-static void request_close(resdeliv_lws *rl, struct rlws_conn *c,
-                          uint32_t code, const char *reason)
+static void request_close(resdeliv_lws *rl, struct rlws_conn *c, uint32_t code,
+                          const char *reason)
 {
     size_t len = reason != NULL ? strlen(reason) : 0;
 
@@ -400,6 +397,18 @@ static int tp_join(void *host, void *conn, const char *channel,
     return 0;
 }
 
+static int tp_leave(void *host, void *conn, const char *channel,
+                    size_t channel_len)
+{
+    struct rlws_conn *c = conn_of(conn);
+
+    if (c == NULL) {
+        return RESDELIV_ECLOSED;
+    }
+    leave_one(host, c, channel, channel_len);
+    return 0;
+}
+
 /* ------------------------------------------------------------- shim */
 
 int resdeliv_lws_new(resdeliv_log *log,
@@ -409,10 +418,10 @@ int resdeliv_lws_new(resdeliv_log *log,
 {
     resdeliv_lws *rl;
     struct resdeliv_transport tp = {
-        RESDELIV_STRUCT_HEAD(tp),   .send = tp_send,
-        .broadcast = tp_broadcast,  .request_writable = tp_request_writable,
-        .close = tp_close,          .log = tp_log,
-        .join = tp_join,
+        RESDELIV_STRUCT_HEAD(tp),  .send = tp_send,
+        .broadcast = tp_broadcast, .request_writable = tp_request_writable,
+        .close = tp_close,         .log = tp_log,
+        .join = tp_join,           .leave = tp_leave,
     };
     int rc;
 
@@ -421,8 +430,8 @@ int resdeliv_lws_new(resdeliv_log *log,
         return RESDELIV_EINVAL;
     }
     *out = NULL;
-    if (opts != NULL && RESDELIV_ABI_VERSION_MAJOR(opts->abi_version) !=
-                            RESDELIV_ABI_MAJOR) {
+    if (opts != NULL &&
+        RESDELIV_ABI_VERSION_MAJOR(opts->abi_version) != RESDELIV_ABI_MAJOR) {
         snprintf(err, errsize, "lws options: another ABI major");
         return RESDELIV_EABI;
     }
@@ -437,16 +446,15 @@ int resdeliv_lws_new(resdeliv_log *log,
     if (opts != NULL && opts->writes_per_callback != 0) {
         rl->opts.writes_per_callback = opts->writes_per_callback;
     }
-    rl->max_body = popts->max_body ? popts->max_body
-                                   : RESDELIV_PUSHER_DEFAULT_MAX_BODY;
+    rl->max_body =
+        popts->max_body ? popts->max_body : RESDELIV_PUSHER_DEFAULT_MAX_BODY;
     rl->max_frame = popts->max_frame ? popts->max_frame : 64u * 1024u;
     rl->nbuckets = 64;
     rl->buckets = calloc(rl->nbuckets, sizeof(*rl->buckets));
     tp.host = rl;
     rc = rl->buckets == NULL ? RESDELIV_ENOMEM
-                             : resdeliv_pusher_server_new(log, &tp, popts,
-                                                          &rl->ps, err,
-                                                          errsize);
+                             : resdeliv_pusher_server_new(
+                                   log, &tp, popts, &rl->ps, err, errsize);
     if (rc != 0) {
         free(rl->buckets);
         free(rl);
@@ -507,29 +515,6 @@ int resdeliv_lws_established(resdeliv_lws *rl, struct lws *wsi,
     return 0;
 }
 
-/* The host's channel sets have no leave() in the transport: a client's
- * pusher:unsubscribe takes the connection out of the set here, before the
- * library sees the frame, so no later broadcast reaches it. */
-static void note_unsubscribe(resdeliv_lws *rl, struct rlws_conn *c,
-                             const char *text, size_t len)
-{
-    cJSON *root, *data, *ch;
-    const cJSON *ev;
-
-    if (len < 18 || strstr(text, "pusher:unsubscribe") == NULL) {
-        return;
-    }
-    root = cJSON_ParseWithLength(text, len);
-    ev = cJSON_GetObjectItemCaseSensitive(root, "event");
-    data = cJSON_GetObjectItemCaseSensitive(root, "data");
-    ch = cJSON_GetObjectItemCaseSensitive(data, "channel");
-    if (cJSON_IsString(ev) && strcmp(ev->valuestring, "pusher:unsubscribe") ==
-                                  0 && cJSON_IsString(ch)) {
-        leave_one(rl, c, ch->valuestring, strlen(ch->valuestring));
-    }
-    cJSON_Delete(root);
-}
-
 static int rx_append(struct rlws_conn *c, const void *in, size_t len)
 {
     if (c->rx_len + len + 1 > c->rx_cap) {
@@ -571,7 +556,6 @@ int resdeliv_lws_receive(resdeliv_lws *rl, struct lws *wsi,
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi)) {
         return 0;
     }
-    note_unsubscribe(rl, c, c->rx, c->rx_len);
     (void)resdeliv_pusher_server_message(rl->ps, wsi, c->rx, c->rx_len);
     c->rx_len = 0;
     /* A long message's buffer is not kept for the connection's life. */
@@ -584,8 +568,7 @@ int resdeliv_lws_receive(resdeliv_lws *rl, struct lws *wsi,
 }
 
 /* @return frames written, or -1 when the connection failed. */
-static int write_queued(resdeliv_lws *rl, struct lws *wsi,
-                        struct rlws_conn *c)
+static int write_queued(resdeliv_lws *rl, struct lws *wsi, struct rlws_conn *c)
 {
     uint64_t n = 0;
 

@@ -5,11 +5,13 @@
  *
  * It fills the library's transport vtable over lws: every frame the
  * library sends is queued on its connection with LWS_PRE headroom and
- * written from LWS_CALLBACK_SERVER_WRITEABLE (lws allows one write per
- * writable callback, so nothing is ever written from elsewhere); broadcast
+ * written only from LWS_CALLBACK_SERVER_WRITEABLE, as many per callback as
+ * the socket takes without blocking (lws_send_pipe_choked()); broadcast
  * frames are shared by reference between the queues of a channel's
- * subscribers; close sends the pending frames first, then a close frame
- * with the code and reason. The host's channel sets (join) live here too.
+ * subscribers; the library's next replay page waits until the queue is
+ * empty; close sends the pending frames first, then a close frame with
+ * the code and reason. The host's channel sets (join, leave) live here
+ * too.
  *
  * An lws protocol callback hands every reason to resdeliv_lws_callback(),
  * which serves the WebSocket side (/app/{key}) and the HTTP API
@@ -109,8 +111,8 @@ void resdeliv_lws_http_drop(resdeliv_lws *rl, struct resdeliv_lws_pss *pss);
 /** The protocol callback of the lws protocol plugin (protocol_resdeliv.c):
  * one app per vhost from per-vhost options. */
 int resdeliv_lws_protocol_callback(struct lws *wsi,
-                                   enum lws_callback_reasons reason,
-                                   void *user, void *in, size_t len);
+                                   enum lws_callback_reasons reason, void *user,
+                                   void *in, size_t len);
 
 /** Protocol name of the plugin. */
 #define RESDELIV_LWS_PROTOCOL_NAME "resdeliv-pusher"

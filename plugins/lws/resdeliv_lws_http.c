@@ -15,6 +15,9 @@
 #include <time.h>
 
 #define ARG_MAX 4096
+#define LENGTH_REQUIRED                                                        \
+    "{\"error\":\"the HTTP API needs a Content-Length (no chunked "            \
+    "bodies)\"}"
 
 struct rlws_http {
     resdeliv_lws *rl;
@@ -231,8 +234,14 @@ int resdeliv_lws_http(resdeliv_lws *rl, struct lws *wsi,
         return -1;
     }
     pss->http = h;
-    if (post && lws_hdr_copy(wsi, clen, sizeof(clen),
-                             WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+    if (post && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {
+        /* lws 4.1 hands a server no chunked request body. */
+        set_answer(h, 411, LENGTH_REQUIRED, sizeof(LENGTH_REQUIRED) - 1);
+        return 0;
+    }
+    if (post &&
+        lws_hdr_copy(wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH) >
+            0 &&
         strtoull(clen, NULL, 10) > 0) {
         return 0; /* the body follows */
     }

@@ -22,8 +22,8 @@ static const char *server_bin;
 
 static void start(struct e2e_server *s, const char *const *args)
 {
-    ck_assert_msg(e2e_server_start(s, server_bin, args) == 0,
-                  "cannot start %s", server_bin);
+    ck_assert_msg(e2e_server_start(s, server_bin, args) == 0, "cannot start %s",
+                  server_bin);
 }
 
 static void stop_clean(struct e2e_server *s)
@@ -38,9 +38,12 @@ START_TEST(cli_help_and_bad_flags)
 {
     static const char *const help[] = {"--help", NULL};
     static const char *const bad[][3] = {
-        {"--bogus", NULL},          {"--port", "http", NULL},
-        {"--port", "70000", NULL},  {"--port", NULL},
-        {"--store", "ftp://x", NULL}, {"--retention", "-1", NULL},
+        {"--bogus", NULL},
+        {"--port", "http", NULL},
+        {"--port", "70000", NULL},
+        {"--port", NULL},
+        {"--store", "ftp://x", NULL},
+        {"--retention", "-1", NULL},
         {"--config", "/nonexistent/resdeliv.json", NULL},
         {"stray", NULL},
     };
@@ -73,8 +76,7 @@ START_TEST(cli_config_file_applies)
     char path[] = "/tmp/resdeliv-e2e-XXXXXX";
     int fd = mkstemp(path);
     const char *args[] = {"--config", path, NULL};
-    static const char json[] =
-        "{\"retention\":{\"default_max_messages\":3}}";
+    static const char json[] = "{\"retention\":{\"default_max_messages\":3}}";
     struct e2e_server s;
     struct e2e_pusher p;
     struct e2e_mark mark;
@@ -134,9 +136,8 @@ START_TEST(resume_without_epoch_and_unsubscribe)
     e2e_expect_quiet(&p, "tick", 300);
     /* Id only (no epoch): the two missed ones, in order. */
     mark.epoch[0] = '\0';
-    ck_assert_int_eq(e2e_pusher_subscribe(&p, "news", mark.id, NULL, NULL,
-                                          NULL),
-                     0);
+    ck_assert_int_eq(
+        e2e_pusher_subscribe(&p, "news", mark.id, NULL, NULL, NULL), 0);
     e2e_expect_run(&p, "tick", 3, 2, &mark, NULL);
     e2e_pusher_close(&p);
     stop_clean(&s);
@@ -157,8 +158,10 @@ START_TEST(gap_when_retention_trimmed)
     e2e_publish_run(s.port, "prices", "tick", 1, 1);
     e2e_expect_run(&p, "tick", 1, 1, &mark, NULL);
     e2e_pusher_close(&p);
-    ck_assert_int_eq(e2e_publish_batch(s.port, "prices", "tick", 2, 10, 0), 200);
-    ck_assert_int_eq(e2e_publish_batch(s.port, "prices", "tick", 12, 10, 0), 200);
+    ck_assert_int_eq(e2e_publish_batch(s.port, "prices", "tick", 2, 10, 0),
+                     200);
+    ck_assert_int_eq(e2e_publish_batch(s.port, "prices", "tick", 12, 10, 0),
+                     200);
 
     ck_assert_int_eq(e2e_pusher_connect(&p, s.port), 0);
     e2e_subscribe_ok(&p, "prices", &mark, NULL);
@@ -211,9 +214,8 @@ START_TEST(slow_reader_closed_with_4100)
     e2e_subscribe_ok(&slow, "firehose", NULL, NULL);
     /* Never read: the server's queue for it fills past its limit. */
     for (int n = 0; n < 400; n += 10) {
-        ck_assert_int_eq(e2e_publish_batch(s.port, "firehose", "tick", n, 10,
-                                           20000),
-                         200);
+        ck_assert_int_eq(
+            e2e_publish_batch(s.port, "firehose", "tick", n, 10, 20000), 200);
     }
     while ((rc = e2e_ws_recv(&slow.ws, E2E_TIMEOUT_MS, &text)) == 1) {
         free(text);
@@ -233,8 +235,8 @@ END_TEST
 
 /* --------------------------------------------------------------- auth */
 
-static void auth_for(const struct e2e_pusher *p, const char *channel,
-                     char *out, size_t size)
+static void auth_for(const struct e2e_pusher *p, const char *channel, char *out,
+                     size_t size)
 {
     ck_assert_int_gt(resdeliv_pusher_channel_auth(E2E_KEY, E2E_SECRET,
                                                   p->socket_id, channel, NULL,
@@ -332,6 +334,44 @@ START_TEST(unknown_app_key_refused)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- http */
+
+START_TEST(http_api_errors)
+{
+    struct e2e_server s;
+    char *big, *resp = NULL;
+
+    start(&s, NULL);
+    /* Unsigned, then signed with the wrong secret's key. */
+    ck_assert_int_eq(e2e_http(s.port, "POST", "/apps/app-id/events",
+                              "{\"name\":\"e\",\"channel\":\"c\","
+                              "\"data\":\"{}\"}",
+                              &resp),
+                     401);
+    ck_assert_ptr_nonnull(strstr(resp, "error"));
+    free(resp);
+    ck_assert_int_eq(e2e_http(s.port, "POST",
+                              "/apps/app-id/events?auth_key=nope&auth_"
+                              "timestamp=1&auth_version=1.0&auth_signature=0",
+                              "{}", NULL),
+                     401);
+    /* Signed but not JSON. */
+    ck_assert_int_eq(e2e_post_signed(s.port, "/apps/app-id/events", "{"), 400);
+    /* Larger than the 256 KiB limit. */
+    big = malloc(300 * 1024 + 1);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'a', 300 * 1024);
+    big[300 * 1024] = '\0';
+    ck_assert_int_eq(e2e_http(s.port, "POST", "/apps/app-id/events", big, NULL),
+                     413);
+    free(big);
+    ck_assert_int_eq(e2e_http(s.port, "GET", "/nothing/here", NULL, NULL), 404);
+    /* And the server still publishes after all that. */
+    e2e_publish_run(s.port, "after-errors", "tick", 1, 1);
+    stop_clean(&s);
+}
+END_TEST
+
 /* --------------------------------------------------------------- load */
 
 #define LOAD_CLIENTS 100
@@ -388,8 +428,7 @@ START_TEST(many_clients_replay_bounded)
     after = e2e_server_hwm_kb(&s);
     printf("load: %d clients x %d missed messages of %d bytes: server VmHWM "
            "%ld KiB before the replays, %ld KiB after (+%ld KiB)\n",
-           LOAD_CLIENTS, LOAD_MISSED, LOAD_PAD, before, after,
-           after - before);
+           LOAD_CLIENTS, LOAD_MISSED, LOAD_PAD, before, after, after - before);
     fflush(stdout);
     /* Queued all at once the replays would hold ~100 MiB of frames. */
     ck_assert_int_gt(before, 0);
@@ -410,6 +449,7 @@ static Suite *e2e_suite(void)
     TCase *replay = tcase_create("replay");
     TCase *auth = tcase_create("auth");
     TCase *load = tcase_create("load");
+    TCase *http = tcase_create("http");
 
     tcase_add_test(cli, cli_help_and_bad_flags);
     tcase_add_test(cli, cli_bad_config_file);
@@ -422,11 +462,13 @@ static Suite *e2e_suite(void)
     tcase_add_test(auth, bad_auth_gets_no_replay);
     tcase_add_test(auth, client_events_not_replayed);
     tcase_add_test(auth, unknown_app_key_refused);
+    tcase_add_test(http, http_api_errors);
     tcase_add_test(load, many_clients_replay_bounded);
     tcase_set_timeout(load, 600);
     suite_add_tcase(s, cli);
     suite_add_tcase(s, replay);
     suite_add_tcase(s, auth);
+    suite_add_tcase(s, http);
     suite_add_tcase(s, load);
     return s;
 }

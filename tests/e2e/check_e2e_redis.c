@@ -21,8 +21,7 @@ static struct redis_server redis;
 
 static void start_on_redis(struct e2e_server *s, const char *retention)
 {
-    const char *args[] = {"--store", redis.url, "--retention", retention,
-                          NULL};
+    const char *args[] = {"--store", redis.url, "--retention", retention, NULL};
 
     ck_assert_msg(e2e_server_start(s, server_bin, args) == 0,
                   "cannot start %s on %s", server_bin, redis.url);
@@ -65,9 +64,8 @@ START_TEST(gap_on_redis)
     e2e_pusher_close(&p);
     /* MAXLEN ~ trims whole stream nodes: publish well past the cap. */
     for (int n = 2; n < 402; n += 10) {
-        ck_assert_int_eq(e2e_publish_batch(s.port, "redis-gap", "tick", n,
-                                           10, 0),
-                         200);
+        ck_assert_int_eq(
+            e2e_publish_batch(s.port, "redis-gap", "tick", n, 10, 0), 200);
     }
     ck_assert_int_eq(e2e_pusher_connect(&p, s.port), 0);
     e2e_subscribe_ok(&p, "redis-gap", &mark, NULL);
@@ -96,8 +94,7 @@ static Suite *e2e_redis_suite(void)
 
 int main(int argc, char **argv)
 {
-    static const char *const extra[] = {"--stream-node-max-entries", "4",
-                                        NULL};
+    static const char *const extra[] = {"--stream-node-max-entries", "4", NULL};
     SRunner *sr;
     int failed, rc;
 

@@ -28,6 +28,10 @@
 static char plugin_dir[1024];
 
 struct host {
+    /* lws keeps pointers to the options for the vhost's life */
+    struct lws_protocol_vhost_options pvo_id;
+    struct lws_protocol_vhost_options pvo_ret;
+    struct lws_protocol_vhost_options pvo;
     struct lws_plugin *plugins;
     struct lws_context *ctx;
     pthread_t thread;
@@ -51,9 +55,8 @@ static const lws_plugin_protocol_t *load_plugin(struct host *h)
 {
     const char *dirs[] = {plugin_dir, NULL};
 
-    ck_assert_int_eq(lws_plugins_init(&h->plugins, dirs,
-                                      "lws_protocol_plugin", "resdeliv",
-                                      NULL, NULL),
+    ck_assert_int_eq(lws_plugins_init(&h->plugins, dirs, "lws_protocol_plugin",
+                                      "resdeliv", NULL, NULL),
                      0);
     ck_assert_msg(h->plugins != NULL, "no plugin found in %s", plugin_dir);
     return (const lws_plugin_protocol_t *)h->plugins->hdr;
@@ -61,27 +64,29 @@ static const lws_plugin_protocol_t *load_plugin(struct host *h)
 
 static void host_start(struct host *h, const char *retention)
 {
-    static const struct lws_protocol_vhost_options pvo_id = {
-        NULL, NULL, "app-id", E2E_APP_ID};
-    struct lws_protocol_vhost_options pvo_ret = {&pvo_id, NULL, "retention",
-                                                 retention};
-    struct lws_protocol_vhost_options pvo = {NULL, &pvo_ret,
-                                             "resdeliv-pusher", ""};
     struct lws_context_creation_info info;
     const lws_plugin_protocol_t *pp;
 
     memset(h, 0, sizeof(*h));
+    h->pvo_id.name = "app-id";
+    h->pvo_id.value = E2E_APP_ID;
+    h->pvo_ret.next = &h->pvo_id;
+    h->pvo_ret.name = "retention";
+    h->pvo_ret.value = retention;
+    h->pvo.options = &h->pvo_ret;
+    h->pvo.name = "resdeliv-pusher";
+    h->pvo.value = "";
     pp = load_plugin(h);
     memset(&info, 0, sizeof(info));
     info.port = 0;
     info.iface = "127.0.0.1";
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     info.protocols = pp->protocols;
-    info.pvo = &pvo;
+    info.pvo = &h->pvo;
     h->ctx = lws_create_context(&info);
     ck_assert_ptr_nonnull(h->ctx);
-    h->port = lws_get_vhost_listen_port(
-        lws_get_vhost_by_name(h->ctx, "default"));
+    h->port =
+        lws_get_vhost_listen_port(lws_get_vhost_by_name(h->ctx, "default"));
     ck_assert_int_gt(h->port, 0);
     ck_assert_int_eq(pthread_create(&h->thread, NULL, service, h), 0);
 }
@@ -189,8 +194,10 @@ int main(int argc, char **argv)
     int failed;
 
     if (argc < 2) {
-        fprintf(stderr, "usage: %s /path/to/libprotocol_resdeliv.so "
-                "[/path/to/libresdeliv.so.0]\n", argv[0]);
+        fprintf(stderr,
+                "usage: %s /path/to/libprotocol_resdeliv.so "
+                "[/path/to/libresdeliv.so.0]\n",
+                argv[0]);
         return 1;
     }
     if (argc > 2 && dlopen(argv[2], RTLD_NOW | RTLD_GLOBAL) == NULL) {

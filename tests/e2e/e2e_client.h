@@ -62,8 +62,11 @@ void e2e_ws_close(struct e2e_ws *ws);
 
 /* One HTTP/1.1 request with Connection: close. `*resp` (may be NULL) gets
  * the body; caller frees. @return the status or -1. */
-int e2e_http(int port, const char *method, const char *target,
-             const char *body, char **resp);
+int e2e_http(int port, const char *method, const char *target, const char *body,
+             char **resp);
+/* POST `path` with `body`, signed for the test app. @return the HTTP
+ * status or -1. */
+int e2e_post_signed(int port, const char *path, const char *body);
 /* POST /apps/{id}/events, signed. `data` is the event's data text.
  * @return the HTTP status or -1. */
 int e2e_publish(int port, const char *channel, const char *event,

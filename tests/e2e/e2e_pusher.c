@@ -73,8 +73,8 @@ static char *read_all(int fd, size_t *len)
     return b;
 }
 
-int e2e_http(int port, const char *method, const char *target,
-             const char *body, char **resp)
+int e2e_http(int port, const char *method, const char *target, const char *body,
+             char **resp)
 {
     size_t blen = body != NULL ? strlen(body) : 0, rlen = 0;
     size_t hcap = strlen(target) + 256;
@@ -111,7 +111,7 @@ int e2e_http(int port, const char *method, const char *target,
     return status;
 }
 
-static int post_signed(int port, const char *path, const char *body)
+int e2e_post_signed(int port, const char *path, const char *body)
 {
     char err[256], *query = NULL, *target;
     int status = -1;
@@ -146,7 +146,7 @@ int e2e_publish(int port, const char *channel, const char *event,
     if (body == NULL) {
         return -1;
     }
-    status = post_signed(port, "/apps/" E2E_APP_ID "/events", body);
+    status = e2e_post_signed(port, "/apps/" E2E_APP_ID "/events", body);
     cJSON_free(body);
     return status;
 }
@@ -183,7 +183,7 @@ int e2e_publish_batch(int port, const char *channel, const char *event,
     if (body == NULL) {
         return -1;
     }
-    status = post_signed(port, "/apps/" E2E_APP_ID "/batch_events", body);
+    status = e2e_post_signed(port, "/apps/" E2E_APP_ID "/batch_events", body);
     cJSON_free(body);
     return status;
 }
@@ -233,8 +233,7 @@ cJSON *e2e_pusher_next(struct e2e_pusher *p, int timeout_ms)
     }
 }
 
-cJSON *e2e_pusher_until(struct e2e_pusher *p, const char *event,
-                        int timeout_ms)
+cJSON *e2e_pusher_until(struct e2e_pusher *p, const char *event, int timeout_ms)
 {
     cJSON *f;
 

@@ -13,16 +13,15 @@ void e2e_subscribe_ok(struct e2e_pusher *p, const char *channel,
 {
     cJSON *f;
 
-    ck_assert_int_eq(e2e_pusher_subscribe(p, channel,
-                                          from ? from->id : NULL,
+    ck_assert_int_eq(e2e_pusher_subscribe(p, channel, from ? from->id : NULL,
                                           from ? from->epoch : NULL, auth,
                                           NULL),
                      0);
     f = e2e_pusher_next(p, E2E_TIMEOUT_MS);
     ck_assert_msg(f != NULL, "no answer to the subscribe on %s", channel);
-    ck_assert_msg(strcmp(e2e_event(f),
-                         "pusher_internal:subscription_succeeded") == 0,
-                  "subscribe on %s answered with %s", channel, e2e_event(f));
+    ck_assert_msg(
+        strcmp(e2e_event(f), "pusher_internal:subscription_succeeded") == 0,
+        "subscribe on %s answered with %s", channel, e2e_event(f));
     ck_assert_str_eq(e2e_str(f, "channel"), channel);
     cJSON_Delete(f);
 }
@@ -39,17 +38,18 @@ static void take_mark(const cJSON *data, struct e2e_mark *mark)
     }
 }
 
-void e2e_expect_run(struct e2e_pusher *p, const char *event, int first,
-                    int n, struct e2e_mark *mark, int *others)
+void e2e_expect_run(struct e2e_pusher *p, const char *event, int first, int n,
+                    struct e2e_mark *mark, int *others)
 {
     int got = 0;
 
     while (got < n) {
         cJSON *f = e2e_pusher_next(p, E2E_TIMEOUT_MS), *d;
         const cJSON *num;
-        ck_assert_msg(f != NULL, "waiting for %s n=%d: connection closed "
-                      "or timed out (close code %d)", event, first + got,
-                      p->ws.close_code);
+        ck_assert_msg(f != NULL,
+                      "waiting for %s n=%d: connection closed "
+                      "or timed out (close code %d)",
+                      event, first + got, p->ws.close_code);
         if (strcmp(e2e_event(f), event) != 0) {
             if (others != NULL) {
                 (*others)++;
@@ -61,8 +61,8 @@ void e2e_expect_run(struct e2e_pusher *p, const char *event, int first,
         num = cJSON_GetObjectItemCaseSensitive(d, "n");
         ck_assert_msg(cJSON_IsNumber(num), "event without n");
         ck_assert_msg(num->valueint == first + got,
-                      "expected n=%d, got n=%d (duplicate or gap)",
-                      first + got, num->valueint);
+                      "expected n=%d, got n=%d (duplicate or gap)", first + got,
+                      num->valueint);
         if (mark != NULL) {
             take_mark(d, mark);
         }
@@ -77,8 +77,8 @@ void e2e_expect_quiet(struct e2e_pusher *p, const char *event, int ms)
     cJSON *f;
 
     while ((f = e2e_pusher_next(p, ms)) != NULL) {
-        ck_assert_msg(strcmp(e2e_event(f), event) != 0,
-                      "unexpected %s frame", event);
+        ck_assert_msg(strcmp(e2e_event(f), event) != 0, "unexpected %s frame",
+                      event);
         cJSON_Delete(f);
     }
 }
@@ -94,8 +94,8 @@ void e2e_publish_run(int port, const char *channel, const char *event,
     }
 }
 
-void e2e_resume_scenario(const struct e2e_server *a,
-                         const struct e2e_server *b, const char *channel)
+void e2e_resume_scenario(const struct e2e_server *a, const struct e2e_server *b,
+                         const char *channel)
 {
     struct e2e_pusher p;
     struct e2e_mark mark;
@@ -110,7 +110,8 @@ void e2e_resume_scenario(const struct e2e_server *a,
 
     /* Missed while away, published through the other server. */
     e2e_publish_run(b->port, channel, "tick", 6, 5);
-    ck_assert_int_eq(e2e_publish_batch(b->port, channel, "tick", 11, 5, 0), 200);
+    ck_assert_int_eq(e2e_publish_batch(b->port, channel, "tick", 11, 5, 0),
+                     200);
 
     ck_assert_int_eq(e2e_pusher_connect(&p, b->port), 0);
     e2e_subscribe_ok(&p, channel, &mark, NULL);

@@ -26,8 +26,8 @@ void e2e_subscribe_ok(struct e2e_pusher *p, const char *channel,
 /* Read `n` events named `event` on `channel` (other frames skipped,
  * counted in *others when not NULL); their data must be {"n": first..}
  * in order. Updates `mark` to the last one's _replay_id/_replay_epoch. */
-void e2e_expect_run(struct e2e_pusher *p, const char *event, int first,
-                    int n, struct e2e_mark *mark, int *others);
+void e2e_expect_run(struct e2e_pusher *p, const char *event, int first, int n,
+                    struct e2e_mark *mark, int *others);
 
 /* Nothing named `event` arrives within `ms`. */
 void e2e_expect_quiet(struct e2e_pusher *p, const char *event, int ms);
@@ -39,7 +39,7 @@ void e2e_publish_run(int port, const char *channel, const char *event,
 /* Subscribe on server `a`, receive, drop, publish more on server `b`,
  * resume on server `b` with last_event_id: every message once, in order,
  * then live. `a` and `b` may be the same server. */
-void e2e_resume_scenario(const struct e2e_server *a,
-                         const struct e2e_server *b, const char *channel);
+void e2e_resume_scenario(const struct e2e_server *a, const struct e2e_server *b,
+                         const char *channel);
 
 #endif /* RESDELIV_E2E_SCENARIOS_H */
