@@ -57,10 +57,14 @@ for t in $targets; do
     work="$scratch/$t"
     mkdir -p "$work/corpus" "$work/artifacts"
     cp "$src/fuzz/corpus/$t/"* "$work/corpus/"
+    dict=""
+    if [ -f "$src/fuzz/$t.dict" ]; then
+        dict="-dict=$src/fuzz/$t.dict"
+    fi
     rc=0
-    # shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags
+    # shellcheck disable=SC2086 # $dict and FUZZ_ARGS are lists of flags
     "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -print_final_stats=1 \
-        -artifact_prefix="$work/artifacts/" ${FUZZ_ARGS:-} \
+        -artifact_prefix="$work/artifacts/" $dict ${FUZZ_ARGS:-} \
         "$work/corpus" >"$work/log" 2>&1 || rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" |
         tail -n 1)

@@ -50,13 +50,11 @@ int resdeliv_plugin_copy(const struct resdeliv_plugin *d,
 }
 
 int resdeliv_plugin_host_copy(const struct resdeliv_plugin_host *in,
-                              struct resdeliv_plugin_host *out,
-                              size_t out_size)
+                              struct resdeliv_plugin_host *out, size_t out_size)
 {
     size_t n;
 
-    if (in == NULL || out == NULL ||
-        out_size < RESDELIV_PLUGIN_HOST_MIN_SIZE) {
+    if (in == NULL || out == NULL || out_size < RESDELIV_PLUGIN_HOST_MIN_SIZE) {
         return RESDELIV_EINVAL;
     }
     if (RESDELIV_ABI_VERSION_MAJOR(in->abi_version) != RESDELIV_ABI_MAJOR ||

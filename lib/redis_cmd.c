@@ -13,8 +13,9 @@
  *   appended; with an epoch key on Redis >= 6.2 the first XADD is
  *   NOMKSTREAM and doubles as the stream's existence check (it appends
  *   nothing when the stream is missing), which saves a call per script;
- * - one XADD per item (event and data from ARGV[5], ARGV[6], ...), with
- *   `MAXLEN ~ N` when N (ARGV[1]) > 0;
+ * - one XADD per item (event and data from ARGV[5], ARGV[6], ...); the
+ *   last one with `MAXLEN ~ N` when N (ARGV[1]) > 0: trimming is by whole
+ *   nodes, so once per call trims as much as once per item, for less;
  * - with an age (ARGV[2] ms): one XTRIM `MINID ~ (last id's ms - age)` on
  *   servers that have MINID and NOMKSTREAM (ARGV[4] = "1", Redis >= 6.2;
  *   XADD takes one strategy per call), and PEXPIRE of both keys so idle
@@ -34,19 +35,29 @@
 const char resdeliv__redis_append_lua[] =
     "local ep = redis.call('GET', KEYS[2])\n"
     "local cap = ARGV[1]\n"
+    "local last = #ARGV - 1\n"
     "local ids = {}\n"
     "local k = 0\n"
     "local first = 5\n"
     "local id\n"
     "local keep = false\n"
-    "if ep and ARGV[4] == '1' then\n"
-    "  if cap ~= '0' then\n"
-    "    id = redis.call('XADD', KEYS[1], 'NOMKSTREAM', 'MAXLEN', '~', cap,\n"
-    "                    '*', 'e', ARGV[5], 'd', ARGV[6])\n"
-    "  else\n"
-    "    id = redis.call('XADD', KEYS[1], 'NOMKSTREAM', '*', 'e', ARGV[5],\n"
-    "                    'd', ARGV[6])\n"
+    "local function add(i, mk)\n"
+    "  if i == last and cap ~= '0' then\n"
+    "    if mk then\n"
+    "      return redis.call('XADD', KEYS[1], 'NOMKSTREAM', 'MAXLEN', '~',\n"
+    "                        cap, '*', 'e', ARGV[i], 'd', ARGV[i + 1])\n"
+    "    end\n"
+    "    return redis.call('XADD', KEYS[1], 'MAXLEN', '~', cap, '*',\n"
+    "                      'e', ARGV[i], 'd', ARGV[i + 1])\n"
     "  end\n"
+    "  if mk then\n"
+    "    return redis.call('XADD', KEYS[1], 'NOMKSTREAM', '*', 'e', ARGV[i],\n"
+    "                      'd', ARGV[i + 1])\n"
+    "  end\n"
+    "  return redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], 'd', ARGV[i + 1])\n"
+    "end\n"
+    "if ep and ARGV[4] == '1' then\n"
+    "  id = add(5, true)\n"
     "  if id then\n"
     "    keep = true\n"
     "    k = 1\n"
@@ -62,14 +73,8 @@ const char resdeliv__redis_append_lua[] =
     "  ep = ARGV[3]\n"
     "  redis.call('SET', KEYS[2], ep)\n"
     "end\n"
-    "for i = first, #ARGV - 1, 2 do\n"
-    "  if cap ~= '0' then\n"
-    "    id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', cap, '*',\n"
-    "                    'e', ARGV[i], 'd', ARGV[i + 1])\n"
-    "  else\n"
-    "    id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i],\n"
-    "                    'd', ARGV[i + 1])\n"
-    "  end\n"
+    "for i = first, last, 2 do\n"
+    "  id = add(i, false)\n"
     "  k = k + 1\n"
     "  ids[k] = id\n"
     "end\n"

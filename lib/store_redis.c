@@ -70,7 +70,7 @@ static int run_groups(struct redis_store *s, struct resdeliv__redis_batch *b,
 {
     struct resdeliv__redis_cmd one = {0, NULL, NULL};
     struct resdeliv__redis_cmd *cmds =
-        m == 1 ? &one : malloc(m * sizeof(*cmds));
+        m == 1 ? &one : calloc(m, sizeof(*cmds));
     redisReply **got = b->replies + b->n; /* the scratch half */
     int rc;
 

@@ -14,6 +14,7 @@
 #include "store_conformance.h"
 
 #include <check.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -571,6 +572,273 @@ START_TEST(script_flushed)
 }
 END_TEST
 
+/* ---- batches: one script call per log ---- */
+
+struct batch_out {
+    int called;
+    size_t n;
+    struct resdeliv_append_result *res;
+};
+
+static void on_batch(void *arg, int status,
+                     const struct resdeliv_append_result *res, size_t n)
+{
+    struct batch_out *o = arg;
+    o->called++;
+    ck_assert_int_eq(status, 0);
+    o->n = n;
+    o->res = malloc(n * sizeof(*res));
+    ck_assert_ptr_nonnull(o->res);
+    memcpy(o->res, res, n * sizeof(*res));
+}
+
+struct seq_check {
+    int called;
+    size_t n;
+    const struct resdeliv_id *want; /* ids expected, in order */
+    size_t nwant;
+};
+
+static void on_seq(void *arg, int status,
+                   const struct resdeliv_stored_entry *e, size_t n,
+                   const char *epoch)
+{
+    struct seq_check *o = arg;
+    (void)epoch;
+    o->called++;
+    ck_assert_int_eq(status, 0);
+    ck_assert_uint_eq(n, o->nwant);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(resdeliv_id_cmp(&e[i].id, &o->want[i]), 0);
+    }
+    o->n = n;
+}
+
+/* 3 logs interleaved; one of them longer than a script call takes and
+ * with a retention change in the middle: results stay in item order,
+ * ids ascend per log, one epoch per log, and every item is stored. */
+START_TEST(batch_many_logs)
+{
+    enum { N = 1300 };
+    static const char *const chans[3] = {"a", "b", "long"};
+    resdeliv_store *st = store_or_fail(srv.url);
+    struct resdeliv_append_item *items = calloc(N, sizeof(*items));
+    struct resdeliv_id *ids = calloc(N, sizeof(*ids));
+    struct batch_out o;
+    char data[16];
+
+    ck_assert_ptr_nonnull(items);
+    ck_assert_ptr_nonnull(ids);
+    for (size_t i = 0; i < N; i++) {
+        const char *ch = i % 10 < 2 ? chans[i % 10] : chans[2];
+        items[i].channel = ch;
+        items[i].channel_len = strlen(ch);
+        items[i].event = "ev";
+        items[i].event_len = 2;
+        items[i].data = data;
+        items[i].data_len = (size_t)snprintf(data, sizeof(data), "%zu", i);
+        items[i].retention.max_messages = i < N / 2 ? 5000 : 4000;
+    }
+    memset(&o, 0, sizeof(o));
+    ck_assert_int_eq(resdeliv_store_append(st, "bm", 2, items, N, on_batch,
+                                           &o),
+                     0);
+    ck_assert_int_eq(o.called, 1);
+    ck_assert_uint_eq(o.n, N);
+    for (size_t c = 0; c < 3; c++) {
+        struct resdeliv_log_key k = {"bm", 2, chans[c], strlen(chans[c])};
+        struct resdeliv_id zero = {0, 0};
+        struct seq_check sc;
+        const struct resdeliv_append_result *prev = NULL;
+        size_t m = 0;
+
+        for (size_t i = 0; i < N; i++) {
+            if (items[i].channel != chans[c]) {
+                continue;
+            }
+            ck_assert_int_eq(o.res[i].status, 0);
+            if (prev != NULL) {
+                ck_assert_int_lt(resdeliv_id_cmp(&prev->id, &o.res[i].id), 0);
+                ck_assert_str_eq(prev->epoch, o.res[i].epoch);
+            }
+            prev = &o.res[i];
+            ids[m++] = o.res[i].id;
+        }
+        memset(&sc, 0, sizeof(sc));
+        sc.want = ids;
+        sc.nwant = m;
+        ck_assert_int_eq(resdeliv_store_read(st, &k, &zero, N, on_seq, &sc),
+                         0);
+        ck_assert_int_eq(sc.called, 1);
+    }
+    free(o.res);
+    free(ids);
+    free(items);
+    resdeliv_store_free(st);
+}
+END_TEST
+
+/* A batch on a log whose epoch key vanished starts a new epoch: the old
+ * entries are gone before the batch's first one is stored. */
+START_TEST(batch_epoch_lost)
+{
+    resdeliv_store *st = store_or_fail(srv.url);
+    struct resdeliv__redis_keys k = keys_of("bl", "ch", 2);
+    redisContext *c = raw_connect(srv.port);
+    struct resdeliv_append_item items[3];
+    struct resdeliv_append_result old = append_ok(st, "bl", "ch", "old");
+    struct batch_out o;
+
+    append_ok(st, "bl", "ch", "old-2");
+    ck_assert_int_eq(raw_key_int(c, "DEL", k.epoch, k.epoch_len), 1);
+    for (size_t i = 0; i < 3; i++) {
+        items[i] = (struct resdeliv_append_item){
+            "ch", 2, "ev", 2, "new", 3, {1000, 0}, 0, 0};
+    }
+    memset(&o, 0, sizeof(o));
+    ck_assert_int_eq(resdeliv_store_append(st, "bl", 2, items, 3, on_batch,
+                                           &o),
+                     0);
+    ck_assert_int_eq(o.called, 1);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_int_eq(o.res[i].status, 0);
+        ck_assert_str_ne(o.res[i].epoch, old.epoch);
+        ck_assert_str_eq(o.res[i].epoch, o.res[0].epoch);
+    }
+    ck_assert_int_eq(raw_key_int(c, "XLEN", k.stream, k.stream_len), 3);
+    free(o.res);
+    redisFree(c);
+    resdeliv__redis_keys_clear(&k);
+    resdeliv_store_free(st);
+}
+END_TEST
+
+/* ---- info: counts without shipping the log ---- */
+
+static struct resdeliv_log_info info_after(resdeliv_store *st,
+                                           const struct resdeliv_id *after,
+                                           uint64_t cap)
+{
+    struct resdeliv_log_key k = {"ic", 2, "ch", 2};
+    struct resdeliv_log_info in;
+    memset(&in, 0xff, sizeof(in));
+    ck_assert_int_eq(resdeliv_store_info(st, &k, after, cap, on_info, &in),
+                     0);
+    ck_assert_uint_eq(in.exists, 1);
+    return in;
+}
+
+static void assert_counts(const struct resdeliv_log_info *in, int64_t count,
+                          int capped, const struct resdeliv_id *skip_to)
+{
+    ck_assert_int_eq(in->count_after, count);
+    ck_assert_uint_eq(in->capped, (unsigned)capped);
+    if (capped) {
+        ck_assert_int_eq(resdeliv_id_cmp(&in->skip_to, skip_to), 0);
+    }
+}
+
+/* Every branch: before the first entry, past the last, a few after (the
+ * probe), many after (the count script), over the cap (skip_to). */
+START_TEST(info_counts)
+{
+    enum { N = 200 };
+    resdeliv_store *st = store_or_fail(srv.url);
+    struct resdeliv_id id[N];
+    struct resdeliv_id zero = {0, 0};
+    struct resdeliv_id big = {UINT64_MAX, UINT64_MAX};
+    struct resdeliv_log_info in;
+
+    for (size_t i = 0; i < N; i++) {
+        struct resdeliv_append_result r;
+        ck_assert_int_eq(append_raw(st, "ic", "ch", 2, "x", 0, 0, &r), 0);
+        id[i] = r.id;
+    }
+    in = info_after(st, NULL, 0);
+    assert_counts(&in, N, 0, NULL);
+    in = info_after(st, NULL, 50);
+    assert_counts(&in, N, 1, &id[N - 51]);
+    in = info_after(st, &zero, 250);
+    assert_counts(&in, N, 0, NULL);
+    in = info_after(st, &id[N - 1], 10);
+    assert_counts(&in, 0, 0, NULL);
+    in = info_after(st, &big, 10);
+    assert_counts(&in, 0, 0, NULL);
+    in = info_after(st, &id[150], 100);
+    assert_counts(&in, 49, 0, NULL);
+    in = info_after(st, &id[120], 100);
+    assert_counts(&in, 79, 0, NULL);
+    in = info_after(st, &id[10], 0);
+    assert_counts(&in, 189, 0, NULL);
+    in = info_after(st, &id[10], 100);
+    assert_counts(&in, 189, 1, &id[99]);
+    in = info_after(st, &id[190], 3);
+    assert_counts(&in, 9, 1, &id[196]);
+    resdeliv_store_free(st);
+}
+END_TEST
+
+/* ---- SIGPIPE when the host did not ignore it ---- */
+
+static int sigpipe_pending(void)
+{
+    sigset_t pend;
+    sigpending(&pend);
+    return sigismember(&pend, SIGPIPE) == 1;
+}
+
+static void publish_into_dead_server(int blocked_before)
+{
+    enum { BIG = 8 << 20 };
+    struct redis_server own;
+    resdeliv_store *st;
+    sigset_t set;
+    char *big = malloc(BIG + 1);
+
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'x', BIG);
+    big[BIG] = '\0';
+    start_own(&own, NULL);
+    st = store_or_fail(own.url);
+    append_ok(st, "sp", "ch", "a");
+    redis_server_kill(&own);
+    for (int i = 0; i < 3; i++) {
+        /* A write larger than the socket buffers into a connection the
+         * peer reset: EPIPE, and a SIGPIPE, which would kill this
+         * process unless the store consumed it. */
+        ck_assert_int_ne(append_raw(st, "sp", "ch", 2, big, 10, 0, NULL), 0);
+    }
+    free(big);
+    ck_assert_int_eq(sigpipe_pending(), blocked_before);
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    ck_assert_int_eq(sigpipe_pending(), blocked_before);
+    resdeliv_store_free(st);
+    redis_server_stop(&own);
+}
+
+START_TEST(sigpipe_default)
+{
+    signal(SIGPIPE, SIG_DFL);
+    publish_into_dead_server(0);
+}
+END_TEST
+
+/* A SIGPIPE the caller left pending (blocked) stays pending. */
+START_TEST(sigpipe_blocked_pending)
+{
+    sigset_t set;
+
+    signal(SIGPIPE, SIG_DFL);
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    raise(SIGPIPE);
+    publish_into_dead_server(1);
+}
+END_TEST
+
 static Suite *redis_suite(void)
 {
     Suite *s = suite_create("redis");
@@ -598,6 +866,15 @@ static Suite *redis_suite(void)
     tcase_add_test(tc, server_stalled);
     tcase_add_test(tc, unreachable_at_start);
     tcase_add_test(tc, script_flushed);
+    tcase_add_test(tc, sigpipe_default);
+    tcase_add_test(tc, sigpipe_blocked_pending);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("batch");
+    tcase_add_test(tc, batch_many_logs);
+    tcase_add_test(tc, batch_epoch_lost);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("info");
+    tcase_add_test(tc, info_counts);
     suite_add_tcase(s, tc);
     return s;
 }

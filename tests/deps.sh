@@ -4,7 +4,8 @@
 # is missing. Sourced by the README's two commands.
 set -eu
 RESDELIV_PACKAGES="meson ninja-build gcc g++ pkg-config libcjson-dev check \
-libsubunit-dev libhiredis-dev redis-server libwebsockets-dev valgrind"
+libsubunit-dev libhiredis-dev redis-server redis-tools libwebsockets-dev \
+libuv1-dev libevent-dev valgrind clang libclang-rt-14-dev"
 
 resdeliv_install_deps() {
     missing=""
@@ -14,6 +15,12 @@ resdeliv_install_deps() {
             missing="$missing $p"
         fi
     done
+    # Node.js runs the npm client test; a machine that has node and npm
+    # from elsewhere keeps them.
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1
+    then
+        missing="$missing nodejs npm"
+    fi
     [ -z "$missing" ] && return 0
     echo "installing:$missing"
     sudo=""

@@ -220,8 +220,9 @@
      * @return a function that removes both hooks.
      */
     ReplayPositions.prototype.attach = function (pusher) {
-        if (!pusher || typeof pusher.send_event !== 'function' ||
-            !pusher.connection || typeof pusher.connection.bind !== 'function') {
+        var conn = pusher && pusher.connection;
+        if (!pusher || typeof pusher.send_event !== 'function' || !conn ||
+            typeof conn.bind !== 'function') {
             throw new TypeError('resdeliv: attach() needs a pusher-js client');
         }
         var self = this;

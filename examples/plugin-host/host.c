@@ -25,9 +25,9 @@
 #define NMSG 7
 #define CHANNEL "news"
 #define CONFIG                                                                 \
-    "{\"connection\":\"memory\",\"app_id\":\"demo\","                         \
-    "\"app_key\":\"demo-key\",\"app_secret\":\"demo-secret\","               \
-    "\"replay_batch_size\":2,\"retention\":{\"default_max_messages\":100}," \
+    "{\"connection\":\"memory\",\"app_id\":\"demo\","                          \
+    "\"app_key\":\"demo-key\",\"app_secret\":\"demo-secret\","                 \
+    "\"replay_batch_size\":2,\"retention\":{\"default_max_messages\":100},"    \
     "\"server\":{\"max_held\":100}}"
 #define WS_PATH "/app/demo-key?protocol=7&client=plugin-host&version=0.1"
 
@@ -64,8 +64,8 @@ static void on_message(struct host *h, struct conn *c, const cJSON *data)
     } else {
         h->seen[n->valueint]++;
         if (n->valueint <= c->last_n) {
-            fprintf(stderr, "%s: message %d after %d\n", c->name,
-                    n->valueint, c->last_n);
+            fprintf(stderr, "%s: message %d after %d\n", c->name, n->valueint,
+                    c->last_n);
             h->errors++;
         }
         c->last_n = n->valueint;

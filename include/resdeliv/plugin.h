@@ -132,8 +132,7 @@ struct resdeliv_plugin {
     void (*conn_close)(void *instance, void *conn);
     /** One complete client text frame, for connections opened with a
      * path: the plugin runs the Pusher protocol (pusher_server.h). */
-    int (*message)(void *instance, void *conn, const char *text,
-                   size_t len);
+    int (*message)(void *instance, void *conn, const char *text, size_t len);
 
     /**
      * A subscription that passed the host's auth (a host that speaks
@@ -146,8 +145,7 @@ struct resdeliv_plugin {
      * RESDELIV_EOVERFLOW, RESDELIV_ENOMEM.
      */
     int (*subscribe)(void *instance, void *conn, const char *channel,
-                     const char *last_event_id,
-                     const char *last_event_epoch);
+                     const char *last_event_id, const char *last_event_epoch);
     /**
      * The same as subscribe, named after the point in the protocol it
      * marks: the subscription has succeeded, and only from here on may
@@ -220,9 +218,9 @@ RESDELIV_API int resdeliv_plugin_copy(const struct resdeliv_plugin *d,
  * `out` (pass sizeof(*out)).
  * @return 0, RESDELIV_EINVAL, RESDELIV_EABI. Thread: safe.
  */
-RESDELIV_API int resdeliv_plugin_host_copy(
-    const struct resdeliv_plugin_host *in, struct resdeliv_plugin_host *out,
-    size_t out_size);
+RESDELIV_API int
+resdeliv_plugin_host_copy(const struct resdeliv_plugin_host *in,
+                          struct resdeliv_plugin_host *out, size_t out_size);
 
 RESDELIV_END_DECLS
 

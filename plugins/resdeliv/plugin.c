@@ -42,11 +42,10 @@ struct bcast {
     int status;
 };
 
-static void say(const struct instance *in, uint32_t level, const char *fmt,
-                ...) __attribute__((format(printf, 3, 4)));
+static void say(const struct instance *in, uint32_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static void say(const struct instance *in, uint32_t level, const char *fmt,
-                ...)
+static void say(const struct instance *in, uint32_t level, const char *fmt, ...)
 {
     char line[512];
     va_list ap;
@@ -91,15 +90,16 @@ static int copy_host(const struct resdeliv_plugin_host *host,
         return rc;
     }
     if (rc != 0) {
-        errf(err, errsize, "host: %s", host == NULL ? "the host struct is NULL"
-                                                    : "transport is NULL");
+        errf(err, errsize, "host: %s",
+             host == NULL ? "the host struct is NULL" : "transport is NULL");
         return rc;
     }
     t = in->host.transport;
     if (RESDELIV_ABI_VERSION_MAJOR(t->abi_version) != RESDELIV_ABI_MAJOR ||
         t->struct_size < offsetof(struct resdeliv_transport, log)) {
-        errf(err, errsize, "host.transport: ABI %#x with struct_size %u is "
-                           "not ABI major %u",
+        errf(err, errsize,
+             "host.transport: ABI %#x with struct_size %u is "
+             "not ABI major %u",
              (unsigned)t->abi_version, (unsigned)t->struct_size,
              RESDELIV_ABI_MAJOR);
         return RESDELIV_EABI;
@@ -120,15 +120,17 @@ static int pick_app(const char *name, const char *from_host,
     }
     if (from_host != NULL && from_cfg != NULL &&
         strcmp(from_host, from_cfg) != 0) {
-        errf(err, errsize, "%s: the host gives \"%.64s\" and the "
-                           "configuration \"%.64s\"",
+        errf(err, errsize,
+             "%s: the host gives \"%.64s\" and the "
+             "configuration \"%.64s\"",
              name, from_host, from_cfg);
         return RESDELIV_EBADCONFIG;
     }
     *out = from_host != NULL ? from_host : from_cfg;
     if (*out == NULL) {
-        errf(err, errsize, "%s: missing (set it in the configuration or "
-                           "the host struct)",
+        errf(err, errsize,
+             "%s: missing (set it in the configuration or "
+             "the host struct)",
              name);
         return RESDELIV_EBADCONFIG;
     }
@@ -145,8 +147,8 @@ static int pick_apps(const struct instance *in,
     rc = pick_app("app_id", in->host.app_id, s->app[0], &o->app_id, err,
                   errsize);
     if (rc == 0) {
-        rc = pick_app("app_key", in->host.app_key, s->app[1], &o->app_key,
-                      err, errsize);
+        rc = pick_app("app_key", in->host.app_key, s->app[1], &o->app_key, err,
+                      errsize);
     }
     if (rc == 0) {
         rc = pick_app("app_secret", in->host.app_secret, s->app[2],
@@ -169,8 +171,8 @@ static int open_log(struct instance *in, const struct resdeliv_config *cfg,
         resdeliv_redis_options_init(&ro);
         ro.url = cfg->connection;
         ro.key_prefix = cfg->key_prefix;
-        rc = resdeliv_store_redis_async_new(&ro, in->host.loop, &in->store,
-                                            err, errsize);
+        rc = resdeliv_store_redis_async_new(&ro, in->host.loop, &in->store, err,
+                                            errsize);
         if (rc != 0) {
             return rc;
         }
@@ -198,8 +200,7 @@ static int build(struct instance *in, const char *config, size_t config_len,
     int rc;
 
     resdeliv__plugin_settings_init(&s);
-    rc = resdeliv__plugin_settings_parse(&s, config, config_len, err,
-                                         errsize);
+    rc = resdeliv__plugin_settings_parse(&s, config, config_len, err, errsize);
     if (rc == 0) {
         rc = pick_apps(in, &s, err, errsize);
     }
@@ -207,8 +208,8 @@ static int build(struct instance *in, const char *config, size_t config_len,
         rc = open_log(in, s.cfg, s.limits.app_id, err, errsize);
     }
     if (rc == 0) {
-        rc = resdeliv_pusher_server_new(in->log, in->host.transport,
-                                        &s.limits, &in->ps, err, errsize);
+        rc = resdeliv_pusher_server_new(in->log, in->host.transport, &s.limits,
+                                        &in->ps, err, errsize);
     }
     if (rc == 0) {
         in->seam = resdeliv_pusher_server_seam(in->ps);
@@ -218,9 +219,9 @@ static int build(struct instance *in, const char *config, size_t config_len,
     return rc;
 }
 
-static int p_create(const struct resdeliv_plugin_host *host,
-                    const char *config, size_t config_len, void **instance,
-                    char *err, size_t errsize)
+static int p_create(const struct resdeliv_plugin_host *host, const char *config,
+                    size_t config_len, void **instance, char *err,
+                    size_t errsize)
 {
     struct instance *in;
     int rc;
@@ -247,8 +248,8 @@ static int p_create(const struct resdeliv_plugin_host *host,
         instance_free(in);
         return rc;
     }
-    say(in, RESDELIV_LOG_INFO, "resdeliv plugin " PLUGIN_VERSION
-                               ": app ready on the %s store",
+    say(in, RESDELIV_LOG_INFO,
+        "resdeliv plugin " PLUGIN_VERSION ": app ready on the %s store",
         resdeliv_store_name(resdeliv_log_store(in->log)));
     *instance = in;
     return 0;
@@ -287,8 +288,7 @@ static void p_conn_close(void *instance, void *conn)
     resdeliv_server_conn_close(in->seam, conn);
 }
 
-static int p_message(void *instance, void *conn, const char *text,
-                     size_t len)
+static int p_message(void *instance, void *conn, const char *text, size_t len)
 {
     struct instance *in = instance;
 
@@ -331,8 +331,7 @@ static int p_subscription_succeeded(void *instance, void *conn,
 }
 
 static int p_subscribe(void *instance, void *conn, const char *channel,
-                       const char *last_event_id,
-                       const char *last_event_epoch)
+                       const char *last_event_id, const char *last_event_epoch)
 {
     return p_subscription_succeeded(instance, conn, channel, last_event_id,
                                     last_event_epoch, NULL, 0);
@@ -386,9 +385,9 @@ static int p_broadcast(void *instance, const char *channel, const char *event,
     }
     b->in = in;
     b->waiting = 1;
-    m = (struct resdeliv_message){channel, strlen(channel), event,
-                                  strlen(event), data != NULL ? data : "",
-                                  data_len};
+    m = (struct resdeliv_message){
+        channel,       strlen(channel),          event,
+        strlen(event), data != NULL ? data : "", data_len};
     rc = resdeliv_server_publish(in->seam, &m, 1, except, on_broadcast, b);
     b->waiting = 0;
     if (rc != 0 || b->done) {

@@ -161,8 +161,8 @@ static int take_app(struct resdeliv__plugin_settings *s, int i, const cJSON *v,
 }
 
 /* Takes the plugin's own keys out of `root`, leaving the library's. */
-static int take_own_keys(struct resdeliv__plugin_settings *s, cJSON *root, char *err,
-                         size_t errsize)
+static int take_own_keys(struct resdeliv__plugin_settings *s, cJSON *root,
+                         char *err, size_t errsize)
 {
     cJSON *v = root->child;
     int seen_server = 0;
@@ -215,8 +215,9 @@ static int parse_root(const char *json, size_t len, cJSON **out, char *err,
     return 0;
 }
 
-int resdeliv__plugin_settings_parse(struct resdeliv__plugin_settings *s, const char *json,
-                          size_t len, char *err, size_t errsize)
+int resdeliv__plugin_settings_parse(struct resdeliv__plugin_settings *s,
+                                    const char *json, size_t len, char *err,
+                                    size_t errsize)
 {
     cJSON *root = NULL;
     char *rest;
@@ -240,8 +241,7 @@ int resdeliv__plugin_settings_parse(struct resdeliv__plugin_settings *s, const c
     if (rest == NULL) {
         return RESDELIV_ENOMEM;
     }
-    rc = resdeliv_config_from_json(rest, strlen(rest), &s->cfg, err,
-                                   errsize);
+    rc = resdeliv_config_from_json(rest, strlen(rest), &s->cfg, err, errsize);
     cJSON_free(rest);
     return rc;
 }

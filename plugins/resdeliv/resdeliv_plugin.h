@@ -16,8 +16,7 @@ extern "C" {
 #endif
 
 /** Same contract as resdeliv_plugin_entry (plugin.h). */
-const struct resdeliv_plugin *resdeliv_plugin_resdeliv_entry(
-    uint32_t host_abi);
+const struct resdeliv_plugin *resdeliv_plugin_resdeliv_entry(uint32_t host_abi);
 
 #ifdef __cplusplus
 }

@@ -14,10 +14,11 @@
  *
  * usage: check_plugin PATH/libresdeliv_plugin.so (no argument when static)
  */
+#include "plugin_test_host.h"
+
 #include <resdeliv/resdeliv.h>
 
 #include <check.h>
-#include <cjson/cJSON.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,250 +28,10 @@
 #include "resdeliv_plugin.h"
 #endif
 
-#define MAXFRAMES 64
-#define MAXJOINS 16
-#define KEY "plug-key"
-#define APP_CONFIG                                                             \
-    "{\"connection\":\"memory\",\"app_id\":\"plug\",\"app_key\":\"" KEY       \
-    "\",\"app_secret\":\"s3cret\",\"replay_batch_size\":2,"                   \
-    "\"retention\":{\"default_max_messages\":50},"                            \
-    "\"server\":{\"max_held\":20,\"max_subscriptions\":4,"                    \
-    "\"client_events\":false,\"max_frame\":4096}}"
-
 static const char *plugin_path;
 static void *plugin_so;
 static resdeliv_plugin_entry_fn plugin_entry;
-static const struct resdeliv_plugin *plugin; /* the host's copy */
-static struct resdeliv_plugin plugin_copy;
-
-struct conn {
-    char *frames[MAXFRAMES];
-    size_t n;
-    int want;
-    int closed;
-};
-
-struct host {
-    struct conn conns[3];
-    struct {
-        struct conn *c;
-        char channel[64];
-    } joins[MAXJOINS];
-    size_t njoins;
-    size_t logs;
-};
-
-/* ---------------------------------------------------- in-process host */
-
-static void record(struct conn *c, const char *frame, size_t len)
-{
-    ck_assert_uint_lt(c->n, MAXFRAMES);
-    c->frames[c->n] = strndup(frame, len);
-    ck_assert_ptr_nonnull(c->frames[c->n]);
-    c->n++;
-}
-
-static int h_send(void *h, void *conn, const char *frame, size_t len)
-{
-    struct conn *c = conn;
-
-    (void)h;
-    if (c->closed) {
-        return RESDELIV_ECLOSED;
-    }
-    record(c, frame, len);
-    return 0;
-}
-
-static int h_broadcast(void *hp, const char *channel, size_t channel_len,
-                       const char *frame, size_t len, void *except)
-{
-    struct host *h = hp;
-
-    for (size_t i = 0; i < h->njoins; i++) {
-        if (h->joins[i].c != except && !h->joins[i].c->closed &&
-            strlen(h->joins[i].channel) == channel_len &&
-            memcmp(h->joins[i].channel, channel, channel_len) == 0) {
-            record(h->joins[i].c, frame, len);
-        }
-    }
-    return 0;
-}
-
-static int h_writable(void *h, void *conn)
-{
-    (void)h;
-    ((struct conn *)conn)->want = 1;
-    return 0;
-}
-
-static int h_close(void *h, void *conn, uint32_t code, const char *reason)
-{
-    (void)h;
-    (void)code;
-    (void)reason;
-    ((struct conn *)conn)->closed = 1;
-    return 0;
-}
-
-static void h_log(void *hp, uint32_t level, const char *msg)
-{
-    (void)level;
-    (void)msg;
-    ((struct host *)hp)->logs++;
-}
-
-static int h_join(void *hp, void *conn, const char *channel, size_t len)
-{
-    struct host *h = hp;
-
-    ck_assert_uint_lt(h->njoins, MAXJOINS);
-    ck_assert_uint_lt(len, sizeof(h->joins[0].channel));
-    h->joins[h->njoins].c = conn;
-    memcpy(h->joins[h->njoins].channel, channel, len);
-    h->joins[h->njoins].channel[len] = '\0';
-    h->njoins++;
-    return 0;
-}
-
-/* Drops every membership of `conn`: a closed socket leaves its channels. */
-static void forget(struct host *h, const void *conn)
-{
-    size_t k = 0;
-
-    for (size_t i = 0; i < h->njoins; i++) {
-        if (h->joins[i].c != conn) {
-            h->joins[k++] = h->joins[i];
-        }
-    }
-    h->njoins = k;
-}
-
-static int h_leave(void *hp, void *conn, const char *channel, size_t len)
-{
-    (void)channel;
-    (void)len;
-    forget(hp, conn);
-    return 0;
-}
-
-static struct resdeliv_transport transport_of(struct host *h)
-{
-    struct resdeliv_transport tp = {
-        RESDELIV_STRUCT_HEAD(tp), .host = h,          .send = h_send,
-        .broadcast = h_broadcast, .request_writable = h_writable,
-        .close = h_close,         .log = h_log,       .join = h_join,
-        .leave = h_leave,
-    };
-    return tp;
-}
-
-static void host_clear(struct host *h)
-{
-    for (size_t i = 0; i < sizeof(h->conns) / sizeof(h->conns[0]); i++) {
-        for (size_t j = 0; j < h->conns[i].n; j++) {
-            free(h->conns[i].frames[j]);
-        }
-    }
-}
-
-/* Answers writable callbacks until nobody asks for one. */
-static void pump(struct host *h, void *inst)
-{
-    for (int round = 0, busy = 1; busy; round++) {
-        ck_assert_int_lt(round, 1000);
-        busy = 0;
-        for (size_t i = 0; i < sizeof(h->conns) / sizeof(h->conns[0]); i++) {
-            if (h->conns[i].want && !h->conns[i].closed) {
-                h->conns[i].want = 0;
-                busy = 1;
-                ck_assert_int_eq(plugin->writable(inst, &h->conns[i]), 0);
-            }
-        }
-    }
-}
-
-/* ------------------------------------------------------ frame reading */
-
-/* The event name of frame `i` of `c`, into `ev`. */
-static void frame_event(const struct conn *c, size_t i, char *ev, size_t n)
-{
-    cJSON *f = cJSON_Parse(c->frames[i]);
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(f, "event");
-
-    ck_assert_msg(cJSON_IsString(e), "frame without event: %s",
-                  c->frames[i]);
-    snprintf(ev, n, "%s", e->valuestring);
-    cJSON_Delete(f);
-}
-
-/* The "n" member of the data of broadcast frame `i`, and its replay id. */
-static int frame_n(const struct conn *c, size_t i, char *id, size_t idsize)
-{
-    cJSON *f = cJSON_Parse(c->frames[i]);
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(f, "data");
-    cJSON *data = cJSON_IsString(d) ? cJSON_Parse(d->valuestring) : NULL;
-    const cJSON *n = cJSON_GetObjectItemCaseSensitive(data, "n");
-    const cJSON *rid = cJSON_GetObjectItemCaseSensitive(data, "_replay_id");
-    int v;
-
-    ck_assert_msg(cJSON_IsNumber(n) && cJSON_IsString(rid),
-                  "not a tagged message: %s", c->frames[i]);
-    v = n->valueint;
-    if (id != NULL) {
-        snprintf(id, idsize, "%s", rid->valuestring);
-    }
-    cJSON_Delete(data);
-    cJSON_Delete(f);
-    return v;
-}
-
-static void expect_event(const struct conn *c, size_t i, const char *event)
-{
-    char ev[96];
-
-    ck_assert_uint_lt(i, c->n);
-    frame_event(c, i, ev, sizeof(ev));
-    ck_assert_msg(strcmp(ev, event) == 0, "frame %zu is %s, not %s", i, ev,
-                  event);
-}
-
-static void *make(struct host *h, struct resdeliv_transport *tp)
-{
-    struct resdeliv_plugin_host ph = {RESDELIV_STRUCT_HEAD(ph),
-                                      .transport = tp};
-    char err[256] = "";
-    void *inst = NULL;
-    int rc;
-
-    *tp = transport_of(h);
-    rc = plugin->create(&ph, APP_CONFIG, strlen(APP_CONFIG), &inst, err,
-                        sizeof(err));
-    ck_assert_msg(rc == 0, "create: %s: %s", resdeliv_err_name(rc), err);
-    ck_assert_ptr_nonnull(inst);
-    return inst;
-}
-
-static void publish(void *inst, int from, int to)
-{
-    char data[64];
-
-    for (int i = from; i <= to; i++) {
-        snprintf(data, sizeof(data), "{\"n\":%d}", i);
-        ck_assert_int_eq(plugin->broadcast(inst, "news", "update", data,
-                                           strlen(data), NULL),
-                         0);
-    }
-}
-
-/* Frames [first, c->n) are messages n = from..to, each once, in order. */
-static void expect_run(const struct conn *c, size_t first, int from, int to)
-{
-    ck_assert_uint_eq(c->n - first, (size_t)(to - from + 1));
-    for (size_t i = first; i < c->n; i++) {
-        ck_assert_int_eq(frame_n(c, i, NULL, 0), from + (int)(i - first));
-    }
-}
+static struct resdeliv_plugin plugin_copy; /* the host's copy */
 
 /* -------------------------------------------------------------- load */
 
@@ -368,9 +129,8 @@ START_TEST(test_newer_plugin_hook_not_reached)
 
     np.base.struct_size = (uint32_t)sizeof(np);
     host_side.after = canary;
-    ck_assert_int_eq(resdeliv_plugin_copy(&np.base, &host_side.p,
-                                          sizeof(host_side.p)),
-                     0);
+    ck_assert_int_eq(
+        resdeliv_plugin_copy(&np.base, &host_side.p, sizeof(host_side.p)), 0);
     ck_assert_uint_eq(host_side.p.struct_size, sizeof(struct resdeliv_plugin));
     ck_assert_ptr_eq(host_side.after, canary);
     ck_assert_ptr_eq(host_side.p.writable, plugin->writable);
@@ -451,8 +211,7 @@ START_TEST(test_bad_config)
     void *inst = &h;
     int rc;
 
-    rc = plugin->create(&ph, b->json, strlen(b->json), &inst, err,
-                        sizeof(err));
+    rc = plugin->create(&ph, b->json, strlen(b->json), &inst, err, sizeof(err));
     ck_assert_msg(rc == b->rc, "%s: got %s (%s)", b->json,
                   resdeliv_err_name(rc), err);
     ck_assert_ptr_null(inst);
@@ -468,9 +227,8 @@ START_TEST(test_good_config)
     void *inst = make(&h, &tp);
     const char *channels[] = {"c1", "c2", "c3", "c4", "c5"};
 
-    ck_assert_int_eq(plugin->conn_open(inst, &h.conns[0],
-                                       "/app/" KEY "?protocol=7"),
-                     0);
+    ck_assert_int_eq(
+        plugin->conn_open(inst, &h.conns[0], "/app/" KEY "?protocol=7"), 0);
     expect_event(&h.conns[0], 0, "pusher:connection_established");
     ck_assert_int_eq(plugin->conn_open(inst, &h.conns[1], "/app/nokey"),
                      RESDELIV_ENOENT);
@@ -496,17 +254,14 @@ START_TEST(test_app_from_host)
     struct host h = {0};
     struct resdeliv_transport tp = transport_of(&h);
     struct resdeliv_plugin_host ph = {RESDELIV_STRUCT_HEAD(ph),
-                                      .transport = &tp,
-                                      .app_id = "a",
-                                      .app_key = "k",
-                                      .app_secret = "s"};
+                                      .transport = &tp, .app_id = "a",
+                                      .app_key = "k", .app_secret = "s"};
     const char *same = "{\"app_id\":\"a\"}";
     const char *other = "{\"app_key\":\"other\"}";
     char err[256] = "";
     void *inst = NULL;
 
-    ck_assert_int_eq(plugin->create(&ph, NULL, 0, &inst, err, sizeof(err)),
-                     0);
+    ck_assert_int_eq(plugin->create(&ph, NULL, 0, &inst, err, sizeof(err)), 0);
     plugin->destroy(inst);
     ck_assert_int_eq(
         plugin->create(&ph, same, strlen(same), &inst, err, sizeof(err)), 0);
@@ -555,9 +310,30 @@ START_TEST(test_bad_host)
     ck_assert_ptr_nonnull(strstr(err, "host.transport"));
     nojoin.join = NULL;
     ph.transport = &nojoin;
-    ck_assert_int_lt(plugin->create(&ph, cfg, len, &inst, err, sizeof(err)),
-                     0);
+    ck_assert_int_lt(plugin->create(&ph, cfg, len, &inst, err, sizeof(err)), 0);
     ck_assert_ptr_null(inst);
+}
+END_TEST
+
+/* With a loop, a store URL goes to the event-loop store, which checks the
+ * hooks at once (or answers ENOTSUP in a build without Redis). */
+START_TEST(test_loop_store_checked)
+{
+    struct host h = {0};
+    struct resdeliv_transport tp = transport_of(&h);
+    struct resdeliv_loop no_hooks = {RESDELIV_STRUCT_HEAD(no_hooks)};
+    struct resdeliv_plugin_host ph = {RESDELIV_STRUCT_HEAD(ph),
+                                      .transport = &tp, .loop = &no_hooks};
+    const char *cfg = "{" APPS ",\"connection\":\"redis://127.0.0.1:1\"}";
+    char err[256] = "";
+    void *inst = &h;
+    int rc;
+
+    rc = plugin->create(&ph, cfg, strlen(cfg), &inst, err, sizeof(err));
+    ck_assert_msg(rc == RESDELIV_EINVAL || rc == RESDELIV_ENOTSUP, "%s: %s",
+                  resdeliv_err_name(rc), err);
+    ck_assert_ptr_null(inst);
+    ck_assert_str_ne(err, "");
 }
 END_TEST
 
@@ -579,8 +355,7 @@ START_TEST(test_older_host_struct)
     int rc;
 
     ck_assert_ptr_nonnull(oh);
-    *oh = (struct older_host){(uint32_t)sizeof(*oh), RESDELIV_ABI_VERSION,
-                              &tp};
+    *oh = (struct older_host){(uint32_t)sizeof(*oh), RESDELIV_ABI_VERSION, &tp};
     rc = plugin->create((const struct resdeliv_plugin_host *)(void *)oh, cfg,
                         strlen(cfg), &inst, err, sizeof(err));
     ck_assert_msg(rc == 0, "%s", err);
@@ -654,9 +429,9 @@ START_TEST(test_subscription_succeeded_hook)
     frame_n(c, 1, first, sizeof(first));
 
     ck_assert_int_eq(plugin->conn_open(inst, a, NULL), 0);
-    ck_assert_int_eq(plugin->subscription_succeeded(inst, a, "other", NULL,
-                                                    NULL, NULL, 3),
-                     RESDELIV_EINVAL);
+    ck_assert_int_eq(
+        plugin->subscription_succeeded(inst, a, "other", NULL, NULL, NULL, 3),
+        RESDELIV_EINVAL);
     ck_assert_int_eq(plugin->subscription_succeeded(inst, a, "news", first,
                                                     NULL, data, strlen(data)),
                      0);
@@ -670,6 +445,34 @@ START_TEST(test_subscription_succeeded_hook)
     ck_assert_uint_eq(a->n, 3);
     ck_assert_int_eq(plugin->subscribe(inst, &h.conns[2], "news", NULL, NULL),
                      RESDELIV_ENOENT);
+    plugin->destroy(inst);
+    host_clear(&h);
+}
+END_TEST
+
+START_TEST(test_broadcast_refused)
+{
+    struct host h = {0};
+    struct resdeliv_transport tp;
+    void *inst = make(&h, &tp);
+    const char *d = "{}";
+
+    ck_assert_int_eq(plugin->conn_open(inst, &h.conns[0], NULL), 0);
+    ck_assert_int_eq(plugin->subscribe(inst, &h.conns[0], "news", NULL, NULL),
+                     0);
+    ck_assert_int_eq(
+        plugin->broadcast(inst, "news", "client-typing", d, strlen(d), NULL),
+        RESDELIV_EWHISPER);
+    ck_assert_int_eq(plugin->broadcast(inst, NULL, "update", d, 2, NULL),
+                     RESDELIV_EINVAL);
+    ck_assert_int_eq(plugin->broadcast(inst, "news", "update", NULL, 2, NULL),
+                     RESDELIV_EINVAL);
+    ck_assert_uint_eq(h.conns[0].n, 1);
+    /* Data that is not an object is delivered untagged. */
+    ck_assert_int_eq(
+        plugin->broadcast(inst, "news", "update", "[1]", 3, &h.conns[1]), 0);
+    ck_assert_uint_eq(h.conns[0].n, 2);
+    ck_assert_ptr_null(strstr(h.conns[0].frames[1], "_replay_id"));
     plugin->destroy(inst);
     host_clear(&h);
 }
@@ -689,8 +492,7 @@ START_TEST(test_pusher_replay)
     struct conn *a = &h.conns[0], *b = &h.conns[1];
     char last[64], text[256];
 
-    ck_assert_int_eq(plugin->conn_open(inst, a, "/app/" KEY "?protocol=7"),
-                     0);
+    ck_assert_int_eq(plugin->conn_open(inst, a, "/app/" KEY "?protocol=7"), 0);
     expect_event(a, 0, "pusher:connection_established");
     send_text(inst, a,
               "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":"
@@ -705,8 +507,7 @@ START_TEST(test_pusher_replay)
     forget(&h, a);
     publish(inst, 4, 5);
 
-    ck_assert_int_eq(plugin->conn_open(inst, b, "/app/" KEY "?protocol=7"),
-                     0);
+    ck_assert_int_eq(plugin->conn_open(inst, b, "/app/" KEY "?protocol=7"), 0);
     snprintf(text, sizeof(text),
              "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":"
              "\"news\",\"last_event_id\":\"%s\"}}",
@@ -739,8 +540,7 @@ START_TEST(test_http_publish)
     const char *body = "{\"name\":\"update\",\"channel\":\"news\","
                        "\"data\":\"{\\\"n\\\":1}\"}";
     const char *path = "/apps/plug/events";
-    struct resdeliv_http_request req = {"POST", path, "", body,
-                                        strlen(body)};
+    struct resdeliv_http_request req = {"POST", path, "", body, strlen(body)};
     char *query = NULL, err[128];
     int got[2] = {0, 0};
 
@@ -751,10 +551,9 @@ START_TEST(test_http_publish)
     ck_assert_int_eq(got[1], 1);
     ck_assert_int_eq(got[0], 401);
     ck_assert_uint_eq(h.conns[0].n, 1);
-    ck_assert_int_eq(resdeliv_pusher_http_sign("POST", path, NULL, 0, KEY,
-                                               "s3cret", 1700000000u, body,
-                                               strlen(body), &query, err,
-                                               sizeof(err)),
+    ck_assert_int_eq(resdeliv_pusher_http_sign(
+                         "POST", path, NULL, 0, KEY, "s3cret", 1700000000u,
+                         body, strlen(body), &query, err, sizeof(err)),
                      0);
     req.query = query;
     ck_assert_int_eq(plugin->http(inst, &req, 1700000000u, on_http, got), 0);
@@ -793,10 +592,12 @@ static Suite *plugin_suite(void)
     tcase_add_test(config, test_good_config);
     tcase_add_test(config, test_app_from_host);
     tcase_add_test(config, test_bad_host);
+    tcase_add_test(config, test_loop_store_checked);
     suite_add_tcase(s, config);
     tcase_add_test(replay, test_subscribe_replay);
     tcase_add_test(replay, test_subscription_succeeded_hook);
     tcase_add_test(replay, test_pusher_replay);
+    tcase_add_test(replay, test_broadcast_refused);
     tcase_add_test(replay, test_http_publish);
     suite_add_tcase(s, replay);
     return s;

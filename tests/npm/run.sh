@@ -82,7 +82,7 @@ while [ -z "$port" ] && [ "$tries" -lt 200 ]; do
     if ! kill -0 "$pid" 2>/dev/null; then
         break
     fi
-    port=$(sed -n 's#.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*#\1#p' \
+    port=$(sed -n 's#.*listening on http://[0-9.]*:\([0-9][0-9]*\).*#\1#p' \
         "$tmp/server.log" | head -n 1)
     [ -n "$port" ] || sleep 0.05
     tries=$((tries + 1))

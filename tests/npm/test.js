@@ -78,8 +78,8 @@ function newClient(positions, auth = authorizer) {
     return { client, sent };
 }
 
-// Resolves once `cond()` is true; checks again on every event the caller
-// reports through `poke` and on a short interval, fails after `ms`.
+// Resolves once `cond()` is true, checking every few milliseconds; fails
+// after `ms`.
 function until(cond, what, ms = STEP_MS) {
     return new Promise((resolve, reject) => {
         if (cond()) {
@@ -452,4 +452,42 @@ test('helper keeps positions in order and per epoch', () => {
     assert.deepEqual(changes, [['c', '5-0'], ['c', '10-0'], ['c', '1-0']]);
     assert.throws(() => p.set('c', '1-x'), TypeError);
     assert.throws(() => p.attach({}), TypeError);
+
+    // attach() wraps send_event on the instance only; detach() undoes it.
+    const bound = {};
+    const wire = [];
+    const fake = {
+        connection: {
+            bind: (ev, fn) => { bound[ev] = fn; },
+            unbind: (ev, fn) => {
+                if (bound[ev] === fn) {
+                    delete bound[ev];
+                }
+            },
+        },
+    };
+    Object.setPrototypeOf(fake, {
+        send_event(name, data) {
+            wire.push([name, data]);
+        },
+    });
+    const detach = p.attach(fake);
+    fake.send_event('pusher:subscribe', { channel: 'c' });
+    fake.send_event('pusher:subscribe', { channel: 'd' });
+    fake.send_event('client-x', { channel: 'c' }, 'c');
+    bound.message({ event: 'client-x', channel: 'd',
+                    data: { _replay_id: '99-0' } });
+    bound.message({ event: 'ev', channel: 'd',
+                    data: { _replay_id: '3-0', _replay_epoch: 'e' } });
+    assert.deepEqual(wire, [
+        ['pusher:subscribe', { channel: 'c', last_event_id: '1-0',
+                               last_event_epoch: 'e2' }],
+        ['pusher:subscribe', { channel: 'd' }],
+        ['client-x', { channel: 'c' }],
+    ]);
+    assert.deepEqual(p.get('d'), { id: '3-0', epoch: 'e' });
+    detach();
+    assert.equal(Object.prototype.hasOwnProperty.call(fake, 'send_event'),
+                 false);
+    assert.equal(bound.message, undefined);
 });

@@ -1,0 +1,515 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The soak's WebSocket clients: non-blocking sockets driven by the main
+ * poll() loop, each a small state machine (connect, upgrade, welcome,
+ * subscribe, live) that drops at random: a hard close, a half-open socket
+ * that is neither read nor closed for a while, or a stretch of slow
+ * reading. A client resumes with the last id and epoch it saw, kept the
+ * way the project's JavaScript client keeps them, and hands every frame
+ * that matters to the checker.
+ */
+#include "soak.h"
+
+#include <cjson/cJSON.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SLOW_READ_BYTES 512
+#define SLOW_READ_EVERY 0.02
+#define READ_CHUNK 65536
+
+static double uniform(struct soak *s, double lo, double hi)
+{
+    return lo + (hi - lo) * soak_rand(s);
+}
+
+void soak_client_init(struct soak *s, struct soak_client *cl, int index)
+{
+    memset(cl, 0, sizeof(*cl));
+    cl->index = index;
+    cl->chan = index % s->o.channels;
+    cl->fd = -1;
+    cl->state = CS_DOWN;
+    cl->next_event = soak_now() + uniform(s, 0, 1);
+}
+
+void soak_client_close(struct soak_client *cl)
+{
+    if (cl->fd >= 0) {
+        close(cl->fd);
+    }
+    cl->fd = -1;
+    free(cl->in);
+    free(cl->msg);
+    cl->in = NULL;
+    cl->msg = NULL;
+    cl->in_len = cl->in_cap = cl->msg_len = cl->out_len = 0;
+    cl->state = CS_DOWN;
+    cl->mode = MODE_NORMAL;
+}
+
+/* The connection ended: reconnect after `delay` seconds. */
+static void go_down(struct soak *s, struct soak_client *cl, double delay)
+{
+    soak_client_close(cl);
+    cl->next_event = soak_now() + (s->draining ? 0.05 : delay);
+}
+
+/* The server (or a fault) ended the connection. */
+static void lost(struct soak *s, struct soak_client *cl)
+{
+    s->c.server_closes++;
+    go_down(s, cl, uniform(s, 0.05, 0.5));
+}
+
+static void schedule_drop(struct soak *s, struct soak_client *cl, double now)
+{
+    cl->next_event = now + uniform(s, 2.0, 10.0);
+}
+
+static int queue_out(struct soak_client *cl, const void *p, size_t n)
+{
+    if (cl->out_len + n > sizeof(cl->out)) {
+        return -1;
+    }
+    memcpy(cl->out + cl->out_len, p, n);
+    cl->out_len += n;
+    return 0;
+}
+
+static int flush_out(struct soak_client *cl)
+{
+    while (cl->out_len > 0) {
+        ssize_t w = send(cl->fd, cl->out, cl->out_len,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return 0;
+        }
+        if (w <= 0) {
+            return -1;
+        }
+        memmove(cl->out, cl->out + w, cl->out_len - (size_t)w);
+        cl->out_len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* One masked client frame into the output queue. */
+static int queue_frame(struct soak_client *cl, int opcode, const char *p,
+                       size_t n)
+{
+    unsigned char h[8] = {(unsigned char)(0x80 | opcode), 0x80, 0, 0,
+                          0,                              0,    0, 0};
+    unsigned char body[1024];
+    size_t hl = 2;
+
+    if (n > sizeof(body)) {
+        return -1;
+    }
+    if (n < 126) {
+        h[1] |= (unsigned char)n;
+    } else {
+        h[1] |= 126;
+        h[2] = (unsigned char)(n >> 8);
+        h[3] = (unsigned char)n;
+        hl = 4;
+    }
+    /* Mask 0: allowed by RFC 6455 (the key is chosen by the client). */
+    memset(h + hl, 0, 4);
+    memcpy(body, p, n);
+    if (queue_out(cl, h, hl + 4) != 0 || queue_out(cl, body, n) != 0) {
+        return -1;
+    }
+    return flush_out(cl);
+}
+
+static void connect_now(struct soak *s, struct soak_client *cl)
+{
+    struct sockaddr_in sa;
+    int one = 1;
+
+    cl->server = s->chans[cl->chan].home;
+    cl->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (cl->fd < 0) {
+        s->c.connect_failures++;
+        go_down(s, cl, 0.5);
+        return;
+    }
+    setsockopt(cl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)s->servers[cl->server].port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(cl->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 &&
+        errno != EINPROGRESS) {
+        s->c.connect_failures++;
+        go_down(s, cl, uniform(s, 0.1, 0.5));
+        return;
+    }
+    cl->state = CS_CONNECTING;
+    cl->next_event = soak_now() + 10.0; /* a connect that hangs */
+}
+
+static void connected(struct soak *s, struct soak_client *cl)
+{
+    char req[512];
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (getsockopt(cl->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
+        err != 0) {
+        s->c.connect_failures++;
+        go_down(s, cl, uniform(s, 0.1, 0.5));
+        return;
+    }
+    snprintf(req, sizeof(req),
+             "GET /app/app-key?protocol=7&client=soak&version=1.0 HTTP/1.1\r\n"
+             "Host: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+             "Connection: Upgrade\r\nSec-WebSocket-Key: "
+             "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+             s->servers[cl->server].port);
+    if (queue_out(cl, req, strlen(req)) != 0 || flush_out(cl) != 0) {
+        lost(s, cl);
+        return;
+    }
+    s->c.connects++;
+    cl->state = CS_UPGRADING;
+}
+
+/* @return -1 when the connection must end. */
+static int subscribe(struct soak *s, struct soak_client *cl)
+{
+    char frame[512], id[RESDELIV_ID_BUFSIZE];
+    int n;
+
+    if (cl->has_mark) {
+        resdeliv_id_format(&cl->mark, id, sizeof(id));
+        n = snprintf(frame, sizeof(frame),
+                     "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":"
+                     "\"%s\",\"last_event_id\":\"%s\"%s%s%s}}",
+                     s->chans[cl->chan].name, id,
+                     cl->mark_epoch[0] ? ",\"last_event_epoch\":\"" : "",
+                     cl->mark_epoch, cl->mark_epoch[0] ? "\"" : "");
+    } else {
+        n = snprintf(frame, sizeof(frame),
+                     "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":"
+                     "\"%s\"}}",
+                     s->chans[cl->chan].name);
+    }
+    cl->state = CS_SUBSCRIBING;
+    return queue_frame(cl, 1, frame, (size_t)n);
+}
+
+/* Read `_replay_id` / `_replay_epoch` of a data object. @return 1 when
+ * the id is there and valid. */
+static int data_position(const cJSON *d, struct resdeliv_id *id,
+                         const char **epoch)
+{
+    const cJSON *i = cJSON_GetObjectItemCaseSensitive(d, "_replay_id");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(d, "_replay_epoch");
+
+    *epoch = cJSON_IsString(e) ? e->valuestring : "";
+    return cJSON_IsString(i) &&
+           resdeliv_id_parse(i->valuestring, strlen(i->valuestring), id) ==
+               0;
+}
+
+/* Move the mark like the JavaScript client: a subscription position only
+ * when there is none; a message forward in its epoch, or to a new epoch. */
+static void observe(struct soak_client *cl, const struct resdeliv_id *id,
+                    const char *epoch, int from_subscribed)
+{
+    if (cl->has_mark) {
+        int same = cl->mark_epoch[0] == '\0' || epoch[0] == '\0' ||
+                   strcmp(cl->mark_epoch, epoch) == 0;
+        if (from_subscribed || (same && resdeliv_id_cmp(id, &cl->mark) <= 0)) {
+            return;
+        }
+    }
+    cl->has_mark = 1;
+    cl->mark = *id;
+    snprintf(cl->mark_epoch, sizeof(cl->mark_epoch), "%s", epoch);
+}
+
+static void on_subscribed(struct soak *s, struct soak_client *cl,
+                          const cJSON *d)
+{
+    struct resdeliv_id pos;
+    const char *epoch;
+
+    if (cl->state != CS_SUBSCRIBING) {
+        s->c.protocol_errors++;
+    }
+    s->c.subscriptions++;
+    cl->state = CS_LIVE;
+    cl->subscribed_at = soak_now();
+    if (s->draining) {
+        cl->next_event = cl->subscribed_at + 3600.0;
+    } else {
+        schedule_drop(s, cl, cl->subscribed_at);
+    }
+    if (data_position(d, &pos, &epoch)) {
+        soak_check_subscribed(s, cl, &pos, epoch);
+        observe(cl, &pos, epoch, 1);
+    }
+}
+
+static void on_tick(struct soak *s, struct soak_client *cl, const cJSON *d)
+{
+    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(d, "seq");
+    struct resdeliv_id id;
+    const char *epoch;
+
+    if (cl->state != CS_LIVE || !cJSON_IsNumber(seq) || seq->valuedouble < 1) {
+        s->c.protocol_errors++;
+        return;
+    }
+    if (data_position(d, &id, &epoch)) {
+        soak_check_message(s, cl, (uint64_t)seq->valuedouble, &id, epoch);
+        observe(cl, &id, epoch, 0);
+    } else {
+        soak_check_message(s, cl, (uint64_t)seq->valuedouble, NULL, "");
+    }
+}
+
+/* @return -1 when the connection must end. */
+static int on_text(struct soak *s, struct soak_client *cl, const char *text)
+{
+    cJSON *f = cJSON_Parse(text);
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(f, "event");
+    const cJSON *dv = cJSON_GetObjectItemCaseSensitive(f, "data");
+    const char *e = cJSON_IsString(ev) ? ev->valuestring : "";
+    cJSON *d = cJSON_IsString(dv) ? cJSON_Parse(dv->valuestring) : NULL;
+    int rc = 0;
+
+    if (strcmp(e, "pusher:connection_established") == 0 &&
+        cl->state == CS_WELCOME) {
+        rc = subscribe(s, cl);
+    } else if (strcmp(e, "pusher_internal:subscription_succeeded") == 0) {
+        on_subscribed(s, cl, d);
+    } else if (strcmp(e, "resdeliv:gap") == 0) {
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(d, "reason");
+        soak_check_gap(s, cl, cJSON_IsString(r) ? r->valuestring : "");
+    } else if (strcmp(e, "tick") == 0) {
+        on_tick(s, cl, d);
+    } else if (strcmp(e, "pusher:ping") == 0) {
+        static const char pong[] = "{\"event\":\"pusher:pong\",\"data\":{}}";
+        rc = queue_frame(cl, 1, pong, sizeof(pong) - 1);
+    } else if (strcmp(e, "pusher:error") == 0) {
+        s->c.pusher_errors++;
+        if (s->o.verbose) {
+            fprintf(stderr, "soak: client %d: %s\n", cl->index, text);
+        }
+    } else {
+        s->c.protocol_errors++;
+    }
+    cJSON_Delete(d);
+    cJSON_Delete(f);
+    return rc;
+}
+
+/* One complete frame at the start of cl->in: header and payload length.
+ * @return 1 when it is all there. */
+static int frame_ready(const struct soak_client *cl, size_t *h, size_t *len)
+{
+    const unsigned char *b = cl->in;
+
+    if (cl->in_len < 2) {
+        return 0;
+    }
+    *h = 2;
+    *len = b[1] & 0x7f;
+    if (*len == 126) {
+        *h = 4;
+        *len = cl->in_len >= 4 ? ((size_t)b[2] << 8) | b[3] : 0;
+    } else if (*len == 127) {
+        *h = 10;
+        *len = 0;
+        for (int i = 0; cl->in_len >= 10 && i < 8; i++) {
+            *len = (*len << 8) | b[2 + i];
+        }
+    }
+    return cl->in_len >= *h && cl->in_len - *h >= *len;
+}
+
+/* @return -1 when the connection must end. */
+static int take_frame(struct soak *s, struct soak_client *cl, size_t h,
+                      size_t len)
+{
+    int fin = cl->in[0] & 0x80, op = cl->in[0] & 0x0f;
+    const unsigned char *p = cl->in + h;
+
+    if (op == 8) {
+        return -1;
+    }
+    if (op == 9) {
+        return queue_frame(cl, 10, (const char *)p, len);
+    }
+    if (op == 0 || op == 1) {
+        char *m = realloc(cl->msg, cl->msg_len + len + 1);
+        if (m == NULL) {
+            return -1;
+        }
+        memcpy(m + cl->msg_len, p, len);
+        cl->msg = m;
+        cl->msg_len += len;
+        m[cl->msg_len] = '\0';
+        if (fin) {
+            cl->msg_len = 0;
+            return on_text(s, cl, m);
+        }
+    }
+    return 0;
+}
+
+/* Handle the buffered frames. @return -1 when the connection must end. */
+static int parse_frames(struct soak *s, struct soak_client *cl)
+{
+    size_t h, len, off = 0;
+    int rc = 0;
+
+    if (cl->state == CS_UPGRADING) {
+        unsigned char *end = memmem(cl->in, cl->in_len, "\r\n\r\n", 4);
+        if (end == NULL) {
+            return 0;
+        }
+        if (cl->in_len < 12 || memcmp(cl->in, "HTTP/1.1 101", 12) != 0) {
+            return -1;
+        }
+        off = (size_t)(end + 4 - cl->in);
+        cl->state = CS_WELCOME;
+    }
+    memmove(cl->in, cl->in + off, cl->in_len - off);
+    cl->in_len -= off;
+    while (rc == 0 && frame_ready(cl, &h, &len)) {
+        rc = take_frame(s, cl, h, len);
+        memmove(cl->in, cl->in + h + len, cl->in_len - h - len);
+        cl->in_len -= h + len;
+    }
+    return rc;
+}
+
+static void read_some(struct soak *s, struct soak_client *cl)
+{
+    size_t want = cl->mode == MODE_SLOW ? SLOW_READ_BYTES : READ_CHUNK;
+    ssize_t r;
+
+    if (cl->in_len + want > cl->in_cap) {
+        size_t cap = cl->in_len + want + READ_CHUNK;
+        unsigned char *b = realloc(cl->in, cap);
+        if (b == NULL) {
+            lost(s, cl);
+            return;
+        }
+        cl->in = b;
+        cl->in_cap = cap;
+    }
+    r = recv(cl->fd, cl->in + cl->in_len, want, MSG_DONTWAIT);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return;
+    }
+    if (r <= 0) {
+        lost(s, cl);
+        return;
+    }
+    cl->in_len += (size_t)r;
+    if (cl->mode == MODE_SLOW) {
+        cl->slow_next = soak_now() + SLOW_READ_EVERY;
+    }
+    if (parse_frames(s, cl) != 0) {
+        lost(s, cl);
+    }
+}
+
+short soak_client_events(const struct soak_client *cl, double now)
+{
+    short ev = 0;
+
+    if (cl->fd < 0 || cl->state == CS_HALF_OPEN) {
+        return 0;
+    }
+    if (cl->state == CS_CONNECTING) {
+        return POLLOUT;
+    }
+    if (cl->mode != MODE_SLOW || now >= cl->slow_next) {
+        ev |= POLLIN;
+    }
+    if (cl->out_len > 0) {
+        ev |= POLLOUT;
+    }
+    return ev;
+}
+
+void soak_client_io(struct soak *s, struct soak_client *cl, short revents)
+{
+    if (cl->state == CS_CONNECTING) {
+        if (revents & (POLLOUT | POLLERR | POLLHUP)) {
+            connected(s, cl);
+        }
+        return;
+    }
+    if ((revents & POLLOUT) && flush_out(cl) != 0) {
+        lost(s, cl);
+        return;
+    }
+    if (revents & (POLLIN | POLLERR | POLLHUP)) {
+        read_some(s, cl);
+    }
+}
+
+/* A drop at random: hard close, half-open, or slow reading. */
+static void drop(struct soak *s, struct soak_client *cl, double now)
+{
+    double r = soak_rand(s);
+
+    if (r < 0.4) {
+        s->c.drops_hard++;
+        go_down(s, cl, uniform(s, 0.1, 3.0));
+    } else if (r < 0.7) {
+        s->c.drops_half_open++;
+        cl->state = CS_HALF_OPEN;
+        cl->next_event = now + uniform(s, 0.5, 4.0);
+    } else {
+        s->c.slow_periods++;
+        cl->mode = MODE_SLOW;
+        cl->mode_until = now + uniform(s, 1.0, 4.0);
+        cl->slow_next = now;
+        schedule_drop(s, cl, cl->mode_until);
+    }
+}
+
+void soak_client_tick(struct soak *s, struct soak_client *cl, double now)
+{
+    if (cl->mode == MODE_SLOW && (now >= cl->mode_until || s->draining)) {
+        cl->mode = MODE_NORMAL;
+    }
+    if (cl->state == CS_HALF_OPEN && (now >= cl->next_event || s->draining)) {
+        /* Unread data makes close() send a reset: a hard end. */
+        go_down(s, cl, uniform(s, 0.0, 0.5));
+        return;
+    }
+    if (now < cl->next_event) {
+        return;
+    }
+    if (cl->state == CS_DOWN) {
+        connect_now(s, cl);
+    } else if (cl->state != CS_LIVE) {
+        /* Stuck in connect, upgrade or subscribe. */
+        s->c.connect_failures++;
+        go_down(s, cl, 0.2);
+    } else if (s->draining) {
+        cl->next_event = now + 3600.0;
+    } else {
+        drop(s, cl, now);
+    }
+}
