@@ -29,8 +29,9 @@ struct bsub {
     int sub_errors; /* pusher:error / subscription_error frames */
     int gaps;       /* resdeliv:gap frames */
     int got;        /* bench events in this run */
-    int next_n;     /* the n the next one must carry */
-    int bad;        /* out of order, duplicate or unparsable */
+    int bad;        /* id not above the previous one, or none */
+    uint64_t last_ms; /* the previous message's id */
+    uint64_t last_seq;
     int reached;    /* got the run's quota */
     char last_id[BS_ID_MAX];
     char epoch[BS_ID_MAX];
@@ -86,10 +87,11 @@ void bs_requests_free(struct bench *b);
 int bs_pub_open(struct bench *b, int n);
 void bs_pub_close(struct bench *b);
 
-/* Sets the goal (every subscriber of `watch` gets `want` messages numbered
- * from `first_n`) and resets the counters of a run. */
+/* Sets the goal (every subscriber of `watch` gets `want` messages, their
+ * ids increasing from above `after`, which may be NULL) and resets the
+ * counters of a run. */
 void bs_goal(struct bench *b, struct bsub **watch, size_t nwatch, int want,
-             int first_n);
+             const char *after);
 /* Starts the prepared requests (one per publisher connection) and runs
  * until every answer came and the goal is reached. @return 0 or -1. */
 int bs_run_publish(struct bench *b);

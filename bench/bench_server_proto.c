@@ -18,7 +18,6 @@
 #include <time.h>
 
 #define PAT_EVENT "\"event\":\""
-#define PAT_N "{\\\"n\\\":"
 #define PAT_ID "\\\"_replay_id\\\":\\\""
 #define PAT_EPOCH "\\\"_replay_epoch\\\":\\\""
 #define EV_SUCCEEDED "pusher_internal:subscription_succeeded"
@@ -71,16 +70,37 @@ static void take_ids(struct bsub *s, const char *text, const char *end)
     }
 }
 
+/* The id at `p` ("MS-SEQ") as two numbers; 0 when it is not one. */
+static int parse_id(const char *p, uint64_t *ms, uint64_t *seq)
+{
+    char *end = NULL;
+
+    if (p == NULL) {
+        return 0;
+    }
+    *ms = strtoull(p, &end, 10);
+    if (end == p || *end != '-') {
+        return 0;
+    }
+    p = end + 1;
+    *seq = strtoull(p, &end, 10);
+    return end != p;
+}
+
+/* Every message must carry an id above the previous one: with the count,
+ * that proves nothing was duplicated, reordered or lost. */
 static void on_bench_event(struct bench *b, struct bsub *s, const char *text,
                            size_t len)
 {
-    const char *np = find(text, len, PAT_N);
-    long n = np != NULL ? strtol(np, NULL, 10) : -1;
+    const char *idp = find(text, len, PAT_ID);
+    uint64_t ms = 0, seq = 0;
 
-    if (n != s->next_n) {
+    if (!parse_id(idp, &ms, &seq) || ms < s->last_ms ||
+        (ms == s->last_ms && seq <= s->last_seq)) {
         s->bad++;
     }
-    s->next_n = (int)n + 1;
+    s->last_ms = ms;
+    s->last_seq = seq;
     s->got++;
     if (s->track_ids) {
         take_ids(s, text, text + len);
@@ -338,7 +358,7 @@ void bs_pub_close(struct bench *b)
 /* --------------------------------------------------------------- runs */
 
 void bs_goal(struct bench *b, struct bsub **watch, size_t nwatch, int want,
-             int first_n)
+             const char *after)
 {
     b->watch = watch;
     b->nwatch = nwatch;
@@ -352,7 +372,10 @@ void bs_goal(struct bench *b, struct bsub **watch, size_t nwatch, int want,
         watch[i]->bad = 0;
         watch[i]->gaps = 0;
         watch[i]->reached = 0;
-        watch[i]->next_n = first_n;
+        watch[i]->last_ms = watch[i]->last_seq = 0;
+        if (after != NULL) {
+            parse_id(after, &watch[i]->last_ms, &watch[i]->last_seq);
+        }
     }
 }
 

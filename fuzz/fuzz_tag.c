@@ -13,8 +13,10 @@
  * must succeed. resdeliv_tag_into() must agree byte for byte.
  *
  * Where the two parsers read JSON differently nothing is compared: cJSON
- * takes every byte up to 0x20 as white space and reads a `\u` escape
- * without four hex digits, JSON refuses both; raw control bytes in strings
+ * takes every byte up to 0x20 as white space, reads a `\u` escape without
+ * four hex digits and skips a leading UTF-8 byte order mark (JSON refuses
+ * the first two and lets a reader refuse the third); raw control bytes in
+ * strings
  * are not JSON, and a NUL, raw or as `\u0000`, ends a cJSON name early, so
  * "_replay_id\u0000x" would look like a tag field. Tagging refuses nesting
  * deeper than RESDELIV_TAG_MAX_DEPTH, so the second rule stops there.
@@ -50,6 +52,9 @@ static int is_hex(char c)
 /* 1 when cJSON may accept text that JSON refuses (see the top comment). */
 static int cjson_lax(const char *text, size_t len)
 {
+    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+        return 1;
+    }
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
         if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {

@@ -3,8 +3,8 @@
  * @file plugin.h
  * The plugin ABI: how a host WebSocket server loads libresdeliv's delivery
  * (or any plugin written against this header) from a shared object and
- * drives it through a table of hooks, without compiling against the
- * library's other headers' functions.
+ * drives it through a table of hooks, so that the host never calls the
+ * library's log, replay or seam functions itself.
  *
  * A plugin `.so` exports one symbol, `resdeliv_plugin_entry`
  * (RESDELIV_PLUGIN_ENTRY_SYMBOL), of type resdeliv_plugin_entry_fn. The host

@@ -168,6 +168,8 @@ struct soak {
     double t0;
     int draining; /* no more drops; everyone reconnects */
     int publishing;
+    double credit; /* messages owed by the rate, not yet assigned */
+    int rr;        /* next channel to assign one to */
     uint64_t rng;
 };
 
