@@ -47,6 +47,8 @@ struct opts {
     int reps;
     int rate_msgs;
     int redis;
+    int replay; /* run the replay figures */
+    int fanout; /* run the fan-out figures */
 };
 
 /* One figure: its samples and their median. */
@@ -414,14 +416,17 @@ struct row {
 static void print_row(const struct row *r)
 {
     const struct fig *f = r->fig;
-    double ratio = r->base ? f->median / r->base->median : 1.0;
     const char *verdict =
-        r->target <= 0 ? "info" : (f->median <= r->target ? "ok" : "MISS");
+        r->target <= 0 ? "" : (f->median <= r->target ? "ok" : "MISS");
 
-    printf("%-24s %10.2f %-6s [%9.2f .. %9.2f]  %-22s %10.2f  %7.3f  %s\n",
-           f->name, f->median, f->unit, f->lo, f->hi,
-           r->base ? r->base->name : "-", r->base ? r->base->median : 0.0,
-           ratio, verdict);
+    printf("%-20s %10.2f %-5s [%9.2f .. %9.2f]", f->name, f->median, f->unit,
+           f->lo, f->hi);
+    if (r->base != NULL) {
+        printf("  %-18s %10.2f %8.3f %s\n", r->base->name, r->base->median,
+               f->median / r->base->median, verdict);
+    } else {
+        printf("\n");
+    }
 }
 
 static void print_result(const struct row *r)
@@ -440,8 +445,8 @@ static void print_result(const struct row *r)
 
 static void report(struct row *rows, size_t n, const struct fanout_figs *fo)
 {
-    printf("\n%-24s %17s [%9s .. %9s]  %-22s %10s  %7s\n", "figure", "median",
-           "fastest", "slowest", "baseline", "base med", "ratio");
+    printf("\n%-20s %16s [%9s .. %9s]  %-18s %10s %8s\n", "figure",
+           "median", "fastest", "slowest", "baseline", "its median", "ratio");
     for (size_t i = 0; i < n; i++) {
         if (rows[i].fig->n > 0) {
             settle(rows[i].fig);
@@ -472,7 +477,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
     o->reps = DEFAULT_REPS;
     o->rate_msgs = RATE_MSGS;
-    o->redis = 1;
+    o->redis = o->replay = o->fanout = 1;
     for (int i = 1; i < argc; i++) {
         char *end = NULL;
         if (strcmp(argv[i], "--quick") == 0) {
@@ -480,6 +485,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->rate_msgs = QUICK_RATE_MSGS;
         } else if (strcmp(argv[i], "--no-redis") == 0) {
             o->redis = 0;
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            i++;
+            o->replay = strcmp(argv[i], "replay") == 0;
+            o->fanout = strcmp(argv[i], "fanout") == 0;
+            if (!o->replay && !o->fanout) {
+                fprintf(stderr, "bench-server: --only replay|fanout\n");
+                return 2;
+            }
         } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
             o->reps = (int)strtol(argv[++i], &end, 10);
             if (*end != '\0' || o->reps < 1 || o->reps > MAX_REPS - 1) {
@@ -496,7 +509,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
     }
     if (o->server == NULL) {
         fprintf(stderr, "usage: bench-server RESDELIV-SERVER [--reps N] "
-                        "[--quick] [--no-redis]\n");
+                        "[--quick] [--no-redis] [--only replay|fanout]\n");
         return 2;
     }
     return 0;
@@ -553,9 +566,9 @@ int main(int argc, char **argv)
     printf("libresdeliv %s server benchmark: %s, median of %d repetitions "
            "(after one warm-up), loopback\n",
            resdeliv_version(), o.server, o.reps);
-    rc = run_replay(&o, "memory", &mem);
-    rc = rc == 0 && o.redis ? run_redis(&o, &red) : rc;
-    rc = rc == 0 ? run_fanout(&o, &fo) : rc;
+    rc = o.replay ? run_replay(&o, "memory", &mem) : 0;
+    rc = rc == 0 && o.replay && o.redis ? run_redis(&o, &red) : rc;
+    rc = rc == 0 && o.fanout ? run_fanout(&o, &fo) : rc;
     report(rows, sizeof(rows) / sizeof(rows[0]), &fo);
     return rc == 0 ? 0 : 1;
 }

@@ -91,7 +91,7 @@ show_new() {
     shown=$(cat "$tmp/$name.shown" 2>/dev/null || echo 0)
     total=$(wc -l <"$1")
     sed -n "$((shown + 1)),${total}p" "$1" |
-        sed -e 's/ {"n":\([0-9]*\),"_replay_id".*/  n=\1/' \
+        sed -e 's/ *{"n":\([0-9]*\),"_replay_id".*/ n=\1/' \
             -e "s/^/    $name | /"
     echo "$total" >"$tmp/$name.shown"
 }
@@ -114,6 +114,7 @@ start_client() {
     name=$1
     channel=$2
     shift 2
+    : >"$tmp/$name.out"
     "$bin/resdeliv-client" --port "$port" --channel "$channel" "$@" \
         >"$tmp/$name.out" 2>&1 &
     client_pids="$client_pids $!"
@@ -158,6 +159,7 @@ cat >"$tmp/config.json" <<'EOF'
 {"connection": "memory",
  "retention": {"default_max_messages": 1000, "per_channel": {"ticker": 5}}}
 EOF
+: >"$tmp/server.out"
 "$bin/resdeliv-server" --port 0 --config "$tmp/config.json" \
     >"$tmp/server.out" 2>"$tmp/server.err" &
 server_pid=$!
@@ -184,6 +186,8 @@ wait_for "$tmp/alice.out" '^subscribed ' 1
 publish orders order 1 3
 wait_for "$tmp/alice.out" '^dropped ' 1
 show_new "$tmp/alice.out"
+echo "    (each message's data carries its id and its log's epoch:"
+echo "     $(sed -n 's/^live .* \({"n":1,.*\)$/\1/p' "$tmp/alice.out"))"
 
 heading "2. alice's connection drops (no close frame); 3 more orders go out"
 publish orders order 4 3

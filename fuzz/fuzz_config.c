@@ -36,8 +36,7 @@ static int rules_same(const struct resdeliv_config *a,
     }
     for (size_t i = 0; i < a->per_channel_count; i++) {
         if (!str_same(a->per_channel[i].pattern, b->per_channel[i].pattern) ||
-            a->per_channel[i].max_messages !=
-                b->per_channel[i].max_messages) {
+            a->per_channel[i].max_messages != b->per_channel[i].max_messages) {
             return 0;
         }
     }
@@ -56,8 +55,7 @@ static int config_same(const struct resdeliv_config *a,
            a->on_log_failure == b->on_log_failure &&
            a->gap_notice == b->gap_notice &&
            a->replay_batch_size == b->replay_batch_size &&
-           a->replay_max_messages == b->replay_max_messages &&
-           rules_same(a, b);
+           a->replay_max_messages == b->replay_max_messages && rules_same(a, b);
 }
 
 static void check_accepted(const struct resdeliv_config *cfg)

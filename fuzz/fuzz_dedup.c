@@ -32,8 +32,8 @@ struct model {
 
 static void fail(const char *what, size_t op, const struct resdeliv_id *id)
 {
-    fprintf(stderr, "fuzz_dedup: %s at operation %zu, id %llu-%llu\n", what,
-            op, (unsigned long long)id->ms, (unsigned long long)id->seq);
+    fprintf(stderr, "fuzz_dedup: %s at operation %zu, id %llu-%llu\n", what, op,
+            (unsigned long long)id->ms, (unsigned long long)id->seq);
     abort();
 }
 

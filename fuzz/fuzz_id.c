@@ -51,8 +51,8 @@ static void check_formats(const struct resdeliv_id *id, const uint8_t *data,
         fail("formatted id does not parse back to itself", data, size);
     }
     if (resdeliv_id_format(id, small, (size_t)n) != RESDELIV_ENOSPC) {
-        fail("format into a buffer without room for the NUL succeeded",
-             data, size);
+        fail("format into a buffer without room for the NUL succeeded", data,
+             size);
     }
     if (!has_leading_zero((const char *)data, size) &&
         ((size_t)n != size || memcmp(buf, data, size) != 0)) {

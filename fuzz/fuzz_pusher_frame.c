@@ -56,18 +56,16 @@ static void round_trip(const struct resdeliv_pusher_frame *f)
         return; /* the builder may refuse what a client may send */
     }
     if (built_len <= RESDELIV_PUSHER_MAX_FRAME) {
-        rc = resdeliv_pusher_parse_frame(built, built_len, &g, err,
-                                         sizeof(err));
+        rc =
+            resdeliv_pusher_parse_frame(built, built_len, &g, err, sizeof(err));
         if (rc != 0) {
             fail("built frame does not parse", err);
         }
-        if (!str_same(f->event, g.event) ||
-            !str_same(f->channel, g.channel)) {
+        if (!str_same(f->event, g.event) || !str_same(f->channel, g.channel)) {
             fail("event or channel changed in a round trip", built);
         }
-        if (f->data != NULL &&
-            (g.data == NULL || g.data_len != f->data_len ||
-             memcmp(g.data, f->data, f->data_len) != 0)) {
+        if (f->data != NULL && (g.data == NULL || g.data_len != f->data_len ||
+                                memcmp(g.data, f->data, f->data_len) != 0)) {
             fail("data changed in a round trip", built);
         }
     }
@@ -102,8 +100,7 @@ static void fuzz_subscribe(const char *text, size_t size)
 {
     struct resdeliv_pusher_subscribe s = {0};
     char err[256] = "";
-    int rc =
-        resdeliv_pusher_parse_subscribe(text, size, &s, err, sizeof(err));
+    int rc = resdeliv_pusher_parse_subscribe(text, size, &s, err, sizeof(err));
 
     if (rc == 0) {
         if (s.channel == NULL ||

@@ -16,10 +16,10 @@
  * takes every byte up to 0x20 as white space, reads a `\u` escape without
  * four hex digits and skips a leading UTF-8 byte order mark (JSON refuses
  * the first two and lets a reader refuse the third); raw control bytes in
- * strings
- * are not JSON, and a NUL, raw or as `\u0000`, ends a cJSON name early, so
- * "_replay_id\u0000x" would look like a tag field. Tagging refuses nesting
- * deeper than RESDELIV_TAG_MAX_DEPTH, so the second rule stops there.
+ * strings are not JSON, and a NUL, raw or as `\u0000`, ends a cJSON name
+ * early, so "_replay_id\u0000x" would look like a tag field. Tagging
+ * refuses nesting deeper than RESDELIV_TAG_MAX_DEPTH, so the second rule
+ * stops there.
  */
 #include <resdeliv/resdeliv.h>
 
@@ -201,8 +201,7 @@ static void check_into(const char *text, size_t size, const char *epoch,
     n = resdeliv_tag_into(text, size, ID_FIELD, EPOCH_FIELD, &tag_id, epoch,
                           buf, out_len);
     if (n != RESDELIV_ENOSPC) {
-        fail("resdeliv_tag_into() wrote into a buffer that is too small",
-             out);
+        fail("resdeliv_tag_into() wrote into a buffer that is too small", out);
     }
     free(buf);
 }

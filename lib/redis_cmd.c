@@ -601,62 +601,82 @@ static int same_run(const struct resdeliv_append_item *a,
 
 static size_t align_up(size_t n)
 {
-    size_t a = sizeof(max_align_t);
-    return (n + a - 1) / a * a;
+    return (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) *
+           sizeof(max_align_t);
 }
 
-/* Offsets of the block's arrays: groups, results, order, queue, replies,
- * argv, len, refs, then key bytes. */
+/* One block: groups, results, order, queue, replies, argv, len, refs,
+ * then the key bytes. */
 static int batch_alloc(struct resdeliv__redis_batch *b, size_t n,
-                       size_t key_bytes, struct item_ref **refs,
-                       char **keys)
+                       size_t key_bytes, struct item_ref **refs, char **keys)
 {
-    size_t off[9];
-    size_t sz[8] = {n * sizeof(*b->groups),  n * sizeof(*b->results),
-                    n * sizeof(size_t),      2 * n * sizeof(size_t),
-                    2 * n * sizeof(redisReply *), 11 * n * sizeof(char *),
+    size_t sz[8] = {n * sizeof(*b->groups), n * sizeof(*b->results),
+                    n * sizeof(size_t),     2 * n * sizeof(size_t),
+                    2 * n * sizeof(void *), 11 * n * sizeof(char *),
                     11 * n * sizeof(size_t), n * sizeof(struct item_ref)};
+    void **at[8] = {(void **)&b->groups, (void **)&b->results,
+                    (void **)&b->order,  (void **)&b->queue,
+                    (void **)&b->replies, (void **)&b->argv,
+                    (void **)&b->len,    (void **)refs};
+    size_t total = key_bytes + 1;
     char *p;
 
-    off[0] = 0;
     for (int i = 0; i < 8; i++) {
-        off[i + 1] = off[i] + align_up(sz[i]);
+        total += align_up(sz[i]);
     }
-    p = calloc(1, off[8] + key_bytes + 1);
+    b->block = p = calloc(1, total);
     if (p == NULL) {
         return RESDELIV_ENOMEM;
     }
-    b->block = p;
-    b->groups = (void *)(p + off[0]);
-    b->results = (void *)(p + off[1]);
-    b->order = (void *)(p + off[2]);
-    b->queue = (void *)(p + off[3]);
-    b->replies = (void *)(p + off[4]);
-    b->argv = (void *)(p + off[5]);
-    b->len = (void *)(p + off[6]);
-    *refs = (void *)(p + off[7]);
-    *keys = p + off[8];
+    for (int i = 0; i < 8; i++) {
+        *at[i] = p;
+        p += align_up(sz[i]);
+    }
+    *keys = p;
     return 0;
 }
 
 /* Start group g at slot k: its keys, built once, and its epoch token. */
-static int group_open(struct resdeliv__redis_batch *b, size_t g, size_t k,
-                      size_t arg0, char **keys, const char *prefix,
-                      size_t prefix_len, const char *app, size_t app_len,
+static int group_open(struct resdeliv__redis_batch *b, size_t k, size_t arg0,
+                      char **keys, const char *prefix, size_t prefix_len,
+                      const char *app, size_t app_len,
                       const struct resdeliv_append_item *it,
                       struct resdeliv__redis_epochs *pool)
 {
-    struct resdeliv__redis_group *grp = &b->groups[g];
+    struct resdeliv__redis_group *grp = &b->groups[b->ngroups++];
     size_t kn = key_len(prefix, prefix_len, app, app_len, it->channel,
                         it->channel_len);
 
     grp->first = k;
-    grp->count = 0;
     grp->arg0 = arg0;
     keys_write(*keys, *keys + kn + 1, kn, prefix, prefix_len, app, app_len,
                it->channel, it->channel_len, &grp->keys);
     *keys += 2 * kn + 1 + sizeof(":epoch");
     return resdeliv__redis_epoch_take(pool, grp->new_epoch);
+}
+
+/* Bytes of the keys of every group, bounded by one key per item (the
+ * length is computed again only where the channel changes). */
+static size_t keys_bytes(const char *prefix, size_t prefix_len,
+                         const char *app, size_t app_len,
+                         const struct resdeliv_append_item *items, size_t n,
+                         int *uniform)
+{
+    size_t one = 0;
+    size_t total = 0;
+
+    *uniform = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || !same_run(&items[i - 1], &items[i])) {
+            one = 2 * key_len(prefix, prefix_len, app, app_len,
+                              items[i].channel, items[i].channel_len) +
+                  1 + sizeof(":epoch");
+            /* A change after the first item: a sort is needed. */
+            *uniform = i == 0;
+        }
+        total += one;
+    }
+    return total;
 }
 
 int resdeliv__redis_batch_init(struct resdeliv__redis_batch *b,
@@ -667,20 +687,15 @@ int resdeliv__redis_batch_init(struct resdeliv__redis_batch *b,
 {
     struct item_ref *refs;
     char *keys;
-    size_t key_bytes = 0;
     size_t arg = 0;
+    int uniform;
     int rc = 0;
 
     memset(b, 0, sizeof(*b));
-    if (n > SIZE_MAX / 4096) {
-        return RESDELIV_ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        key_bytes += 2 * key_len(prefix, prefix_len, app, app_len,
-                                 items[i].channel, items[i].channel_len) +
-                     1 + sizeof(":epoch");
-    }
-    if (batch_alloc(b, n, key_bytes, &refs, &keys) != 0) {
+    if (n > SIZE_MAX / 4096 ||
+        batch_alloc(b, n, keys_bytes(prefix, prefix_len, app, app_len, items,
+                                     n, &uniform),
+                    &refs, &keys) != 0) {
         return RESDELIV_ENOMEM;
     }
     b->n = n;
@@ -688,15 +703,15 @@ int resdeliv__redis_batch_init(struct resdeliv__redis_batch *b,
         refs[i].it = &items[i];
         refs[i].idx = i;
     }
-    if (n > 1) {
+    if (!uniform) {
         qsort(refs, n, sizeof(*refs), ref_cmp);
     }
     for (size_t k = 0; k < n && rc == 0; k++) {
         b->order[k] = refs[k].idx;
         if (k == 0 || !same_run(refs[k - 1].it, refs[k].it) ||
             b->groups[b->ngroups - 1].count == RESDELIV__REDIS_GROUP_MAX) {
-            rc = group_open(b, b->ngroups++, k, arg, &keys, prefix,
-                            prefix_len, app, app_len, refs[k].it, pool);
+            rc = group_open(b, k, arg, &keys, prefix, prefix_len, app,
+                            app_len, refs[k].it, pool);
             arg += 9;
         }
         b->groups[b->ngroups - 1].count++;

@@ -1095,6 +1095,75 @@ START_TEST(ten_thousand_in_flight)
 }
 END_TEST
 
+/* ---- batches ---- */
+
+struct batch_seen {
+    size_t calls;
+    int status;
+    size_t n;
+    struct resdeliv_append_result res[8];
+};
+
+static void on_batch_seen(void *arg, int status,
+                          const struct resdeliv_append_result *res, size_t n)
+{
+    struct batch_seen *b = arg;
+
+    b->calls++;
+    b->status = status;
+    b->n = n;
+    memcpy(b->res, res, (n < 8 ? n : 8) * sizeof(*res));
+}
+
+/* A batch of two logs whose script the server forgot: each log's call is
+ * sent again with EVAL, and the results keep the items' order. */
+START_TEST(script_flushed_batch)
+{
+    static const char *const chans[6] = {"x", "y", "x", "y", "x", "x"};
+    struct resdeliv_append_item items[6];
+    struct batch_seen b;
+    struct tloop *l;
+    resdeliv_store *st;
+    redisContext *c;
+    redisReply *r;
+
+    SKIP_UNLESS_KIND(kinds[_i]);
+    l = tloop_new(kinds[_i]);
+    st = async_or_fail(srv.url, l);
+    ck_assert_int_eq(append_until_ok(l, st, "sfb"), 0);
+    c = redisConnect("127.0.0.1", srv.port);
+    ck_assert(c != NULL && c->err == 0);
+    r = redisCommand(c, "SCRIPT FLUSH");
+    ck_assert_ptr_nonnull(r);
+    freeReplyObject(r);
+    for (size_t i = 0; i < 6; i++) {
+        items[i] = (struct resdeliv_append_item){
+            chans[i], 1, "ev", 2, "{}", 2, {100, 0}, 0, 0};
+    }
+    memset(&b, 0, sizeof(b));
+    ck_assert_int_eq(resdeliv_store_append(st, "sfb", 3, items, 6,
+                                           on_batch_seen, &b),
+                     0);
+    ck_assert_int_eq(tloop_until(l, &b.calls, 1, 5000), 0);
+    ck_assert_int_eq(b.status, 0);
+    ck_assert_uint_eq(b.n, 6);
+    for (size_t i = 0; i < 6; i++) {
+        ck_assert_int_eq(b.res[i].status, 0);
+        for (size_t j = 0; j < i; j++) {
+            if (chans[j] == chans[i]) {
+                ck_assert_int_lt(resdeliv_id_cmp(&b.res[j].id, &b.res[i].id),
+                                 0);
+                ck_assert_str_eq(b.res[j].epoch, b.res[i].epoch);
+            }
+        }
+    }
+    ck_assert_str_ne(b.res[0].epoch, b.res[1].epoch);
+    redisFree(c);
+    resdeliv_store_free(st);
+    tloop_free(l);
+}
+END_TEST
+
 static Suite *redis_async_suite(void)
 {
     Suite *s = suite_create("redis");
@@ -1122,6 +1191,9 @@ static Suite *redis_async_suite(void)
     tc = tcase_create("lifetime");
     tcase_add_loop_test(tc, free_with_ops_in_flight, 0, NKINDS);
     tcase_add_loop_test(tc, free_from_a_callback, 0, NKINDS);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("batch");
+    tcase_add_loop_test(tc, script_flushed_batch, 0, NKINDS);
     suite_add_tcase(s, tc);
     tc = tcase_create("load");
     tcase_add_loop_test(tc, ten_thousand_in_flight, 0, NKINDS);

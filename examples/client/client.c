@@ -18,9 +18,10 @@
  * subscription succeeded; later ones are "live".
  *
  * The WebSocket side is ws.c, a minimal client over a plain TCP socket;
- * JSON is read with resdeliv_pusher_parse_frame() and a small scanner for
- * the few top-level members a client needs.
+ * json.c reads the few top-level JSON members a client needs. libresdeliv
+ * parses and compares the ids and runs the dedup window.
  */
+#include "json.h"
 #include "ws.h"
 
 #include <resdeliv/resdeliv.h>
@@ -60,6 +61,14 @@ struct client {
     long events, replayed, duplicates, gaps, untagged;
 };
 
+/* A frame from the server: {"event":...,"channel":...,"data":"<JSON>"}. */
+struct frame {
+    char event[128];
+    char channel[256]; /* "" when absent */
+    char *data;        /* the data text (a string's content unescaped) */
+    size_t data_len;
+};
+
 /* What ended a connection. */
 enum session_end { END_DONE, END_DROP, END_LOST, END_NO_CONNECT, END_FATAL };
 
@@ -84,106 +93,41 @@ static void say(const struct client *c, const char *fmt, ...)
 
 /* ------------------------------------------------------------- JSON */
 
-static const char *skip_ws(const char *p, const char *end)
+/* One member, a string's escapes undone. @return as json_member(). */
+static int take_member(const char *text, size_t len, const char *name,
+                       char *out, size_t size, size_t *out_len)
 {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
-        p++;
-    }
-    return p;
-}
+    int rc = json_member(text, len, name, out, size);
 
-/* `p` at an opening quote: the byte after the closing one, or NULL. */
-static const char *skip_string(const char *p, const char *end)
-{
-    for (p++; p < end; p++) {
-        if (*p == '\\') {
-            p++;
-        } else if (*p == '"') {
-            return p + 1;
-        }
-    }
-    return NULL;
-}
-
-/* Past one value (string, number, literal, object, array): at the ',' or
- * '}' that follows it, or NULL when the text ends first. */
-static const char *skip_value(const char *p, const char *end)
-{
-    int depth = 0;
-
-    while (p < end) {
-        if (*p == '"') {
-            p = skip_string(p, end);
-            if (p == NULL) {
-                return NULL;
-            }
-            continue;
-        }
-        if (*p == '{' || *p == '[') {
-            depth++;
-        } else if (*p == '}' || *p == ']') {
-            if (depth == 0) {
-                return p;
-            }
-            depth--;
-        } else if (*p == ',' && depth == 0) {
-            return p;
-        }
-        p++;
-    }
-    return NULL;
-}
-
-/* Copy the top-level member `name` of the JSON object `obj` into `out`: a
- * string's content without the quotes (escapes left as they are), any
- * other value as its text. @return 1 found, 0 absent, -1 malformed or
- * longer than `size`. */
-static int json_member(const char *obj, size_t len, const char *name,
-                       char *out, size_t size)
-{
-    const char *end = obj + len, *p = skip_ws(obj, end);
-    size_t nlen = strlen(name);
-
-    if (p == end || *p++ != '{') {
+    *out_len = rc > 0 ? strlen(out) : 0;
+    if (rc == 2 && json_unescape(out, out_len) != 0) {
         return -1;
     }
-    for (;;) {
-        const char *key, *kend, *v, *vend;
-        p = skip_ws(p, end);
-        if (p < end && *p == '}') {
-            return 0;
-        }
-        if (p == end || *p != '"' || (kend = skip_string(p, end)) == NULL) {
-            return -1;
-        }
-        key = p + 1;
-        p = skip_ws(kend, end);
-        if (p == end || *p++ != ':') {
-            return -1;
-        }
-        v = skip_ws(p, end);
-        if ((vend = skip_value(v, end)) == NULL) {
-            return -1;
-        }
-        p = vend + (*vend == ',');
-        while (vend > v && (vend[-1] == ' ' || vend[-1] == '\n' ||
-                            vend[-1] == '\t' || vend[-1] == '\r')) {
-            vend--;
-        }
-        if ((size_t)(kend - 1 - key) != nlen || memcmp(key, name, nlen) != 0) {
-            continue;
-        }
-        if (vend - v >= 2 && *v == '"') {
-            v++;
-            vend--;
-        }
-        if ((size_t)(vend - v) >= size) {
-            return -1;
-        }
-        memcpy(out, v, (size_t)(vend - v));
-        out[vend - v] = '\0';
-        return 1;
+    return rc;
+}
+
+/* Parse a frame; free f->data after. @return 0, or -1 when it is not a
+ * Pusher frame (no "event" string, bad JSON) or memory ran out. */
+static int frame_parse(const char *text, size_t len, struct frame *f)
+{
+    size_t n;
+
+    memset(f, 0, sizeof(*f));
+    f->data = malloc(len + 1);
+    if (f->data == NULL) {
+        return -1;
     }
+    f->data[0] = '\0';
+    if (take_member(text, len, "event", f->event, sizeof(f->event), &n) !=
+            2 ||
+        take_member(text, len, "channel", f->channel, sizeof(f->channel),
+                    &n) < 0 ||
+        take_member(text, len, "data", f->data, len + 1, &f->data_len) < 0) {
+        free(f->data);
+        f->data = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 /* The id and epoch a message's data carries. @return 0 when the id is
@@ -193,12 +137,12 @@ static int read_tag(const char *data, size_t len, struct resdeliv_id *id,
 {
     char text[RESDELIV_ID_BUFSIZE];
 
-    if (json_member(data, len, "_replay_id", text, sizeof(text)) != 1 ||
+    if (json_member(data, len, "_replay_id", text, sizeof(text)) != 2 ||
         resdeliv_id_parse(text, strlen(text), id) != 0) {
         return -1;
     }
     if (json_member(data, len, "_replay_epoch", epoch,
-                    RESDELIV_EPOCH_BUFSIZE) != 1 ||
+                    RESDELIV_EPOCH_BUFSIZE) != 2 ||
         resdeliv_epoch_check(epoch, strlen(epoch)) != 0) {
         epoch[0] = '\0';
     }
@@ -254,8 +198,12 @@ static void on_subscribed(struct client *c, const char *data, size_t len)
         return;
     }
     resdeliv_id_format(&pos, text, sizeof(text));
-    say(c, "subscribed %s position %s epoch %s", c->opt->channel, text,
-        epoch[0] ? epoch : "(none)");
+    if (resdeliv_id_is_zero(&pos)) {
+        say(c, "subscribed %s (no history yet)", c->opt->channel);
+    } else {
+        say(c, "subscribed %s position %s epoch %s", c->opt->channel, text,
+            epoch[0] ? epoch : "(none)");
+    }
     c->head = pos;
     snprintf(c->head_epoch, sizeof(c->head_epoch), "%s", epoch);
     if (!c->resumed && !resdeliv_id_is_zero(&pos) && epoch[0]) {
@@ -285,10 +233,10 @@ static int is_replayed(const struct client *c, const struct resdeliv_id *id,
 
 /* A message on the channel: deliver it unless it was seen already. */
 static enum step on_message(struct client *c,
-                            const struct resdeliv_pusher_frame *f)
+                            const struct frame *f)
 {
     char epoch[RESDELIV_EPOCH_BUFSIZE], text[RESDELIV_ID_BUFSIZE];
-    const char *data = f->data != NULL ? f->data : "";
+    const char *data = f->data;
     struct resdeliv_id id, zero = {0, 0};
     int replayed;
 
@@ -328,45 +276,80 @@ static enum step on_message(struct client *c,
 
 static enum step on_frame(struct client *c, const char *text, size_t len)
 {
-    struct resdeliv_pusher_frame f;
-    char err[128];
+    struct frame f;
     enum step st = STEP_GO_ON;
 
-    if (resdeliv_pusher_parse_frame(text, len, &f, err, sizeof(err)) != 0) {
-        say(c, "error unreadable frame: %s", err);
+    if (frame_parse(text, len, &f) != 0) {
+        printf("error unreadable frame: %.80s\n", text);
         return STEP_GO_ON;
     }
     if (strcmp(f.event, "pusher:ping") == 0) {
         send_text(c, "{\"event\":\"pusher:pong\",\"data\":{}}");
     } else if (strcmp(f.event, "pusher:error") == 0) {
-        say(c, "error %s", f.data != NULL ? f.data : "");
-    } else if (f.channel == NULL || strcmp(f.channel, c->opt->channel) != 0) {
+        say(c, "error %s", f.data);
+    } else if (strcmp(f.channel, c->opt->channel) != 0) {
         /* Other frames are not this client's business. */
     } else if (strcmp(f.event, "pusher:subscription_error") == 0) {
-        printf("error subscription refused: %s\n", f.data ? f.data : "");
+        printf("error subscription refused: %s\n", f.data);
         st = STEP_FATAL;
     } else if (strcmp(f.event, "pusher_internal:subscription_succeeded") ==
                0) {
-        on_subscribed(c, f.data != NULL ? f.data : "{}", f.data_len);
+        on_subscribed(c, f.data, f.data_len);
     } else if (strcmp(f.event, RESDELIV_GAP_EVENT) == 0) {
-        on_gap(c, f.data != NULL ? f.data : "{}", f.data_len);
+        on_gap(c, f.data, f.data_len);
     } else if (strncmp(f.event, "pusher", 6) != 0) {
         st = on_message(c, &f);
     }
-    resdeliv_pusher_frame_clear(&f);
+    free(f.data);
     return st;
 }
 
 /* ----------------------------------------------------------- session */
 
-/* Open the WebSocket and read pusher:connection_established. */
-static int connect_app(struct client *c)
+/* Pusher's close codes 4000-4099 mean "do not reconnect": the app key is
+ * unknown, the app disabled, the protocol version wrong. */
+static int refused_for_good(long code)
 {
-    char path[256], err[256], sid[64] = "?", timeout[16];
-    struct resdeliv_pusher_frame f;
+    return code >= 4000 && code <= 4099;
+}
+
+/* The first frame: pusher:connection_established, or a pusher:error.
+ * @return END_DONE when established, else why not. */
+static enum session_end established(struct client *c,
+                                    const struct frame *f)
+{
+    char sid[64] = "?", num[16] = "";
+    const char *data = f->data_len > 0 ? f->data : "{}";
+
+    if (strcmp(f->event, "pusher:connection_established") == 0) {
+        json_member(data, strlen(data), "socket_id", sid, sizeof(sid));
+        if (json_member(data, strlen(data), "activity_timeout", num,
+                        sizeof(num)) > 0 &&
+            atol(num) > 0 && atol(num) < 3600) {
+            c->activity_timeout_s = atol(num);
+        }
+        say(c, "connected socket_id %s", sid);
+        return END_DONE;
+    }
+    printf("error %s %s\n", f->event, data);
+    if (strcmp(f->event, "pusher:error") == 0 &&
+        json_member(data, strlen(data), "code", num, sizeof(num)) > 0 &&
+        refused_for_good(atol(num))) {
+        printf("error the server refused the connection: not reconnecting\n");
+        return END_FATAL;
+    }
+    return END_NO_CONNECT;
+}
+
+/* Open the WebSocket and read pusher:connection_established.
+ * @return END_DONE when connected, END_NO_CONNECT or END_FATAL. */
+static enum session_end connect_app(struct client *c)
+{
+    char path[256], err[256];
+    struct frame f;
+    enum session_end end = END_NO_CONNECT;
     char *text = NULL;
     size_t len = 0;
-    int rc;
 
     snprintf(path, sizeof(path),
              "/app/%s?protocol=7&client=resdeliv-client&version=%s",
@@ -374,30 +357,21 @@ static int connect_app(struct client *c)
     if (ws_open(&c->ws, (int)c->opt->port, path, CONNECT_TIMEOUT_MS, err,
                 sizeof(err)) != 0) {
         printf("error %s\n", err);
-        return -1;
+        return END_NO_CONNECT;
     }
-    rc = ws_recv(&c->ws, CONNECT_TIMEOUT_MS, &text, &len) == 1
-             ? resdeliv_pusher_parse_frame(text, len, &f, NULL, 0)
-             : -1;
-    free(text);
-    if (rc == 0 && strcmp(f.event, "pusher:connection_established") == 0 &&
-        f.data != NULL) {
-        json_member(f.data, f.data_len, "socket_id", sid, sizeof(sid));
-        if (json_member(f.data, f.data_len, "activity_timeout", timeout,
-                        sizeof(timeout)) == 1 &&
-            atol(timeout) > 0) {
-            c->activity_timeout_s = atol(timeout);
-        }
-        say(c, "connected socket_id %s", sid);
+    if (ws_recv(&c->ws, CONNECT_TIMEOUT_MS, &text, &len) != 1) {
+        printf("error no pusher:connection_established\n");
+    } else if (frame_parse(text, len, &f) != 0) {
+        printf("error unreadable first frame: %.80s\n", text);
     } else {
-        printf("error no pusher:connection_established%s%s\n",
-               rc == 0 ? ", got " : "", rc == 0 ? f.event : "");
-        rc = -1;
+        end = established(c, &f);
+        free(f.data);
     }
-    if (rc == 0) {
-        resdeliv_pusher_frame_clear(&f);
+    free(text);
+    if (end != END_DONE) {
+        ws_drop(&c->ws);
     }
-    return rc == 0 ? 0 : -1;
+    return end;
 }
 
 /* Read until the connection ends or the client is done with it. Quiet
@@ -418,9 +392,17 @@ static enum session_end read_loop(struct client *c)
             continue;
         }
         if (rc <= 0) {
-            say(c, "lost the connection (%s %d)",
-                c->ws.close_code ? "close code" : "no close frame",
-                c->ws.close_code);
+            if (c->ws.close_code != 0) {
+                say(c, "lost the connection (close code %d)",
+                    c->ws.close_code);
+            } else {
+                say(c, "lost the connection (no close frame)");
+            }
+            if (refused_for_good(c->ws.close_code)) {
+                printf("error the server closed with %d: not reconnecting\n",
+                       c->ws.close_code);
+                return END_FATAL;
+            }
             return END_LOST;
         }
         pinged = 0;
@@ -443,8 +425,9 @@ static enum session_end session(struct client *c)
     enum session_end end;
 
     c->activity_timeout_s = 120;
-    if (connect_app(c) != 0) {
-        return END_NO_CONNECT;
+    end = connect_app(c);
+    if (end != END_DONE) {
+        return end;
     }
     if (subscribe(c) != 0) {
         ws_drop(&c->ws);
@@ -484,7 +467,8 @@ static int run(struct client *c)
             return 1;
         }
         if (end == END_DROP) {
-            say(c, "dropped the connection after %ld messages", c->events);
+            say(c, "dropped the connection after %ld message%s", c->events,
+                c->events == 1 ? "" : "s");
         }
         failures = end == END_NO_CONNECT ? failures + 1 : 0;
         if (failures >= MAX_CONNECT_FAILURES) {
@@ -620,8 +604,8 @@ int main(int argc, char **argv)
         return 1;
     }
     rc = run(&c);
-    printf("done %ld messages (%ld replayed, %ld untagged), %ld duplicates "
-           "dropped, %ld gaps\n",
+    printf("done messages=%ld replayed=%ld untagged=%ld duplicates=%ld "
+           "gaps=%ld\n",
            c.events, c.replayed, c.untagged, c.duplicates, c.gaps);
     resdeliv_dedup_free(c.seen);
     return rc;

@@ -545,6 +545,14 @@ int resdeliv_lws_receive(resdeliv_lws *rl, struct lws *wsi,
     if (c == NULL || c->closing) {
         return 0;
     }
+    /* The Pusher protocol is JSON text; a binary message is refused
+     * rather than read as text (RFC 6455 7.4.1: 1003). */
+    if (lws_frame_is_binary(wsi)) {
+        request_close(rl, c, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+                      "binary messages are not supported");
+        c->rx_len = 0;
+        return 0;
+    }
     if (c->rx_len + len > rl->max_frame) {
         request_close(rl, c, RESDELIV_CLOSE_TOO_BIG, "message too big");
         c->rx_len = 0;

@@ -9,6 +9,7 @@
  */
 #include "resdeliv_lws_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 #define LENGTH_REQUIRED                                                        \
     "{\"error\":\"the HTTP API needs a Content-Length (no chunked "            \
     "bodies)\"}"
+#define BAD_LENGTH "{\"error\":\"Content-Length is not a decimal number\"}"
+#define NOT_ALLOWED "{\"error\":\"method not allowed: use POST\"}"
 
 struct rlws_http {
     resdeliv_lws *rl;
@@ -27,6 +30,7 @@ struct rlws_http {
     int answered; /* status and body are ready */
     int headers_sent;
     int too_big;
+    int close_after; /* answered before the body was read: close after */
     char *target; /* path '?' query */
     size_t query_at;
     char *body;
@@ -211,12 +215,60 @@ static void dispatch(struct rlws_http *h)
     }
 }
 
+/* What a POST's headers say about its body: 0 none, 1 one within the
+ * limit follows, or the status to answer at once. Answering before the
+ * body spares reading (and discarding) what the client announced. */
+static int body_status(resdeliv_lws *rl, struct lws *wsi)
+{
+    char clen[32] = "";
+    char *end = NULL;
+    unsigned long long n;
+
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {
+        return 411; /* lws 4.1 hands a server no chunked request body */
+    }
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
+        return 411;
+    }
+    if (lws_hdr_copy(wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH) <=
+            0 ||
+        clen[0] < '0' || clen[0] > '9') {
+        return 400;
+    }
+    errno = 0;
+    n = strtoull(clen, &end, 10);
+    if (errno == ERANGE || *end != '\0') {
+        return 400;
+    }
+    if (n > rl->max_body) {
+        return 413;
+    }
+    return n > 0 ? 1 : 0;
+}
+
+/* An answer given before the request's body was read: lws would take
+ * the unread body for the next request, so the connection closes. */
+static void answer_early(struct rlws_http *h, int status)
+{
+    h->close_after = 1;
+    if (status == 413) {
+        h->too_big = 1;
+        dispatch(h);
+    } else if (status == 405) {
+        set_answer(h, status, NOT_ALLOWED, sizeof(NOT_ALLOWED) - 1);
+    } else if (status == 411) {
+        set_answer(h, status, LENGTH_REQUIRED, sizeof(LENGTH_REQUIRED) - 1);
+    } else {
+        set_answer(h, status, BAD_LENGTH, sizeof(BAD_LENGTH) - 1);
+    }
+}
+
 int resdeliv_lws_http(resdeliv_lws *rl, struct lws *wsi,
                       struct resdeliv_lws_pss *pss, const char *uri)
 {
     struct rlws_http *h;
     int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
-    char clen[32] = "";
+    int rc, body = 0;
 
     (void)uri;
     resdeliv_lws_http_drop(rl, pss);
@@ -227,25 +279,28 @@ int resdeliv_lws_http(resdeliv_lws *rl, struct lws *wsi,
     h->rl = rl;
     h->wsi = wsi;
     h->method_post = post;
-    if (resdeliv__lws_request_target(
-            wsi, post ? WSI_TOKEN_POST_URI : WSI_TOKEN_GET_URI, &h->target,
-            &h->query_at) != 0) {
-        free(h);
+    rc = resdeliv__lws_request_target(
+        wsi, post ? WSI_TOKEN_POST_URI : WSI_TOKEN_GET_URI, &h->target,
+        &h->query_at);
+    if (rc == RESDELIV_ENOENT) {
+        /* Neither GET nor POST (PUT, DELETE, OPTIONS...). */
+        h->target = strdup("");
+        body = h->target != NULL ? 405 : -1;
+    } else if (rc != 0) {
+        body = -1;
+    } else if (post) {
+        body = body_status(rl, wsi);
+    }
+    if (body < 0) {
+        http_free(h);
         return -1;
     }
     pss->http = h;
-    if (post && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {
-        /* lws 4.1 hands a server no chunked request body. */
-        set_answer(h, 411, LENGTH_REQUIRED, sizeof(LENGTH_REQUIRED) - 1);
-        return 0;
+    if (body > 1) {
+        answer_early(h, body);
+    } else if (body == 0) {
+        dispatch(h);
     }
-    if (post &&
-        lws_hdr_copy(wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH) >
-            0 &&
-        strtoull(clen, NULL, 10) > 0) {
-        return 0; /* the body follows */
-    }
-    dispatch(h);
     return 0;
 }
 
@@ -256,7 +311,8 @@ int resdeliv_lws_http_body(resdeliv_lws *rl, struct lws *wsi,
     struct rlws_http *h = pss->http;
 
     (void)wsi;
-    if (h == NULL || h->too_big) {
+    /* lws may signal an empty chunk with `in` NULL. */
+    if (h == NULL || h->too_big || h->answered || len == 0) {
         return 0;
     }
     if (h->body_len + len > rl->max_body) {
@@ -300,6 +356,7 @@ int resdeliv_lws_http_writable(resdeliv_lws *rl, struct lws *wsi,
     struct rlws_http *h = pss->http;
     unsigned char buf[LWS_PRE + 512];
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+    int close_after;
 
     if (h == NULL || !h->answered) {
         return 0;
@@ -320,8 +377,12 @@ int resdeliv_lws_http_writable(resdeliv_lws *rl, struct lws *wsi,
         return -1;
     }
     pss->http = NULL;
+    close_after = h->close_after;
     http_free(h);
     rl->stats.http_requests++;
+    if (close_after) {
+        return -1;
+    }
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 

@@ -38,10 +38,10 @@ struct soak_seq {
 
 /* An HTTP request of the publisher (Connection: close). */
 struct soak_http {
-    int fd;        /* -1 when idle */
-    char *out;     /* request bytes */
+    int fd;    /* -1 when idle */
+    char *out; /* request bytes */
     size_t out_len, out_off;
-    char in[512];  /* the start of the answer: the status line */
+    char in[512]; /* the start of the answer: the status line */
     size_t in_len;
     uint64_t first, n; /* the seqs it carries */
     double started;
@@ -51,10 +51,11 @@ struct soak_channel {
     char name[32];
     struct soak_seq *seqs; /* indexed by seq, [0] unused */
     uint64_t cap;
-    uint64_t next_seq;     /* next seq to publish, from 1 */
-    uint64_t pending;      /* owed by the rate, not yet sent */
-    uint64_t last_acked;   /* highest acknowledged seq */
-    int home;              /* server index publishes and clients go to */
+    uint64_t next_seq;    /* next seq to publish, from 1 */
+    uint64_t pending;     /* owed by the rate, not yet sent */
+    double pending_since; /* when the oldest of them became owed */
+    uint64_t last_acked;  /* highest acknowledged seq */
+    int home;             /* server index publishes and clients go to */
     char epochs[SOAK_MAX_EPOCHS][SOAK_EPOCH_SIZE];
     int n_epochs;
     struct soak_http req;
@@ -64,8 +65,8 @@ struct soak_channel {
  * when every publish has been answered. */
 struct soak_hole {
     int client;
-    uint64_t from, to;   /* seqs, inclusive */
-    int anchored;        /* from a subscription position, not a message */
+    uint64_t from, to;        /* seqs, inclusive */
+    int anchored;             /* from a subscription position, not a message */
     struct resdeliv_id after; /* anchored: owed are ids above this... */
     uint16_t epoch;           /* ...in this epoch */
 };
@@ -77,7 +78,7 @@ enum client_state {
     CS_WELCOME,    /* waiting for pusher:connection_established */
     CS_SUBSCRIBING,
     CS_LIVE,
-    CS_HALF_OPEN,  /* not reading, socket kept */
+    CS_HALF_OPEN, /* not reading, socket kept */
 };
 
 enum client_mode { MODE_NORMAL, MODE_SLOW };
@@ -104,25 +105,25 @@ struct soak_client {
     char mark_epoch[SOAK_EPOCH_SIZE];
     /* Checker state. */
     int cursor_known;
-    uint64_t cursor;    /* last seq delivered */
-    int gap_seen;       /* a gap notice since the last delivery */
-    int anchored;       /* a subscription position waits for a message */
+    uint64_t cursor; /* last seq delivered */
+    int gap_seen;    /* a gap notice since the last delivery */
+    int anchored;    /* a subscription position waits for a message */
     struct resdeliv_id anchor;
     uint16_t anchor_epoch;
     double subscribed_at;
 };
 
 struct soak_counts {
-    uint64_t checked;     /* tagged + untagged deliveries checked */
-    uint64_t untagged;    /* deliveries without an id */
-    uint64_t duplicates;  /* seq at or below the cursor */
-    uint64_t id_mismatch; /* one seq seen with two ids in one epoch */
-    uint64_t gap_covered; /* seqs skipped under a gap notice */
+    uint64_t checked;         /* tagged + untagged deliveries checked */
+    uint64_t untagged;        /* deliveries without an id */
+    uint64_t duplicates;      /* seq at or below the cursor */
+    uint64_t id_mismatch;     /* one seq seen with two ids in one epoch */
+    uint64_t gap_covered;     /* seqs skipped under a gap notice */
     uint64_t unacked_skipped; /* skipped seqs whose publish failed */
-    uint64_t lost;        /* tagged losses without a gap notice */
-    uint64_t lost_untagged; /* losses of untagged messages, no notice */
+    uint64_t lost;            /* tagged losses without a gap notice */
+    uint64_t lost_untagged;   /* losses of untagged messages, no notice */
     uint64_t drops_hard, drops_half_open, slow_periods;
-    uint64_t server_closes;  /* the server ended a connection */
+    uint64_t server_closes; /* the server ended a connection */
     uint64_t connects, connect_failures, subscriptions;
     uint64_t gaps;
     uint64_t gap_reasons[8];
@@ -173,6 +174,12 @@ struct soak {
     uint64_t rng;
 };
 
+/* soak_opts.c: the command line, and removing a private redis directory
+ * (with its append-only files). @return 0, or the exit status. */
+int soak_parse_args(struct soak_opts *o, const char **store, int argc,
+                    char **argv);
+void soak_remove_tree(const char *dir);
+
 double soak_now(void);
 double soak_rand(struct soak *s); /* [0, 1) */
 
@@ -197,8 +204,7 @@ int soak_check_init(struct soak *s);
 void soak_check_free(struct soak *s);
 void soak_check_subscribed(struct soak *s, struct soak_client *cl,
                            const struct resdeliv_id *pos, const char *epoch);
-void soak_check_gap(struct soak *s, struct soak_client *cl,
-                    const char *reason);
+void soak_check_gap(struct soak *s, struct soak_client *cl, const char *reason);
 void soak_check_message(struct soak *s, struct soak_client *cl, uint64_t seq,
                         const struct resdeliv_id *id, const char *epoch);
 int soak_check_caught_up(const struct soak *s, const struct soak_client *cl);

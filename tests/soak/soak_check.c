@@ -23,8 +23,8 @@
 #define MAX_REPORTED 20
 
 static const char *const reasons[] = {
-    "trimmed", "missing", "epoch_changed", "ahead", "store_unavailable",
-    "invalid_id", "cap", NULL};
+    "trimmed",           "missing",    "epoch_changed", "ahead",
+    "store_unavailable", "invalid_id", "cap",           NULL};
 
 int soak_check_init(struct soak *s)
 {
@@ -236,8 +236,7 @@ static void settle_hole(struct soak *s, const struct soak_hole *h)
                     "soak: client %d %s: seq %llu lost without a gap "
                     "notice (%s, cursor before it %llu%s)\n",
                     cl->index, ch->name, (unsigned long long)q,
-                    sq->seen & SEEN_UNTAGGED ? "sent untagged"
-                                             : "tagged",
+                    sq->seen & SEEN_UNTAGGED ? "sent untagged" : "tagged",
                     (unsigned long long)(h->from - 1),
                     h->anchored ? ", from a subscription position" : "");
         }

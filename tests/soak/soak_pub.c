@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #define MAX_PENDING 200
+/* A request waits this long for a fuller batch. */
+#define BATCH_WAIT 0.02
 #define REQUEST_TIMEOUT 10.0
 #define PATH "/apps/app-id/batch_events"
 
@@ -132,6 +134,7 @@ static int start(struct soak *s, struct soak_channel *ch, double now)
     }
     ch->next_seq += r->n;
     ch->pending -= r->n;
+    ch->pending_since = now;
     r->started = now;
     r->out = request_text(ch, port, r->first, r->n, &r->out_len);
     r->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -155,6 +158,9 @@ void soak_pub_tick(struct soak *s, double dt, double now)
         for (; s->credit >= 1.0; s->credit -= 1.0) {
             struct soak_channel *ch = &s->chans[s->rr];
             s->rr = (s->rr + 1) % s->o.channels;
+            if (ch->pending == 0) {
+                ch->pending_since = now;
+            }
             if (ch->pending < MAX_PENDING) {
                 ch->pending++;
             }
@@ -165,7 +171,9 @@ void soak_pub_tick(struct soak *s, double dt, double now)
         if (ch->req.out != NULL && now - ch->req.started > REQUEST_TIMEOUT) {
             settle(s, ch, 0);
         }
-        if (ch->req.out == NULL && ch->pending > 0) {
+        if (ch->req.out == NULL && ch->pending > 0 &&
+            (ch->pending >= SOAK_BATCH / 2 || !s->publishing ||
+             now - ch->pending_since >= BATCH_WAIT)) {
             start(s, ch, now);
         }
     }
@@ -193,9 +201,8 @@ static int answer_complete(const struct soak_http *r)
     if (cl == NULL) {
         cl = memmem(r->in, (size_t)(end - r->in), "ontent-length:", 14);
     }
-    return cl != NULL &&
-           r->in_len - (size_t)(end + 4 - r->in) >=
-               (size_t)strtoul(cl + 14, NULL, 10);
+    return cl != NULL && r->in_len - (size_t)(end + 4 - r->in) >=
+                             (size_t)strtoul(cl + 14, NULL, 10);
 }
 
 void soak_pub_io(struct soak *s, struct soak_channel *ch, short revents)

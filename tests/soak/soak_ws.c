@@ -90,8 +90,8 @@ static int queue_out(struct soak_client *cl, const void *p, size_t n)
 static int flush_out(struct soak_client *cl)
 {
     while (cl->out_len > 0) {
-        ssize_t w = send(cl->fd, cl->out, cl->out_len,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t w =
+            send(cl->fd, cl->out, cl->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
             return 0;
         }
@@ -108,8 +108,8 @@ static int flush_out(struct soak_client *cl)
 static int queue_frame(struct soak_client *cl, int opcode, const char *p,
                        size_t n)
 {
-    unsigned char h[8] = {(unsigned char)(0x80 | opcode), 0x80, 0, 0,
-                          0,                              0,    0, 0};
+    unsigned char h[8] = {
+        (unsigned char)(0x80 | opcode), 0x80, 0, 0, 0, 0, 0, 0};
     unsigned char body[1024];
     size_t hl = 2;
 
@@ -166,8 +166,7 @@ static void connected(struct soak *s, struct soak_client *cl)
     int err = 0;
     socklen_t len = sizeof(err);
 
-    if (getsockopt(cl->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
-        err != 0) {
+    if (getsockopt(cl->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
         s->c.connect_failures++;
         go_down(s, cl, uniform(s, 0.1, 0.5));
         return;
@@ -220,8 +219,7 @@ static int data_position(const cJSON *d, struct resdeliv_id *id,
 
     *epoch = cJSON_IsString(e) ? e->valuestring : "";
     return cJSON_IsString(i) &&
-           resdeliv_id_parse(i->valuestring, strlen(i->valuestring), id) ==
-               0;
+           resdeliv_id_parse(i->valuestring, strlen(i->valuestring), id) == 0;
 }
 
 /* Move the mark like the JavaScript client: a subscription position only
