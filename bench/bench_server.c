@@ -104,6 +104,9 @@ static int start_server(struct bench *b, struct e2e_server *srv,
         return -1;
     }
     b->port = srv->port;
+    /* For attaching perf or strace -c while it runs. */
+    fprintf(stderr, "bench-server: server pid %d port %d store %s\n",
+            (int)srv->pid, srv->port, store);
     return 0;
 }
 

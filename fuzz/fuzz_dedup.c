@@ -61,7 +61,9 @@ static int newer_than_oldest(const struct model *m,
 static int model_check(struct model *m, const struct resdeliv_id *id)
 {
     if (resdeliv_id_cmp(id, &m->highest) <= 0) {
-        if (in_window(m, id)) {
+        /* The highest was delivered, even once it left the window. */
+        if (in_window(m, id) ||
+            (m->n > 0 && resdeliv_id_cmp(id, &m->highest) == 0)) {
             m->drops++;
             return RESDELIV_DEDUP_DUPLICATE;
         }

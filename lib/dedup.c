@@ -186,7 +186,9 @@ int resdeliv_dedup_check(resdeliv_dedup *d, const struct resdeliv_id *id)
         d->drops++;
         return RESDELIV_DEDUP_STALE;
     }
-    if (d->slots[find_slot(d, id)] != EMPTY_SLOT) {
+    /* The highest id was delivered even when it has left the window. */
+    if (resdeliv_id_cmp(id, &d->highest) == 0 ||
+        d->slots[find_slot(d, id)] != EMPTY_SLOT) {
         d->drops++;
         return RESDELIV_DEDUP_DUPLICATE;
     }

@@ -10,15 +10,17 @@
  * (one getrandom(2) per RESDELIV__REDIS_EPOCH_POOL new-log tokens).
  *
  * SIGPIPE: a write to a connection the server has closed would raise
- * SIGPIPE, which kills a process that did not ignore it. The library may
- * not change process-wide signal handling, and hiredis writes with write(2)
- * (no MSG_NOSIGNAL; Linux has no per-socket SO_NOSIGPIPE). Most servers
- * ignore SIGPIPE, which is checked once per connect: then nothing is done.
- * Otherwise each exchange blocks SIGPIPE in the calling thread, and only a
- * failed exchange looks for a SIGPIPE to consume: a write raises one only
+ * SIGPIPE, which kills a process that did not ignore it, and the library
+ * may not change process-wide signal handling. hiredis writes with
+ * write(2), so exchanges format their commands themselves and send them
+ * with MSG_NOSIGNAL (hiredis then only reads the replies): no signal, no
+ * mask calls per message. The handshake's few commands go through hiredis
+ * and the SIGPIPE guard below, as do the event-loop store's writes: it
+ * does nothing when the process ignores SIGPIPE (checked once per
+ * connect); otherwise it blocks SIGPIPE in the calling thread and only a
+ * failed write looks for a SIGPIPE to consume: a write raises one only
  * when it fails with EPIPE, and one can be pending before we start only
- * when the caller had blocked SIGPIPE already, in which case it is left
- * pending. The success path costs two pthread_sigmask calls.
+ * when the caller had blocked SIGPIPE already, and is then left pending.
  */
 #include "redis_internal.h"
 
@@ -26,8 +28,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -35,6 +39,9 @@
  * timeout) and the first one. */
 #define BACKOFF_MAX_MS 1000u
 #define BACKOFF_MIN_MS 10u
+
+/* A write buffer larger than this is not kept between exchanges. */
+#define WBUF_KEEP (256u * 1024u)
 
 static uint64_t mono_ms(void)
 {
@@ -136,18 +143,27 @@ void resdeliv__redis_conn_close(struct resdeliv__redis_conn *s)
         redisFree(s->c);
         s->c = NULL;
     }
+    free(s->wbuf);
+    s->wbuf = NULL;
+    s->wcap = 0;
     s->sha[0] = '\0';
     s->version = 0;
+}
+
+/* Drop the connection after an I/O error whose text is in errmsg. */
+static int conn_lost(struct resdeliv__redis_conn *s)
+{
+    resdeliv__redis_conn_close(s);
+    s->failures++;
+    s->last_fail_ms = mono_ms();
+    return RESDELIV_ESTORE;
 }
 
 static int io_error(struct resdeliv__redis_conn *s, const char *what)
 {
     snprintf(s->errmsg, sizeof(s->errmsg), "Redis %s: %s", what,
              s->c != NULL && s->c->err ? s->c->errstr : "connection lost");
-    resdeliv__redis_conn_close(s);
-    s->failures++;
-    s->last_fail_ms = mono_ms();
-    return RESDELIV_ESTORE;
+    return conn_lost(s);
 }
 
 static redisContext *open_context(const struct resdeliv__redis_conn *s)
@@ -332,38 +348,123 @@ int resdeliv__redis_conn_ensure(struct resdeliv__redis_conn *s)
     return resdeliv__redis_conn_open(s) == 0 ? 0 : RESDELIV_ESTORE;
 }
 
+static char *put_num(char *o, char lead, size_t v)
+{
+    char tmp[24];
+    int n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    *o++ = lead;
+    while (n > 0) {
+        *o++ = tmp[--n];
+    }
+    *o++ = '\r';
+    *o++ = '\n';
+    return o;
+}
+
+/* RESP of `cmds` into the connection's write buffer; its length (0: out
+ * of memory). */
+static size_t format_cmds(struct resdeliv__redis_conn *s,
+                          const struct resdeliv__redis_cmd *cmds, size_t n)
+{
+    size_t need = 0;
+    char *o;
+
+    for (size_t i = 0; i < n; i++) {
+        need += 16;
+        for (int k = 0; k < cmds[i].argc; k++) {
+            need += cmds[i].len[k] + 26;
+        }
+    }
+    if (need > s->wcap) {
+        free(s->wbuf);
+        s->wcap = 0;
+        s->wbuf = malloc(need);
+        if (s->wbuf == NULL) {
+            return 0;
+        }
+        s->wcap = need;
+    }
+    o = s->wbuf;
+    for (size_t i = 0; i < n; i++) {
+        o = put_num(o, '*', (size_t)cmds[i].argc);
+        for (int k = 0; k < cmds[i].argc; k++) {
+            o = put_num(o, '$', cmds[i].len[k]);
+            memcpy(o, cmds[i].argv[k], cmds[i].len[k]);
+            o += cmds[i].len[k];
+            *o++ = '\r';
+            *o++ = '\n';
+        }
+    }
+    return (size_t)(o - s->wbuf);
+}
+
+/* Send with MSG_NOSIGNAL: a peer that closed the connection gives EPIPE,
+ * never a SIGPIPE, so the hot path needs no signal mask calls. The socket
+ * is blocking with the command timeout as SO_SNDTIMEO. */
+static int send_all(struct resdeliv__redis_conn *s, size_t len)
+{
+    size_t off = 0;
+
+    while (off < len) {
+        ssize_t w = send(s->c->fd, s->wbuf + off, len - off, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            snprintf(s->errmsg, sizeof(s->errmsg), "Redis I/O: %s",
+                     w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
+                         ? "timed out"
+                         : strerror(w < 0 ? errno : EPIPE));
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    return 0;
+}
+
 int resdeliv__redis_conn_exchangev(struct resdeliv__redis_conn *s,
                                    const struct resdeliv__redis_cmd *cmds,
                                    size_t n, redisReply **replies)
 {
-    struct resdeliv__pipe_guard g;
+    size_t len;
     int rc = resdeliv__redis_conn_ensure(s);
 
-    if (rc != 0) {
+    if (rc != 0 || n == 0) {
         return rc;
     }
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (redisAppendCommandArgv(s->c, cmds[i].argc, cmds[i].argv,
-                                   cmds[i].len) != REDIS_OK) {
-            rc = RESDELIV_ENOMEM;
-        }
+    /* hiredis only reads here: its output buffer stays empty. */
+    len = format_cmds(s, cmds, n);
+    if (len == 0) {
+        return RESDELIV_ENOMEM;
     }
-    /* hiredis writes only from here on (redisGetReply flushes). */
-    resdeliv__pipe_enter(&g, s->pipe_ignored);
+    if (send_all(s, len) != 0) {
+        rc = RESDELIV_ESTORE;
+    }
+    if (s->wcap > WBUF_KEEP) {
+        free(s->wbuf);
+        s->wbuf = NULL;
+        s->wcap = 0;
+    }
     for (size_t i = 0; i < n; i++) {
         void *r = NULL;
         if (rc == 0 && redisGetReply(s->c, &r) != REDIS_OK) {
             rc = RESDELIV_ESTORE;
+            snprintf(s->errmsg, sizeof(s->errmsg), "Redis I/O: %s",
+                     s->c->err ? s->c->errstr : "connection lost");
         }
         replies[i] = r;
     }
-    resdeliv__pipe_leave(&g, rc != 0);
     if (rc != 0) {
         for (size_t i = 0; i < n; i++) {
             freeReplyObject(replies[i]);
             replies[i] = NULL;
         }
-        return io_error(s, "I/O");
+        return conn_lost(s);
     }
     return 0;
 }

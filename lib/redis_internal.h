@@ -250,6 +250,8 @@ struct resdeliv__redis_conn {
     uint32_t failures; /* consecutive connection failures */
     uint64_t last_fail_ms;
     int pipe_ignored;  /* SIGPIPE was ignored when we connected */
+    char *wbuf;        /* commands of the exchange, as sent */
+    size_t wcap;
     char errmsg[512];
 };
 

@@ -272,6 +272,10 @@ static int model_check(struct model *m, const struct resdeliv_id *id)
     int older_than_all = 1;
 
     if (resdeliv_id_cmp(id, &m->highest) <= 0) {
+        /* The highest was delivered, even once it left the window. */
+        if (m->n > 0 && resdeliv_id_cmp(id, &m->highest) == 0) {
+            return RESDELIV_DEDUP_DUPLICATE;
+        }
         for (size_t i = 0; i < m->n; i++) {
             if (resdeliv_id_cmp(&m->ids[i], id) == 0) {
                 return RESDELIV_DEDUP_DUPLICATE;
@@ -334,6 +338,27 @@ static void run_model(size_t w, uint64_t seed, int steps, uint64_t spread)
     free(m.ids);
 }
 
+/* With a window of 2, ids 1, 10, 5, 7 push 10 out of the window; 10 is
+ * still the highest delivered and must not pass again. */
+START_TEST(test_highest_left_window)
+{
+    resdeliv_dedup *d = NULL;
+    static const uint64_t seq[] = {1, 10, 5, 7};
+    struct resdeliv_id id = {0, 0};
+
+    ck_assert_int_eq(resdeliv_dedup_new(2, &d), 0);
+    for (size_t i = 0; i < 4; i++) {
+        id.ms = seq[i];
+        ck_assert_int_eq(resdeliv_dedup_check(d, &id), RESDELIV_DEDUP_FRESH);
+    }
+    id.ms = 10;
+    ck_assert_int_eq(resdeliv_dedup_check(d, &id), RESDELIV_DEDUP_DUPLICATE);
+    id.ms = 11;
+    ck_assert_int_eq(resdeliv_dedup_check(d, &id), RESDELIV_DEDUP_FRESH);
+    resdeliv_dedup_free(d);
+}
+END_TEST
+
 START_TEST(test_model_small)
 {
     run_model(1, 1, 8000, 4);
@@ -377,6 +402,7 @@ static Suite *dedup_suite(void)
     tc = tcase_create("model");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_model_small);
+    tcase_add_test(tc, test_highest_left_window);
     tcase_add_test(tc, test_model_large);
     suite_add_tcase(s, tc);
     return s;

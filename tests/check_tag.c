@@ -77,9 +77,23 @@ START_TEST(test_append)
     /* Same name deeper down is not the top-level member. */
     expect_tag("{\"n\":{\"_replay_id\":5}}", NULL,
                "{\"n\":{\"_replay_id\":5},\"_replay_id\":\"1700000000123-7\"}");
-    /* A key spelled with an escape is compared raw, so it does not match. */
+    /* A key spelled with escapes names the same member once decoded, so its
+     * value is replaced: a JSON reader must never see the name twice. */
     expect_tag("{\"_replay\\u005fid\":1}", NULL,
-               "{\"_replay\\u005fid\":1,\"_replay_id\":\"1700000000123-7\"}");
+               "{\"_replay\\u005fid\":\"1700000000123-7\"}");
+    expect_tag("{\"_replay\\u005fid\":\"x\",\"a\":1}", "e1",
+               "{\"_replay\\u005fid\":\"1700000000123-7\",\"a\":1,"
+               "\"_replay_epoch\":\"e1\"}");
+    expect_tag("{\"\\u005freplay_epoch\":\"x\"}", "e1",
+               "{\"\\u005freplay_epoch\":\"e1\",\"_replay_id\":"
+               "\"1700000000123-7\"}");
+    /* Other escapes decode to other names and are left alone. */
+    expect_tag("{\"_replay\\u005fi\\u0064x\":1}", NULL,
+               "{\"_replay\\u005fi\\u0064x\":1,\"_replay_id\":"
+               "\"1700000000123-7\"}");
+    expect_tag("{\"\\ud83d\\ude00\\n\":1}", NULL,
+               "{\"\\ud83d\\ude00\\n\":1,\"_replay_id\":"
+               "\"1700000000123-7\"}");
 }
 END_TEST
 
@@ -176,6 +190,9 @@ START_TEST(test_duplicate_field)
     out = tag_str("{\"_replay_id\":1,\"_replay_id\":2}", NULL, &rc);
     ck_assert_int_eq(rc, RESDELIV_EBADJSON);
     out = tag_str("{\"_replay_epoch\":1,\"_replay_epoch\":2}", "e", &rc);
+    ck_assert_int_eq(rc, RESDELIV_EBADJSON);
+    /* Both spellings of one name are a duplicate too. */
+    out = tag_str("{\"_replay_id\":1,\"_replay\\u005fid\":2}", NULL, &rc);
     ck_assert_int_eq(rc, RESDELIV_EBADJSON);
     /* Still an object; only the tag would be ambiguous. */
     ck_assert(resdeliv_tag_is_object("{\"a\":1,\"a\":2}", 13));

@@ -5,8 +5,9 @@
  * (connection, channel).
  *
  * It remembers the highest id accepted and the last `window` accepted ids.
- * An id above the highest is fresh. An id at or below the highest is a
- * duplicate when it is in the window, fresh (late, out of order) when it is
+ * An id above the highest is fresh. The highest itself is a duplicate. An
+ * id below the highest is a duplicate when it is in the window, fresh
+ * (late, out of order) when it is
  * newer than the oldest id in the window and not in it, and stale (dropped)
  * when it is older than everything the window remembers.
  * Memory: sizeof(struct) + 32 * window bytes, fixed at creation.
