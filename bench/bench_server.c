@@ -29,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define DEFAULT_REPS 7
 #define QUICK_REPS 3
@@ -41,6 +43,7 @@
 #define RATE_MSGS 2000
 #define QUICK_RATE_MSGS 300
 #define RETENTION "2000"
+#define MIN_CPU_WALL_NS 2e8 /* 20 ticks of 10 ms */
 
 struct opts {
     const char *server;
@@ -58,6 +61,16 @@ struct fig {
     double s[MAX_REPS];
     int n;
     double median, lo, hi;
+    /* CPU over the counted repetitions, and what it was spent on */
+    double srv_ns, cli_ns, ops, wall_ns;
+};
+
+/* CPU time used so far by the server (from /proc, in clock ticks) and by
+ * this process, in ns. */
+struct cpu {
+    double srv;
+    double cli;
+    double wall;
 };
 
 static double ms_since(uint64_t t0, uint64_t t1)
@@ -93,6 +106,43 @@ static void settle(struct fig *f)
     f->median = f->n % 2 ? s[f->n / 2] : (s[f->n / 2 - 1] + s[f->n / 2]) / 2;
 }
 
+static void cpu_now(const struct bench *b, struct cpu *c)
+{
+    char path[64], buf[1024], *p;
+    unsigned long ut = 0, st = 0;
+    struct timespec ts;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", b->server_pid);
+    f = fopen(path, "r");
+    c->srv = 0;
+    if (f != NULL && fgets(buf, sizeof(buf), f) != NULL &&
+        (p = strrchr(buf, ')')) != NULL &&
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+               &ut, &st) == 2) {
+        c->srv = (double)(ut + st) * 1e9 / (double)sysconf(_SC_CLK_TCK);
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    c->cli = (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+    c->wall = (double)bnet_now_ns();
+}
+
+/* Charges the CPU since `c0` to `ops` operations of `f`. */
+static void add_cpu(const struct bench *b, struct fig *f,
+                    const struct cpu *c0, double ops)
+{
+    struct cpu c1;
+
+    cpu_now(b, &c1);
+    f->srv_ns += c1.srv - c0->srv;
+    f->cli_ns += c1.cli - c0->cli;
+    f->ops += ops;
+    f->wall_ns += c1.wall - c0->wall;
+}
+
 static int start_server(struct bench *b, struct e2e_server *srv,
                         const char *bin, const char *store)
 {
@@ -104,6 +154,7 @@ static int start_server(struct bench *b, struct e2e_server *srv,
         return -1;
     }
     b->port = srv->port;
+    b->server_pid = (int)srv->pid;
     /* For attaching perf or strace -c while it runs. */
     fprintf(stderr, "bench-server: server pid %d port %d store %s\n",
             (int)srv->pid, srv->port, store);
@@ -146,12 +197,14 @@ static int replay_live(struct bench *b, struct bsub *live, const char *ch,
                        struct fig *f, int count)
 {
     struct bsub *w = live;
+    struct cpu c0;
     uint64_t t0;
 
     if (bs_prepare(b, ch, 1, BEHIND / BATCH, BATCH) != 0) {
         return -1;
     }
     bs_goal(b, &w, 1, BEHIND, NULL);
+    cpu_now(b, &c0);
     t0 = bnet_now_ns();
     if (bs_run_publish(b) != 0 || live->bad != 0) {
         fprintf(stderr, "bench-server: live run failed (%d out of order)\n",
@@ -160,6 +213,7 @@ static int replay_live(struct bench *b, struct bsub *live, const char *ch,
     }
     if (count) {
         add(f, ms_since(t0, b->t_reached));
+        add_cpu(b, f, &c0, BEHIND);
     }
     return 0;
 }
@@ -183,6 +237,7 @@ static int replay_resume(struct bench *b, struct bsub *live, const char *ch,
                          int count)
 {
     struct bsub rs, *w = &rs;
+    struct cpu c0;
     uint64_t t0;
     int rc;
 
@@ -193,12 +248,14 @@ static int replay_resume(struct bench *b, struct bsub *live, const char *ch,
     }
     bs_requests_free(b);
     bs_goal(b, &w, 1, BEHIND, mark);
+    cpu_now(b, &c0);
     t0 = bnet_now_ns();
     rc = bs_sub_subscribe(&rs, ch, mark, epoch);
     rc = rc == 0 ? bs_run_goal(b) : rc;
     rc = rc == 0 ? check_replay(&rs, live) : rc;
     if (rc == 0 && count) {
         add(f, ms_since(t0, b->t_reached));
+        add_cpu(b, f, &c0, BEHIND);
     }
     bnet_close(rs.c);
     return rc;
@@ -292,45 +349,59 @@ static int fanout_setup(struct fanout *fo)
     return rc == 0 ? bs_run_subscribed(&fo->b, want) : rc;
 }
 
-/* One publish to `nwatch` subscribers; times to the last delivery and to
- * the HTTP answer. */
+/* One publish to `nwatch` subscribers; times to the last delivery (into
+ * `last`) and to the HTTP answer (into `answer`, may be NULL); nothing is
+ * recorded when `count` is 0. */
 static int fanout_once(struct fanout *fo, const char *ch, struct bsub **watch,
-                       size_t nwatch, int n, double *last, double *answer)
+                       size_t nwatch, struct fig *last, struct fig *answer,
+                       int count)
 {
     struct bench *b = &fo->b;
+    struct cpu c0;
     uint64_t t0;
 
-    if (bs_prepare(b, ch, n, 1, 1) != 0) {
+    if (bs_prepare(b, ch, 0, 1, 1) != 0) {
         return -1;
     }
     bs_goal(b, watch, nwatch, 1, NULL);
+    cpu_now(b, &c0);
     t0 = bnet_now_ns();
     if (bs_run_publish(b) != 0) {
         return -1;
     }
-    *last = ms_since(t0, b->t_reached);
-    *answer = ms_since(t0, b->t_answer);
+    if (count) {
+        add(last, ms_since(t0, b->t_reached));
+        add_cpu(b, last, &c0, (double)nwatch);
+        if (answer != NULL) {
+            add(answer, ms_since(t0, b->t_answer));
+        }
+    }
     return 0;
 }
 
 /* `msgs` publishes, PUB_CONNS in flight; publishes/s to the last delivery
  * (or the last answer when nobody listens). */
 static int rate_once(struct fanout *fo, const char *ch, size_t nwatch,
-                     int msgs, double *rate)
+                     int msgs, struct fig *f, int count)
 {
     struct bench *b = &fo->b;
+    struct cpu c0;
     uint64_t t0, t1;
 
     if (bs_prepare(b, ch, 0, (size_t)msgs, 1) != 0) {
         return -1;
     }
     bs_goal(b, fo->watch, nwatch, msgs, NULL);
+    cpu_now(b, &c0);
     t0 = bnet_now_ns();
     if (bs_run_publish(b) != 0) {
         return -1;
     }
     t1 = b->t_answer > b->t_reached ? b->t_answer : b->t_reached;
-    *rate = (double)msgs / ((double)(t1 - t0) / 1e9);
+    if (count) {
+        add(f, (double)msgs / ((double)(t1 - t0) / 1e9));
+        add_cpu(b, f, &c0, (double)msgs);
+    }
     return 0;
 }
 
@@ -351,31 +422,25 @@ static int fanout_rep(struct fanout *fo, const struct opts *o, int r,
                       struct fanout_figs *f)
 {
     struct bsub *one = &fo->subs[FANOUT_SUBS];
-    double last = 0, answer = 0, rate_none = 0, rate_subs = 0, one_ms = 0;
-    int rc;
+    int rc, count = r > 0; /* repetition 0 warms up */
 
     rc = bs_pub_open(&fo->b, 1);
-    rc = rc == 0 ? fanout_once(fo, "fanout-one", &one, 1, r, &one_ms,
-                               &answer)
+    rc = rc == 0 ? fanout_once(fo, "fanout-one", &one, 1, &f->one, NULL,
+                               count)
                  : rc;
-    rc = rc == 0 ? fanout_once(fo, "fanout", fo->watch, FANOUT_SUBS, r,
-                               &last, &answer)
+    rc = rc == 0 ? fanout_once(fo, "fanout", fo->watch, FANOUT_SUBS, &f->all,
+                               &f->answer, count)
                  : rc;
     rc = rc == 0 ? fanout_check(fo, FANOUT_SUBS) : rc;
     rc = rc == 0 ? bs_pub_open(&fo->b, PUB_CONNS) : rc;
-    rc = rc == 0 ? rate_once(fo, "rate-none", 0, o->rate_msgs, &rate_none)
+    rc = rc == 0 ? rate_once(fo, "rate-none", 0, o->rate_msgs, &f->rate_none,
+                             count)
                  : rc;
-    rc = rc == 0 ? rate_once(fo, "rate", RATE_SUBS, o->rate_msgs, &rate_subs)
+    rc = rc == 0 ? rate_once(fo, "rate", RATE_SUBS, o->rate_msgs,
+                             &f->rate_subs, count)
                  : rc;
     rc = rc == 0 ? fanout_check(fo, RATE_SUBS) : rc;
     bs_pub_close(&fo->b);
-    if (rc == 0 && r > 0) {
-        add(&f->one, one_ms);
-        add(&f->all, last);
-        add(&f->answer, answer);
-        add(&f->rate_none, rate_none);
-        add(&f->rate_subs, rate_subs);
-    }
     return rc;
 }
 
@@ -416,20 +481,33 @@ struct row {
     double target; /* <= target in the figure's unit; 0: none */
 };
 
+/* CPU per operation (message, delivery or publish), server and client;
+ * the server's comes in clock ticks, so it is shown only for figures that
+ * ran long enough in total. */
+static void print_cpu(const struct fig *f)
+{
+    if (f->ops > 0 && f->wall_ns >= MIN_CPU_WALL_NS) {
+        printf("  srv %6.1f cli %6.1f us/op", f->srv_ns / f->ops / 1e3,
+               f->cli_ns / f->ops / 1e3);
+    }
+    printf("\n");
+}
+
 static void print_row(const struct row *r)
 {
     const struct fig *f = r->fig;
     const char *verdict =
         r->target <= 0 ? "" : (f->median <= r->target ? "ok" : "MISS");
 
-    printf("%-20s %10.2f %-5s [%9.2f .. %9.2f]", f->name, f->median, f->unit,
+    printf("%-18s %9.2f %-5s [%8.2f .. %8.2f]", f->name, f->median, f->unit,
            f->lo, f->hi);
     if (r->base != NULL) {
-        printf("  %-18s %10.2f %8.3f %s\n", r->base->name, r->base->median,
+        printf(" %-16s %8.2f %7.3f %-4s", r->base->name, r->base->median,
                f->median / r->base->median, verdict);
     } else {
-        printf("\n");
+        printf(" %-16s %8s %7s %-4s", "", "", "", "");
     }
+    print_cpu(f);
 }
 
 static void print_result(const struct row *r)
@@ -448,8 +526,9 @@ static void print_result(const struct row *r)
 
 static void report(struct row *rows, size_t n, const struct fanout_figs *fo)
 {
-    printf("\n%-20s %16s [%9s .. %9s]  %-18s %10s %8s\n", "figure",
-           "median", "fastest", "slowest", "baseline", "its median", "ratio");
+    printf("\n%-18s %15s [%8s .. %8s] %-16s %8s %7s %-4s  %s\n", "figure",
+           "median", "fastest", "slowest", "baseline", "median", "ratio", "",
+           "CPU per op (op: message, delivery, publish)");
     for (size_t i = 0; i < n; i++) {
         if (rows[i].fig->n > 0) {
             settle(rows[i].fig);

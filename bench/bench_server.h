@@ -45,6 +45,7 @@ struct breq {
 struct bench {
     struct bnet *net;
     int port;
+    int server_pid; /* for its CPU time */
     /* the publisher */
     struct bconn *pub[BS_MAX_PUB];
     int npub;

@@ -37,6 +37,11 @@ if [ "${1:-}" = "--in-process" ]; then
     exec "$bin/resdeliv-demo"
 fi
 if [ -z "${RESDELIV_BUILD_DIR:-}" ]; then
+    # A build directory configured before libwebsockets was installed has
+    # no server target; configuring again finds it.
+    if ! grep -q 'examples/resdeliv-server:' "$build/build.ninja"; then
+        meson setup --reconfigure "$build" >/dev/null
+    fi
     ninja -C "$build" examples/resdeliv-server examples/resdeliv-client \
         examples/resdeliv-publish >/dev/null
 fi

@@ -52,10 +52,10 @@ struct client {
     const struct options *opt;
     struct ws ws;
     long activity_timeout_s;
-    resdeliv_dedup *seen;             /* ids delivered on this channel */
+    resdeliv_dedup *seen;               /* ids delivered on this channel */
     char epoch[RESDELIV_EPOCH_BUFSIZE]; /* of the log the ids belong to */
-    int resumed;                       /* this subscription asked a replay */
-    struct resdeliv_id head;           /* log position when subscribed */
+    int resumed;                        /* this subscription asked a replay */
+    struct resdeliv_id head;            /* log position when subscribed */
     char head_epoch[RESDELIV_EPOCH_BUFSIZE];
     int dropped;
     long events, replayed, duplicates, gaps, untagged;
@@ -118,10 +118,9 @@ static int frame_parse(const char *text, size_t len, struct frame *f)
         return -1;
     }
     f->data[0] = '\0';
-    if (take_member(text, len, "event", f->event, sizeof(f->event), &n) !=
-            2 ||
-        take_member(text, len, "channel", f->channel, sizeof(f->channel),
-                    &n) < 0 ||
+    if (take_member(text, len, "event", f->event, sizeof(f->event), &n) != 2 ||
+        take_member(text, len, "channel", f->channel, sizeof(f->channel), &n) <
+            0 ||
         take_member(text, len, "data", f->data, len + 1, &f->data_len) < 0) {
         free(f->data);
         f->data = NULL;
@@ -174,14 +173,13 @@ static int subscribe(struct client *c)
         return send_text(c, frame);
     }
     resdeliv_id_format(&last, id, sizeof(id));
-    say(c, "subscribe %s last_event_id %s last_event_epoch %s",
-        c->opt->channel, id, c->epoch[0] ? c->epoch : "(none)");
+    say(c, "subscribe %s last_event_id %s last_event_epoch %s", c->opt->channel,
+        id, c->epoch[0] ? c->epoch : "(none)");
     snprintf(frame, sizeof(frame),
              "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"%s\","
              "\"last_event_id\":\"%s\"%s%s%s}}",
-             c->opt->channel, id,
-             c->epoch[0] ? ",\"last_event_epoch\":\"" : "", c->epoch,
-             c->epoch[0] ? "\"" : "");
+             c->opt->channel, id, c->epoch[0] ? ",\"last_event_epoch\":\"" : "",
+             c->epoch, c->epoch[0] ? "\"" : "");
     return send_text(c, frame);
 }
 
@@ -232,8 +230,7 @@ static int is_replayed(const struct client *c, const struct resdeliv_id *id,
 }
 
 /* A message on the channel: deliver it unless it was seen already. */
-static enum step on_message(struct client *c,
-                            const struct frame *f)
+static enum step on_message(struct client *c, const struct frame *f)
 {
     char epoch[RESDELIV_EPOCH_BUFSIZE], text[RESDELIV_ID_BUFSIZE];
     const char *data = f->data;
@@ -260,8 +257,8 @@ static enum step on_message(struct client *c,
         replayed = is_replayed(c, &id, epoch);
         c->replayed += replayed;
         c->events++;
-        say(c, "%-8s %s %s %s", replayed ? "replayed" : "live", text,
-            f->event, data);
+        say(c, "%-8s %s %s %s", replayed ? "replayed" : "live", text, f->event,
+            data);
     }
     if (c->opt->count > 0 && c->events >= c->opt->count) {
         return STEP_DONE;
@@ -292,8 +289,7 @@ static enum step on_frame(struct client *c, const char *text, size_t len)
     } else if (strcmp(f.event, "pusher:subscription_error") == 0) {
         printf("error subscription refused: %s\n", f.data);
         st = STEP_FATAL;
-    } else if (strcmp(f.event, "pusher_internal:subscription_succeeded") ==
-               0) {
+    } else if (strcmp(f.event, "pusher_internal:subscription_succeeded") == 0) {
         on_subscribed(c, f.data, f.data_len);
     } else if (strcmp(f.event, RESDELIV_GAP_EVENT) == 0) {
         on_gap(c, f.data, f.data_len);
@@ -315,8 +311,7 @@ static int refused_for_good(long code)
 
 /* The first frame: pusher:connection_established, or a pusher:error.
  * @return END_DONE when established, else why not. */
-static enum session_end established(struct client *c,
-                                    const struct frame *f)
+static enum session_end established(struct client *c, const struct frame *f)
 {
     char sid[64] = "?", num[16] = "";
     const char *data = f->data_len > 0 ? f->data : "{}";
@@ -383,8 +378,8 @@ static enum session_end read_loop(struct client *c)
     for (;;) {
         char *text = NULL;
         size_t len = 0;
-        int rc = ws_recv(&c->ws, (int)c->activity_timeout_s * 1000, &text,
-                         &len);
+        int rc =
+            ws_recv(&c->ws, (int)c->activity_timeout_s * 1000, &text, &len);
         enum step st;
         if (rc == 0 && !pinged) {
             pinged = 1;
@@ -393,8 +388,7 @@ static enum session_end read_loop(struct client *c)
         }
         if (rc <= 0) {
             if (c->ws.close_code != 0) {
-                say(c, "lost the connection (close code %d)",
-                    c->ws.close_code);
+                say(c, "lost the connection (close code %d)", c->ws.close_code);
             } else {
                 say(c, "lost the connection (no close frame)");
             }
@@ -497,8 +491,9 @@ static const char usage_text[] =
 
 static int usage_error(const char *what, const char *value)
 {
-    fprintf(stderr, "resdeliv-client: %s '%s'\ntry 'resdeliv-client "
-                    "--help'\n",
+    fprintf(stderr,
+            "resdeliv-client: %s '%s'\ntry 'resdeliv-client "
+            "--help'\n",
             what, value);
     return EXIT_USAGE;
 }
@@ -519,9 +514,9 @@ static int parse_number(const char *flag, const char *v, long max, long *out)
 /* A key goes into the request line: URL-safe characters only. */
 static int key_valid(const char *key)
 {
-    return *key != '\0' && strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
-                                       "klmnopqrstuvwxyz0123456789-_.") ==
-                               strlen(key);
+    return *key != '\0' &&
+           strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
+                       "klmnopqrstuvwxyz0123456789-_.") == strlen(key);
 }
 
 static int parse_one(struct options *o, const char *flag, const char *v)

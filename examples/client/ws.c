@@ -20,8 +20,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { OP_CONT = 0, OP_TEXT = 1, OP_BINARY = 2, OP_CLOSE = 8, OP_PING = 9,
-       OP_PONG = 10 };
+enum {
+    OP_CONT = 0,
+    OP_TEXT = 1,
+    OP_BINARY = 2,
+    OP_CLOSE = 8,
+    OP_PING = 9,
+    OP_PONG = 10
+};
 
 /* The frame masks and the handshake key must be unpredictable (RFC 6455
  * 10.3); a failed getrandom() leaves the stack bytes, still not zero. */
@@ -47,7 +53,8 @@ static void base64(const unsigned char *in, size_t n, char *out)
     size_t i, o = 0;
 
     for (i = 0; i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        uint32_t v =
+            (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
         out[o++] = tab[v >> 18];
         out[o++] = tab[(v >> 12) & 63];
         out[o++] = tab[(v >> 6) & 63];
@@ -145,8 +152,8 @@ static void consume(struct ws *ws, size_t n)
 
 /* Send the upgrade request and wait for "101 Switching Protocols". Bytes
  * after the response head are the first frames and stay in the buffer. */
-static int handshake(struct ws *ws, int port, const char *path,
-                     int timeout_ms, char *err, size_t errsize)
+static int handshake(struct ws *ws, int port, const char *path, int timeout_ms,
+                     char *err, size_t errsize)
 {
     unsigned char nonce[16];
     char key[25], req[1024];

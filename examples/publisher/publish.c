@@ -270,7 +270,7 @@ static int publish_one(const struct options *o, long n)
                 resp != NULL ? resp : "");
     } else {
         fprintf(stderr, "resdeliv-publish: %s\n",
-                err[0]    ? err
+                err[0]         ? err
                 : body == NULL ? "out of memory"
                                : "no answer from the server");
     }
@@ -310,8 +310,9 @@ static const char usage_text[] =
 
 static int usage_error(const char *what, const char *value)
 {
-    fprintf(stderr, "resdeliv-publish: %s '%s'\ntry 'resdeliv-publish "
-                    "--help'\n",
+    fprintf(stderr,
+            "resdeliv-publish: %s '%s'\ntry 'resdeliv-publish "
+            "--help'\n",
             what, value);
     return EXIT_USAGE;
 }
@@ -365,9 +366,9 @@ static int parse_one(struct options *o, const char *flag, const char *v)
     }
     if (strcmp(flag, "--app-id") == 0) {
         o->app_id = v;
-        return *v != '\0' && id_valid(v) ? 0
-                                         : usage_error("--app-id: not an id:",
-                                                       v);
+        return *v != '\0' && id_valid(v)
+                   ? 0
+                   : usage_error("--app-id: not an id:", v);
     }
     if (strcmp(flag, "--channel") == 0) {
         o->channel = v;
@@ -381,10 +382,15 @@ static int parse_one(struct options *o, const char *flag, const char *v)
 /* @return 0 to run, 1 after --help, EXIT_USAGE on a bad command line. */
 static int parse_cli(struct options *o, int argc, char **argv)
 {
-    *o = (struct options){.port = 6001, .app_id = "app-id", .key = "app-key",
-                          .secret = "app-secret", .channel = "demo",
-                          .event = "message", .data = "{\"n\":{{n}}}",
-                          .count = 1, .first = 1};
+    *o = (struct options){.port = 6001,
+                          .app_id = "app-id",
+                          .key = "app-key",
+                          .secret = "app-secret",
+                          .channel = "demo",
+                          .event = "message",
+                          .data = "{\"n\":{{n}}}",
+                          .count = 1,
+                          .first = 1};
     for (int i = 1; i < argc; i++) {
         int rc;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -31,7 +31,7 @@ struct rlws_http {
     int headers_sent;
     int too_big;
     int close_after; /* answered before the body was read: close after */
-    char *target; /* path '?' query */
+    char *target;    /* path '?' query */
     size_t query_at;
     char *body;
     size_t body_len;

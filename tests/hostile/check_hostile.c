@@ -25,16 +25,36 @@
 
 static const char *server_bin;
 
+/* The server of the running test (a copy: the test's own lives on its
+ * stack): a failed assertion leaves the test before its stop_clean(),
+ * and the child must not outlive the program. */
+static struct hostile_server live;
+static int live_set;
+
+static void stop_live(void)
+{
+    char why[1024];
+
+    if (live_set) {
+        live_set = 0;
+        (void)hostile_server_stop(&live, why, sizeof(why));
+    }
+}
+
 static void start(struct hostile_server *h, const char *const *args)
 {
+    stop_live();
     ck_assert_msg(hostile_server_start(h, server_bin, args) == 0,
                   "cannot start %s", server_bin);
+    live = *h;
+    live_set = 1;
 }
 
 static void stop_clean(struct hostile_server *h)
 {
     char why[1024];
 
+    live_set = 0;
     ck_assert_msg(hostile_server_stop(h, why, sizeof(why)) == 0, "%s", why);
 }
 
@@ -119,8 +139,7 @@ START_TEST(slow_reader_disconnected_at_bound)
     got = drain_slow(&slow);
     printf("slow: the never-reading client got %ld of %d messages (%ld "
            "KiB), then close code %d\n",
-           got, SLOW_TOTAL, got * (SLOW_PAD + 100) / 1024,
-           slow.ws.close_code);
+           got, SLOW_TOTAL, got * (SLOW_PAD + 100) / 1024, slow.ws.close_code);
     fflush(stdout);
     /* Cut off near the bound: what it got fits in the shim's queue plus
      * the kernel's socket buffers, far short of the ~41 MiB published. */
@@ -163,9 +182,8 @@ static void storm(int n, struct storm_figures *fig)
     ck_assert_ptr_nonnull(c);
     start(&s, NULL);
     for (int i = 0; i < STORM_RETAINED; i += 10) {
-        ck_assert_int_eq(e2e_publish_batch(s.s.port, "storm", "tick", i, 10,
-                                           200),
-                         200);
+        ck_assert_int_eq(
+            e2e_publish_batch(s.s.port, "storm", "tick", i, 10, 200), 200);
     }
     ck_assert_int_eq(hostile_fleet_open(c, n, s.s.port), 0);
     fig->base_kb = e2e_server_hwm_kb(&s.s);
@@ -223,15 +241,15 @@ END_TEST
 
 /* -------------------------------------------------------------- frames */
 
-#define EXPECT_ERROR 0    /* pusher:error, the connection stays usable */
-#define EXPECT_OK (-1)    /* subscription_succeeded */
-#define EXPECT_GAP (-2)   /* succeeded, then a gap notice, no replay */
+#define EXPECT_ERROR 0  /* pusher:error, the connection stays usable */
+#define EXPECT_OK (-1)  /* subscription_succeeded */
+#define EXPECT_GAP (-2) /* succeeded, then a gap notice, no replay */
 
 struct frame_case {
     const char *name;
     void (*send)(int fd);
-    int expect;          /* a close code, or one of EXPECT_* */
-    const char *detail;  /* in the error frame or gap notice */
+    int expect;         /* a close code, or one of EXPECT_* */
+    const char *detail; /* in the error frame or gap notice */
 };
 
 static void send_text(int fd, const char *t)
@@ -419,8 +437,7 @@ static void expect_frame(struct e2e_pusher *p, const struct frame_case *fc,
     char *text = NULL;
 
     ck_assert_msg(e2e_ws_recv(&p->ws, E2E_TIMEOUT_MS, &text) == 1,
-                  "%s: no answer (close code %d)", fc->name,
-                  p->ws.close_code);
+                  "%s: no answer (close code %d)", fc->name, p->ws.close_code);
     ck_assert_msg(strstr(text, event) != NULL, "%s: expected %s, got %.200s",
                   fc->name, event, text);
     ck_assert_msg(fc->detail == NULL || strstr(text, fc->detail) != NULL,
@@ -557,15 +574,15 @@ static const struct http_case http_cases[] = {
     {"no Content-Length", POST_EVENTS HDRS, EVENT_BODY, 0, 411},
     {"chunked body", POST_EVENTS HDRS "Transfer-Encoding: chunked\r\n",
      "2\r\n{}\r\n0\r\n\r\n", 0, 411},
-    {"huge Content-Length", POST_EVENTS HDRS "Content-Length: 1000000000000\r\n",
-     EVENT_BODY, 0, 413},
-    {"Content-Length -1", POST_EVENTS HDRS "Content-Length: -1\r\n",
-     EVENT_BODY, 0, 400},
+    {"huge Content-Length",
+     POST_EVENTS HDRS "Content-Length: 1000000000000\r\n", EVENT_BODY, 0, 413},
+    {"Content-Length -1", POST_EVENTS HDRS "Content-Length: -1\r\n", EVENT_BODY,
+     0, 400},
     {"Content-Length abc", POST_EVENTS HDRS "Content-Length: abc\r\n",
      EVENT_BODY, 0, 400},
     {"Content-Length 2^64+1",
-     POST_EVENTS HDRS "Content-Length: 18446744073709551617\r\n", EVENT_BODY,
-     0, 400},
+     POST_EVENTS HDRS "Content-Length: 18446744073709551617\r\n", EVENT_BODY, 0,
+     400},
     {"truncated body, half-closed", POST_EVENTS HDRS "Content-Length: 100\r\n",
      EVENT_BODY, 1, 0},
     {"missing auth", POST_EVENTS HDRS "Content-Length: 38\r\n", EVENT_BODY, 0,
@@ -575,8 +592,8 @@ static const struct http_case http_cases[] = {
                  "auth_signature=00" HDRS "Content-Length: 38\r\n",
      EVENT_BODY, 0, 401},
     {"GET on the API", "GET /apps/app-id/events" HDRS, "", 0, 405},
-    {"PUT", "PUT /apps/app-id/events" HDRS "Content-Length: 38\r\n",
-     EVENT_BODY, 0, 405},
+    {"PUT", "PUT /apps/app-id/events" HDRS "Content-Length: 38\r\n", EVENT_BODY,
+     0, 405},
     {"DELETE", "DELETE /apps/app-id/events" HDRS, "", 0, 405},
     {"path traversal", "GET /apps/../../etc/passwd" HDRS, "", 0, 404},
     {"encoded traversal", "GET /%2e%2e/%2e%2e/etc/passwd" HDRS, "", 0, 404},
@@ -622,9 +639,8 @@ START_TEST(bad_http_requests)
     /* Signed, but not JSON, and the wrong app. */
     ck_assert_int_eq(e2e_post_signed(s.s.port, "/apps/app-id/events", "{"),
                      400);
-    ck_assert_int_eq(e2e_post_signed(s.s.port, "/apps/other/events",
-                                     EVENT_BODY),
-                     404);
+    ck_assert_int_eq(
+        e2e_post_signed(s.s.port, "/apps/other/events", EVENT_BODY), 404);
     printf("http: %zu bad requests answered 4xx, server still serving\n",
            n + 2);
     still_serving(s.s.port, "bad HTTP requests");
@@ -635,8 +651,7 @@ END_TEST
 /* Requests lws 4.1 refuses before the shim sees them: the request line or
  * headers overflow its header buffer and it drops the connection without
  * a status. The server must stay up. */
-static char *repeat(const char *head, const char *unit, int n,
-                    const char *tail)
+static char *repeat(const char *head, const char *unit, int n, const char *tail)
 {
     size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
     char *b = malloc(hl + ul * (size_t)n + tl + 1), *p = b;
@@ -665,8 +680,8 @@ START_TEST(oversized_http_head)
     for (int i = 0; i < 3; i++) {
         status = hostile_http(s.s.port, reqs[i], strlen(reqs[i]), 0,
                               E2E_TIMEOUT_MS, NULL);
-        printf("http: oversized or garbage head %d answered %d%s\n", i,
-               status, status == 0 ? " (lws dropped the connection)" : "");
+        printf("http: oversized or garbage head %d answered %d%s\n", i, status,
+               status == 0 ? " (lws dropped the connection)" : "");
         ck_assert_msg(status == 0 || (status >= 400 && status < 500),
                       "head %d: status %d", i, status);
         free(reqs[i]);
@@ -715,6 +730,7 @@ int main(int argc, char **argv)
     }
     server_bin = argv[1];
     signal(SIGPIPE, SIG_IGN);
+    atexit(stop_live);
     sr = srunner_create(hostile_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);

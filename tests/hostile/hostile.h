@@ -51,11 +51,11 @@ struct hostile_client {
     unsigned char *buf;
     size_t have;
     size_t cap;
-    int subscribed;  /* subscription_succeeded seen */
-    long next;       /* next "n" expected */
-    long got;        /* messages of the run received */
-    int bad;         /* out of order, duplicate or unknown frame */
-    int close_code;  /* from a close frame; -1 on EOF without one */
+    int subscribed; /* subscription_succeeded seen */
+    long next;      /* next "n" expected */
+    long got;       /* messages of the run received */
+    int bad;        /* out of order, duplicate or unknown frame */
+    int close_code; /* from a close frame; -1 on EOF without one */
 };
 
 /* Connect `n` Pusher clients (connection_established read). @return 0 or

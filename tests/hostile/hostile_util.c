@@ -76,8 +76,8 @@ static char *slurp(const char *path)
 
 int hostile_server_stop(struct hostile_server *h, char *why, size_t size)
 {
-    static const char *const marks[] = {"Sanitizer", "runtime error:",
-                                        "LeakSanitizer"};
+    static const char *const marks[] = {"Sanitizer",
+                                        "runtime error:", "LeakSanitizer"};
     int status = e2e_server_stop(&h->s);
     char *text = slurp(h->err_path);
     int rc = 0;
@@ -387,8 +387,7 @@ int hostile_fleet_run(struct hostile_client *c, int n, const char *event,
             pfd[i].revents = 0;
             nlive += live;
         }
-        if (nlive == 0 ||
-            (poll(pfd, (nfds_t)n, 200) < 0 && errno != EINTR)) {
+        if (nlive == 0 || (poll(pfd, (nfds_t)n, 200) < 0 && errno != EINTR)) {
             break;
         }
         done = 0;
