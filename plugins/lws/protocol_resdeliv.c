@@ -130,7 +130,11 @@ int resdeliv_lws_protocol_callback(struct lws *wsi,
 }
 
 #if !defined(LWS_PLUGIN_STATIC)
-static const struct lws_protocols protocols[] = {RESDELIV_LWS_PROTOCOL};
+/* count_protocols is what lws_plugins_init() reads; the terminator lets
+ * a host also hand `protocols` straight to lws_create_context(), which
+ * walks the list to a NULL name. */
+static const struct lws_protocols protocols[] = {
+    RESDELIV_LWS_PROTOCOL, {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 LWS_VISIBLE const lws_plugin_protocol_t resdeliv = {
     .hdr = {"resdeliv pusher", "lws_protocol_plugin", LWS_PLUGIN_API_MAGIC},

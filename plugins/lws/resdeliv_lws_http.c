@@ -16,6 +16,7 @@
 #include <time.h>
 
 #define ARG_MAX 4096
+#define DRAIN_FACTOR 4
 #define LENGTH_REQUIRED                                                        \
     "{\"error\":\"the HTTP API needs a Content-Length (no chunked "            \
     "bodies)\"}"
@@ -215,9 +216,9 @@ static void dispatch(struct rlws_http *h)
     }
 }
 
-/* What a POST's headers say about its body: 0 none, 1 one within the
- * limit follows, or the status to answer at once. Answering before the
- * body spares reading (and discarding) what the client announced. */
+/* What a POST's headers say about its body: 0 none, 1 it follows, or the
+ * status to answer at once. Answering before the body spares reading (and
+ * discarding) what the client announced. */
 static int body_status(resdeliv_lws *rl, struct lws *wsi)
 {
     char clen[32] = "";
@@ -240,7 +241,10 @@ static int body_status(resdeliv_lws *rl, struct lws *wsi)
     if (errno == ERANGE || *end != '\0') {
         return 400;
     }
-    if (n > rl->max_body) {
+    /* A body a little over the limit is read and dropped, so that the
+     * client, still sending, gets its 413 rather than a reset; past
+     * DRAIN_FACTOR times the limit it is refused unread. */
+    if (n / DRAIN_FACTOR > rl->max_body) {
         return 413;
     }
     return n > 0 ? 1 : 0;

@@ -619,6 +619,7 @@ static int run_http_case(int port, const struct http_case *hc, char **body)
 START_TEST(bad_http_requests)
 {
     struct hostile_server s;
+    char *big;
     size_t n = sizeof(http_cases) / sizeof(http_cases[0]);
 
     start(&s, NULL);
@@ -636,13 +637,21 @@ START_TEST(bad_http_requests)
         ck_assert_int_eq(e2e_publish(s.s.port, "after-http", "tick", "{}"),
                          200);
     }
+    /* A little over the limit: read and dropped, then a clean 413. */
+    big = malloc(300 * 1024 + 1);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'a', 300 * 1024);
+    big[300 * 1024] = '\0';
+    ck_assert_int_eq(
+        e2e_http(s.s.port, "POST", "/apps/app-id/events", big, NULL), 413);
+    free(big);
     /* Signed, but not JSON, and the wrong app. */
     ck_assert_int_eq(e2e_post_signed(s.s.port, "/apps/app-id/events", "{"),
                      400);
     ck_assert_int_eq(
         e2e_post_signed(s.s.port, "/apps/other/events", EVENT_BODY), 404);
     printf("http: %zu bad requests answered 4xx, server still serving\n",
-           n + 2);
+           n + 3);
     still_serving(s.s.port, "bad HTTP requests");
     stop_clean(&s);
 }
