@@ -51,6 +51,10 @@ struct resdeliv_redis_options {
     const char *key_prefix;       /**< NULL: "delivery" */
     uint64_t connect_timeout_ms;  /**< 0: RESDELIV_REDIS_CONNECT_TIMEOUT_MS */
     uint64_t command_timeout_ms;  /**< 0: RESDELIV_REDIS_COMMAND_TIMEOUT_MS */
+    /** 1: every append also PUBLISHes the entry on its log's bus channel
+     * in the same atomic step, for the nodes' buses (bus.h). Default 0. */
+    uint32_t publish;
+    uint32_t reserved;
 };
 
 /** Fill `opts` with defaults (url NULL), including the struct head.

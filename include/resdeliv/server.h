@@ -52,6 +52,17 @@ struct resdeliv_server_options {
     /** Replays running at once in this server (default 256); further
      * replaying subscriptions wait their turn, holding live messages. */
     uint64_t max_replaying;
+    /** 1: live delivery comes from a bus (bus.h): publish() only appends to
+     * the log, and every node, this one included, delivers what the bus
+     * hands to resdeliv_server_deliver_entry(), in log order (default 0). */
+    uint32_t live_from_bus;
+    uint32_t reserved;
+    /** Optional. Called when `channel` gets its first subscription on this
+     * server (active 1) and when its last one goes (active 0), so a bus
+     * listens only to channels with local subscribers. */
+    void (*on_channel)(void *arg, const char *channel, size_t channel_len,
+                       uint32_t active);
+    void *on_channel_arg;
 };
 
 /** Defaults, including the struct head. */
@@ -134,6 +145,26 @@ RESDELIV_API int resdeliv_server_deliver(resdeliv_server *srv,
                                          const char *event,
                                          const char *payload,
                                          size_t payload_len, void *except);
+
+/**
+ * Deliver one logged entry as it came from a bus: `data` is the data as
+ * stored (untagged); the seam tags it with `pos` (id and epoch) using the
+ * log's field names (the RESDELIV_ENTRY_OBJECT `flags` bit lets it splice
+ * without a scan), then delivers it like resdeliv_server_deliver().
+ */
+RESDELIV_API int resdeliv_server_deliver_entry(
+    resdeliv_server *srv, const char *channel, size_t channel_len,
+    const struct resdeliv_position *pos, uint32_t flags, const char *event,
+    size_t event_len, const char *data, size_t data_len);
+
+/**
+ * Tell every subscriber of `channel` on this server (live and replaying)
+ * that history is not continuous: a `resdeliv:gap` notice built from
+ * `status` (a bus that lost its connection and could not catch up).
+ */
+RESDELIV_API int resdeliv_server_announce_gap(
+    resdeliv_server *srv, const char *channel,
+    const struct resdeliv_replay_status *status);
 
 /** Seam counters. */
 struct resdeliv_server_stats {
