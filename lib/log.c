@@ -12,23 +12,40 @@
  * and spliced after it, when the id is known. The synchronous calls are the
  * asynchronous ones run against a store that completes before returning,
  * with the operation state on the stack.
+ *
+ * A message delivered untagged because the store failed is in no log; the
+ * handle counts such messages per channel and the channel's next append
+ * carries a marker entry first, which replay turns into a gap notice.
  */
 #include "log_internal.h"
 
+#include <inttypes.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
-/* Batches up to this size need no heap besides the payloads. */
+/* Batches up to this size need no heap besides the payloads; each message
+ * may bring a marker item. */
 #define SMALL_BATCH 16
+#define SMALL_ITEMS (2 * SMALL_BATCH)
+
+/* {"lost":N,"since":MS} with two 20-digit numbers fits. */
+#define MARKER_DATA_SIZE 64
 
 static const char whisper_prefix[] = "client-";
 #define WHISPER_PREFIX_LEN (sizeof(whisper_prefix) - 1)
+static const char reserved_prefix[] = RESDELIV_RESERVED_EVENT_PREFIX;
+#define RESERVED_PREFIX_LEN (sizeof(reserved_prefix) - 1)
 
-/* The tag plan of one message, made before the append. */
+/* The tag plan of one message, made before the append, and the marker
+ * item that goes right before it, if any. */
 struct pub_plan {
     struct resdeliv__tag_plan plan;
-    int ok; /* the data is a taggable object */
+    int ok;            /* the data is a taggable object */
+    int marker;        /* a marker item precedes this message's item */
+    uint64_t mark_upto; /* the channel's failure total the marker covers */
+    char mark_data[MARKER_DATA_SIZE];
 };
 
 /* State of one publish call, alive until the store completes it. */
@@ -245,6 +262,10 @@ void resdeliv_log_close(resdeliv_log *log)
     if (log->own_store) {
         resdeliv_store_free(log->store);
     }
+    for (size_t i = 0; i < log->unlogged_cap; i++) {
+        free(log->unlogged[i]);
+    }
+    free(log->unlogged);
     resdeliv_config_free(log->cfg);
     free(log->app_id);
     free(log);
@@ -289,6 +310,15 @@ static int check_message(resdeliv_log *log, const struct resdeliv_message *m)
                              m->event);
         return RESDELIV_EWHISPER;
     }
+    if (m->event_len >= RESERVED_PREFIX_LEN &&
+        memcmp(m->event, reserved_prefix, RESERVED_PREFIX_LEN) == 0) {
+        resdeliv__log_seterr(log,
+                             "event '%.*s' uses the reserved prefix "
+                             "'" RESDELIV_RESERVED_EVENT_PREFIX "'",
+                             (int)(m->event_len > 64 ? 64 : m->event_len),
+                             m->event);
+        return RESDELIV_EINVAL;
+    }
     if (m->data == NULL && m->data_len > 0) {
         resdeliv__log_seterr(log, "data is NULL");
         return RESDELIV_EINVAL;
@@ -317,6 +347,177 @@ static struct resdeliv_retention retention_of(const resdeliv_log *log,
                        ? UINT64_MAX
                        : cfg->max_age_seconds * 1000;
     return r;
+}
+
+/* ---- channels owed a marker ------------------------------------------- */
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static size_t home_slot(const resdeliv_log *log, const char *channel,
+                        size_t len)
+{
+    uint64_t h = 14695981039346656037u; /* FNV-1a */
+
+    for (size_t k = 0; k < len; k++) {
+        h = (h ^ (unsigned char)channel[k]) * 1099511628211u;
+    }
+    return (size_t)h & (log->unlogged_cap - 1);
+}
+
+/* The slot holding `channel`, or the free slot where it would go; at most
+ * half of the slots are used, so there is always one. */
+static size_t unlogged_slot(const resdeliv_log *log, const char *channel,
+                            size_t len)
+{
+    size_t mask = log->unlogged_cap - 1;
+    size_t i = home_slot(log, channel, len);
+
+    for (; log->unlogged[i] != NULL; i = (i + 1) & mask) {
+        const struct resdeliv__unlogged *u = log->unlogged[i];
+        if (u->len == len && memcmp(u->channel, channel, len) == 0) {
+            break;
+        }
+    }
+    return i;
+}
+
+static struct resdeliv__unlogged *
+unlogged_find(const resdeliv_log *log, const char *channel, size_t len)
+{
+    if (log->unlogged_n == 0) {
+        return NULL;
+    }
+    return log->unlogged[unlogged_slot(log, channel, len)];
+}
+
+static int unlogged_grow(resdeliv_log *log)
+{
+    struct resdeliv__unlogged **old = log->unlogged;
+    size_t old_cap = log->unlogged_cap;
+    size_t cap = old_cap != 0 ? old_cap * 2 : 16;
+    struct resdeliv__unlogged **t = calloc(cap, sizeof(*t));
+
+    if (t == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    log->unlogged = t;
+    log->unlogged_cap = cap;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (old[i] != NULL) {
+            t[unlogged_slot(log, old[i]->channel, old[i]->len)] = old[i];
+        }
+    }
+    free(old);
+    return 0;
+}
+
+/* One more message of `channel` went out untagged. RESDELIV_ESTORE when
+ * the channel cannot be remembered (the map is full, or memory short):
+ * the message must then not go out, no marker would announce it. */
+static int unlogged_note(resdeliv_log *log, const char *channel, size_t len)
+{
+    struct resdeliv__unlogged *u = unlogged_find(log, channel, len);
+
+    if (u != NULL) {
+        u->total++;
+        return 0;
+    }
+    if (log->unlogged_n >= RESDELIV_MAX_UNLOGGED_CHANNELS ||
+        ((log->unlogged_n + 1) * 2 > log->unlogged_cap &&
+         unlogged_grow(log) < 0)) {
+        return RESDELIV_ESTORE;
+    }
+    u = malloc(sizeof(*u) + len);
+    if (u == NULL) {
+        return RESDELIV_ESTORE;
+    }
+    u->total = 1;
+    u->marked = 0;
+    u->since = wall_ms();
+    u->gen = 0;
+    u->len = len;
+    memcpy(u->channel, channel, len);
+    log->unlogged[unlogged_slot(log, channel, len)] = u;
+    log->unlogged_n++;
+    return 0;
+}
+
+/* Empty slot `i` and move later entries of its probe run back into it,
+ * so that lookups never stop at a hole (linear probing has no
+ * tombstones). */
+static void unlogged_remove(resdeliv_log *log, size_t i)
+{
+    size_t mask = log->unlogged_cap - 1;
+
+    free(log->unlogged[i]);
+    log->unlogged[i] = NULL;
+    log->unlogged_n--;
+    for (size_t j = (i + 1) & mask; log->unlogged[j] != NULL;
+         j = (j + 1) & mask) {
+        struct resdeliv__unlogged *u = log->unlogged[j];
+        size_t home = home_slot(log, u->channel, u->len);
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            log->unlogged[i] = u;
+            log->unlogged[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+/* A marker covering the channel's first `upto` failures is in the log. */
+static void unlogged_marked(resdeliv_log *log, const char *channel,
+                            size_t len, uint64_t upto)
+{
+    struct resdeliv__unlogged *u;
+    size_t i;
+
+    if (log->unlogged_n == 0) {
+        return;
+    }
+    i = unlogged_slot(log, channel, len);
+    u = log->unlogged[i];
+    if (u == NULL) {
+        return;
+    }
+    u->marked = upto > u->marked ? upto : u->marked;
+    if (u->marked >= u->total) {
+        unlogged_remove(log, i);
+    }
+}
+
+/* Plan the marker owed by message `m`'s channel, once per publish call
+ * (the handle's generation), before the channel's first item. Markers of
+ * calls still in flight may cover the same failures: a notice too many is
+ * safe, and `marked` only ever moves forward. @return 1 when planned. */
+static int plan_marker(resdeliv_log *log, const struct resdeliv_message *m,
+                       struct pub_plan *pp)
+{
+    struct resdeliv__unlogged *u =
+        unlogged_find(log, m->channel, m->channel_len);
+
+    pp->marker = 0;
+    if (u == NULL || u->gen == log->unlogged_gen || u->total <= u->marked) {
+        return 0;
+    }
+    u->gen = log->unlogged_gen;
+    pp->marker = 1;
+    pp->mark_upto = u->total;
+    snprintf(pp->mark_data, sizeof(pp->mark_data),
+             "{\"lost\":%" PRIu64 ",\"since\":%" PRIu64 "}",
+             u->total - u->marked, u->since);
+    return 1;
+}
+
+/* Items a call of `n` messages may need: a marker per message at most. */
+static size_t items_needed(const resdeliv_log *log, size_t n)
+{
+    return n + (log->unlogged_n < n ? log->unlogged_n : n);
 }
 
 /* The store appended message `i`: splice the id into its payload as
@@ -357,8 +558,9 @@ static void result_logged(struct pub_op *op, size_t i,
     }
 }
 
-/* The store failed message `i`: deliver untagged or fail, as configured. */
-static void result_failed(struct pub_op *op, size_t i)
+/* The store failed message `i`: deliver untagged or fail, as configured.
+ * @return 1 when it had to fail because no marker could be owed for it. */
+static int result_failed(struct pub_op *op, size_t i)
 {
     resdeliv_log *log = op->log;
     const struct resdeliv_message *m = &op->msgs[i];
@@ -367,12 +569,18 @@ static void result_failed(struct pub_op *op, size_t i)
     log->counters.log_failures++;
     if (log->cfg->on_log_failure == RESDELIV_ON_FAILURE_FAIL) {
         r->status = RESDELIV_ESTORE;
-        return;
+        return 0;
     }
     r->payload = malloc(m->data_len + 1);
     if (r->payload == NULL) {
         r->status = RESDELIV_ENOMEM;
-        return;
+        return 0;
+    }
+    if (unlogged_note(log, m->channel, m->channel_len) < 0) {
+        free(r->payload);
+        r->payload = NULL;
+        r->status = RESDELIV_ESTORE;
+        return 1;
     }
     if (m->data_len > 0) {
         memcpy(r->payload, m->data, m->data_len);
@@ -381,6 +589,7 @@ static void result_failed(struct pub_op *op, size_t i)
     r->payload_len = m->data_len;
     log->counters.published++;
     log->counters.untagged++;
+    return 0;
 }
 
 static void finish_async(struct pub_op *op)
@@ -392,34 +601,58 @@ static void finish_async(struct pub_op *op)
     free(op->block);
 }
 
+static void append_err(resdeliv_log *log, int failure, size_t refused)
+{
+    size_t len;
+
+    resdeliv__log_store_err(log, "append", failure);
+    if (refused > 0) {
+        len = strlen(log->errmsg);
+        snprintf(log->errmsg + len, sizeof(log->errmsg) - len,
+                 "; %zu message(s) not delivered: no room to remember "
+                 "their channel for an unlogged marker (at most %d)",
+                 refused, RESDELIV_MAX_UNLOGGED_CHANNELS);
+    }
+}
+
 /*
  * Store completion. Messages refused before the append already carry a
- * non-zero status; the others match the store's results in order.
+ * non-zero status; the others match the store's results in order, each
+ * after its marker's result when a marker went before it.
  */
 static void on_append(void *arg, int status,
                       const struct resdeliv_append_result *res, size_t n)
 {
     struct pub_op *op = arg;
     size_t k = 0;
+    size_t refused = 0;
     int failure = 0;
 
     if (status >= 0 && (n != op->nitems || (n > 0 && res == NULL))) {
         status = RESDELIV_ESTORE;
     }
     for (size_t i = 0; i < op->n; i++) {
+        const struct resdeliv_message *m = &op->msgs[i];
         if (op->results[i].status != 0) {
             continue;
         }
+        if (op->plans[i].marker) {
+            if (status >= 0 && res[k].status >= 0) {
+                unlogged_marked(op->log, m->channel, m->channel_len,
+                                op->plans[i].mark_upto);
+            }
+            k++;
+        }
         if (status < 0 || res[k].status < 0) {
             failure = failure ? failure : (status < 0 ? status : res[k].status);
-            result_failed(op, i);
+            refused += (size_t)result_failed(op, i);
         } else {
             result_logged(op, i, &res[k]);
         }
         k++;
     }
     if (failure) {
-        resdeliv__log_store_err(op->log, "append", failure);
+        append_err(op->log, failure, refused);
     }
     op->ran = 1;
     if (op->cb != NULL) {
@@ -427,16 +660,36 @@ static void on_append(void *arg, int status,
     }
 }
 
-/* Validate every message, then hand the valid ones to the store. The
- * operation completes through on_append() in every case. */
+static void set_item(struct resdeliv_append_item *it,
+                     const struct resdeliv_message *m, const char *event,
+                     size_t event_len, const char *data, size_t data_len,
+                     struct resdeliv_retention retention)
+{
+    it->channel = m->channel;
+    it->channel_len = m->channel_len;
+    it->event = event;
+    it->event_len = event_len;
+    it->data = data;
+    it->data_len = data_len;
+    it->retention = retention;
+    it->flags = 0;
+    it->reserved = 0;
+}
+
+/* Validate every message, then hand the valid ones to the store, each
+ * after the marker its channel owes, if any. The operation completes
+ * through on_append() in every case. */
 static void pub_start(struct pub_op *op, struct resdeliv_append_item *items)
 {
     resdeliv_log *log = op->log;
     size_t k = 0;
     int rc;
 
+    log->unlogged_gen++;
     for (size_t i = 0; i < op->n; i++) {
         const struct resdeliv_message *m = &op->msgs[i];
+        struct pub_plan *pp = &op->plans[i];
+        struct resdeliv_retention r;
         rc = check_message(log, m);
         if (rc < 0) {
             op->results[i].status = rc;
@@ -445,20 +698,18 @@ static void pub_start(struct pub_op *op, struct resdeliv_append_item *items)
             }
             continue;
         }
-        items[k].channel = m->channel;
-        items[k].channel_len = m->channel_len;
-        items[k].event = m->event;
-        items[k].event_len = m->event_len;
-        items[k].data = m->data != NULL ? m->data : "";
-        items[k].data_len = m->data_len;
-        items[k].retention = retention_of(log, m->channel, m->channel_len);
-        op->plans[i].ok = resdeliv__tag_plan(items[k].data, m->data_len,
-                                             &log->fields,
-                                             &op->plans[i].plan) == 0;
-        items[k].flags = op->plans[i].ok && op->plans[i].plan.nrep == 0
-                             ? RESDELIV_ENTRY_OBJECT
-                             : 0;
-        items[k].reserved = 0;
+        r = retention_of(log, m->channel, m->channel_len);
+        if (plan_marker(log, m, pp)) {
+            set_item(&items[k++], m, RESDELIV_UNLOGGED_EVENT,
+                     sizeof(RESDELIV_UNLOGGED_EVENT) - 1, pp->mark_data,
+                     strlen(pp->mark_data), r);
+        }
+        set_item(&items[k], m, m->event, m->event_len,
+                 m->data != NULL ? m->data : "", m->data_len, r);
+        pp->ok = resdeliv__tag_plan(items[k].data, m->data_len, &log->fields,
+                                    &pp->plan) == 0;
+        items[k].flags =
+            pp->ok && pp->plan.nrep == 0 ? RESDELIV_ENTRY_OBJECT : 0;
         k++;
     }
     op->nitems = k;
@@ -476,7 +727,7 @@ static void pub_start(struct pub_op *op, struct resdeliv_append_item *items)
 static struct resdeliv_append_item *
 items_for(size_t n, struct resdeliv_append_item *small)
 {
-    if (n <= SMALL_BATCH) {
+    if (n <= SMALL_ITEMS) {
         return small;
     }
     if (n > SIZE_MAX / sizeof(struct resdeliv_append_item)) {
@@ -500,7 +751,7 @@ int resdeliv_log_publish_batch(resdeliv_log *log,
                                const struct resdeliv_message *msgs, size_t n,
                                struct resdeliv_publish_result *results)
 {
-    struct resdeliv_append_item small[SMALL_BATCH];
+    struct resdeliv_append_item small[SMALL_ITEMS];
     struct pub_plan small_plans[SMALL_BATCH];
     struct resdeliv_append_item *items;
     struct pub_op op = {0};
@@ -523,7 +774,7 @@ int resdeliv_log_publish_batch(resdeliv_log *log,
                              resdeliv_store_name(log->store));
         return RESDELIV_ENOTSUP;
     }
-    items = items_for(n, small);
+    items = items_for(items_needed(log, n), small);
     op.plans = items != NULL ? plans_for(n, small_plans) : NULL;
     if (op.plans == NULL) {
         if (items != small) {
@@ -630,7 +881,7 @@ int resdeliv_log_publish_async(resdeliv_log *log,
                                const struct resdeliv_message *msgs, size_t n,
                                resdeliv_publish_cb cb, void *arg)
 {
-    struct resdeliv_append_item small[SMALL_BATCH];
+    struct resdeliv_append_item small[SMALL_ITEMS];
     struct resdeliv_append_item *items;
     struct pub_op *op;
     int copy;
@@ -647,7 +898,7 @@ int resdeliv_log_publish_async(resdeliv_log *log,
         resdeliv__log_seterr(log, "batch of %zu is too large", n);
         return RESDELIV_ENOMEM;
     }
-    items = items_for(n, small);
+    items = items_for(items_needed(log, n), small);
     copy = !(log->store_flags & RESDELIV_STORE_SYNC);
     op = items != NULL ? async_op_new(msgs, n, copy) : NULL;
     if (op == NULL) {

@@ -13,6 +13,18 @@
 
 #define LOG_ERRMSG_SIZE 256
 
+/* A channel whose messages went out untagged because the store failed.
+ * `total` such messages so far, `marked` of them announced by a marker
+ * entry already in the log; the entry goes when both are equal. */
+struct resdeliv__unlogged {
+    uint64_t total;
+    uint64_t marked;
+    uint64_t since; /* ms of the first failure not yet marked */
+    uint64_t gen;   /* the publish call that last planned a marker */
+    size_t len;
+    char channel[];
+};
+
 struct resdeliv_log {
     struct resdeliv_config *cfg; /* validated deep copy */
     resdeliv_store *store;
@@ -25,6 +37,12 @@ struct resdeliv_log {
     struct resdeliv__tag_fields fields; /* checked once, at open */
     struct resdeliv_counters counters;
     char errmsg[LOG_ERRMSG_SIZE];
+    /* Channels owed a marker (RESDELIV_UNLOGGED_EVENT): open addressing
+     * with linear probing, at most RESDELIV_MAX_UNLOGGED_CHANNELS. */
+    struct resdeliv__unlogged **unlogged;
+    size_t unlogged_cap; /* slots: 0 or a power of two */
+    size_t unlogged_n;
+    uint64_t unlogged_gen;
 };
 
 /* Set the handle's error message, printf style. */

@@ -78,13 +78,42 @@ struct resdeliv_publish_result {
 RESDELIV_API void resdeliv_publish_result_clear(
     struct resdeliv_publish_result *res);
 
+/** Event names starting with this prefix belong to the library: publishing
+ * one is refused with RESDELIV_EINVAL. */
+#define RESDELIV_RESERVED_EVENT_PREFIX "resdeliv:"
+
+/** Event of the marker entry the log appends for messages that went out
+ * untagged because the store failed. Its data is
+ * `{"lost":N,"since":MS}`: N messages, the first of them at MS
+ * (milliseconds since the Unix epoch, this host's clock). A replay cursor
+ * never yields it: it reports a gap with reason unlogged. */
+#define RESDELIV_UNLOGGED_EVENT "resdeliv:unlogged"
+
+/** Most channels a log handle remembers as owed a marker at once. */
+#define RESDELIV_MAX_UNLOGGED_CHANNELS 4096
+
 /**
  * Append one broadcast and produce the payload to deliver. When the store
  * fails and on_log_failure is deliver_untagged, returns 0 with logged = 0
  * and the data untouched (counted); with fail, returns RESDELIV_ESTORE.
  * Data that is not a JSON object is logged and delivered untagged
  * (counted). Events starting with "client-" are refused with
- * RESDELIV_EWHISPER.
+ * RESDELIV_EWHISPER, events starting with "resdeliv:" (reserved) with
+ * RESDELIV_EINVAL.
+ *
+ * Untagged messages are in no log, so a client that was away cannot replay
+ * them; the log says so instead. The handle counts them per channel, and
+ * the channel's next successful append (single, batch or asynchronous)
+ * carries, in the same store call and before the channel's first message,
+ * a marker entry (RESDELIV_UNLOGGED_EVENT) that replay turns into a gap
+ * notice with reason unlogged. The marker has no publish result: results
+ * keep the caller's count and order. The handle remembers at most
+ * RESDELIV_MAX_UNLOGGED_CHANNELS channels; while that many wait for their
+ * marker, a store failure on any other channel is answered as
+ * on_log_failure fail would (RESDELIV_ESTORE, not delivered), so that no
+ * message is delivered untagged without a marker to come. The counts live
+ * in the handle: closing it (or the process ending) before the store is
+ * back loses them, and the loss is then not announced.
  * Needs a store with RESDELIV_STORE_SYNC, else RESDELIV_ENOTSUP (use
  * resdeliv_log_publish_async()).
  * Ownership: inputs borrowed; `*res` owns its payload (clear it).
