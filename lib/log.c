@@ -517,6 +517,9 @@ static int plan_marker(resdeliv_log *log, const struct resdeliv_message *m,
 /* Items a call of `n` messages may need: a marker per message at most. */
 static size_t items_needed(const resdeliv_log *log, size_t n)
 {
+    if (n > SIZE_MAX / 2) {
+        return SIZE_MAX; /* items_for() refuses it */
+    }
     return n + (log->unlogged_n < n ? log->unlogged_n : n);
 }
 

@@ -26,6 +26,18 @@
  * handing out an entry twice. An entry trimmed right after it was handed
  * out can make the cursor report a gap where nothing was lost: the store
  * cannot tell, so the cursor errs on the side of saying so.
+ *
+ * Messages delivered untagged while the store failed are in no log; the
+ * log handle appends a marker entry (RESDELIV_UNLOGGED_EVENT, see log.h)
+ * where they would be. The cursor never yields a marker. A page stops
+ * before one; the next fetch reaches it and fails with RESDELIV_ESTALE and
+ * no entries, the status now saying continuous 0, reason unlogged, lost =
+ * the marker's count of messages (the sum over markers in a row; -1 when
+ * one cannot be read), position and oldest unchanged; the log's gap
+ * counter grows by one. Send a gap notice and call again: the entries
+ * after the marker follow. Markers are entries of the store, so `expected`
+ * counts them until the cursor reaches them, and drops them then;
+ * resdeliv_replay_count() and the replayed counter never include them.
  */
 #ifndef RESDELIV_REPLAY_H
 #define RESDELIV_REPLAY_H
@@ -48,6 +60,10 @@ typedef struct resdeliv_replay resdeliv_replay;
 #define RESDELIV_GAP_STORE_UNAVAILABLE 5u
 #define RESDELIV_GAP_INVALID_ID 6u
 #define RESDELIV_GAP_CAP 7u
+/** Messages of the channel went out untagged while the store failed, and
+ * are in no log (a marker entry, RESDELIV_UNLOGGED_EVENT, stands where
+ * they would be). */
+#define RESDELIV_GAP_UNLOGGED 8u
 /**@}*/
 
 /** Wire name of a gap reason ("trimmed", ...); "none" for 0, "unknown"

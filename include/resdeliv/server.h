@@ -30,6 +30,7 @@
 
 #include "common.h"
 #include "log.h"
+#include "replay.h"
 #include "transport.h"
 
 RESDELIV_BEGIN_DECLS
