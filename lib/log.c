@@ -514,6 +514,14 @@ static int plan_marker(resdeliv_log *log, const struct resdeliv_message *m,
     return 1;
 }
 
+uint64_t resdeliv__log_unlogged_owed(const resdeliv_log *log,
+                                     const char *channel, size_t len)
+{
+    const struct resdeliv__unlogged *u = unlogged_find(log, channel, len);
+
+    return u != NULL && u->total > u->marked ? u->total - u->marked : 0;
+}
+
 /* Items a call of `n` messages may need: a marker per message at most. */
 static size_t items_needed(const resdeliv_log *log, size_t n)
 {

@@ -59,6 +59,13 @@ void resdeliv__log_store_err(resdeliv_log *log, const char *what,
 int resdeliv__log_check_channel(resdeliv_log *log, const char *channel,
                                 size_t len);
 
+/* Messages of `channel` this handle delivered untagged because the store
+ * failed and that no marker in the log announces yet (0: none). A replay
+ * that reaches the end of the log reports them: they come after every
+ * entry it read. */
+uint64_t resdeliv__log_unlogged_owed(const resdeliv_log *log,
+                                     const char *channel, size_t len);
+
 /* Buffer size that always holds `data_len` bytes of data tagged with an id
  * and an epoch, and the NUL (the bound resdeliv_tag_into() documents). */
 static inline size_t resdeliv__log_tag_bound(const resdeliv_log *log,

@@ -216,11 +216,15 @@ static int authenticate(const resdeliv_pusher_server *ps,
 
 /* ------------------------------------------------------------ parsing */
 
+/* Names the protocol or the library keeps for itself ("resdeliv:gap",
+ * the log's "resdeliv:unlogged" markers). */
 static int reserved_name(const char *name)
 {
     return strncmp(name, "client-", 7) == 0 ||
            strncmp(name, "pusher:", 7) == 0 ||
-           strncmp(name, "pusher_internal:", 16) == 0;
+           strncmp(name, "pusher_internal:", 16) == 0 ||
+           strncmp(name, RESDELIV_RESERVED_EVENT_PREFIX,
+                   sizeof(RESDELIV_RESERVED_EVENT_PREFIX) - 1) == 0;
 }
 
 /* The channels of one event: "channels" (array) or "channel" (string).
@@ -296,7 +300,8 @@ static int check_event(resdeliv_pusher_server *ps, const cJSON *ev,
     if (reserved_name(name->valuestring)) {
         resdeliv__errf(err, errsize,
                        "\"name\" may not start with "
-                       "client-, pusher: or pusher_internal:");
+                       "client-, pusher:, pusher_internal: or "
+                       "resdeliv:");
         return RESDELIV_EBADJSON;
     }
     if (!cJSON_IsString(data)) {

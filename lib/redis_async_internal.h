@@ -87,6 +87,7 @@ struct resdeliv__ra_store {
     uint64_t connect_ms;
     uint64_t command_ms;
     unsigned version;
+    int64_t skew_ms;  /* server clock - local clock, from assigned ids */
     char sha[48];
     uint32_t failures;
     uint64_t rng;

@@ -2,10 +2,11 @@
 /*
  * Operations of the event-loop Redis store: append, read, info and drop as
  * ops (see store_redis_async.c), their commands and the handling of their
- * replies. The commands are the blocking store's, from redis_cmd.c: an
- * append is one EVALSHA of the append script per log of the batch, written
- * in one go, with an EVAL retry of a call whose script the server lost
- * (NOSCRIPT);
+ * replies. The commands are the blocking store's, from redis_cmd.c and
+ * redis_cmd_batch.c: an append is one EVALSHA of the append script per log
+ * of the batch, or a MULTI exchange for a lone item of a log, written in
+ * one go; the script follows when the MULTI found no log (or no epoch
+ * key), and an EVAL when the server lost the script (NOSCRIPT);
  * read and info run in MULTI ... EXEC so that the entries and the epoch
  * they are reported with come from the same instant.
  *
@@ -116,7 +117,8 @@ static op_t *append_new(store *s, const char *app, size_t app_len,
     return op;
 }
 
-/* Send the script call of group g; its reply is awaited in queue order. */
+/* Send the script call of group g; its reply is awaited in queue order.
+ * Nonzero when nothing was sent. */
 static int append_one(store *s, op_t *op, size_t g, int eval)
 {
     int rc;
@@ -131,11 +133,42 @@ static int append_one(store *s, op_t *op, size_t g, int eval)
     return rc;
 }
 
+/* Send the MULTI exchange of group g, awaited in queue order like a
+ * script call. Nonzero when nothing was sent; when only part of it was,
+ * the connection is dropped and the group expects the replies of that
+ * part, which fail it. */
+static int append_multi(store *s, op_t *op, size_t g)
+{
+    struct resdeliv__redis_cmd cmds[RESDELIV__REDIS_MULTI_MAX];
+    struct resdeliv__redis_group *grp = &op->batch.groups[g];
+    size_t n = resdeliv__redis_batch_multi(
+        &op->batch, g, op->items, resdeliv__redis_server_ms(s->skew_ms), cmds);
+
+    op->batch.queue[op->otail++] = g;
+    for (size_t i = 0; i < n; i++) {
+        if (resdeliv__ra_sendv(s, op, &cmds[i]) != 0) {
+            if (i == 0) {
+                op->otail--;
+                return RESDELIV_ESTORE;
+            }
+            grp->ncmds = i;
+            grp->status = RESDELIV_ESTORE;
+            op->status = RESDELIV_ESTORE;
+            resdeliv__ra_abort(s, "Redis: cannot queue a command");
+            break;
+        }
+    }
+    return 0;
+}
+
 static int append_send(store *s, op_t *op)
 {
     for (size_t g = 0; g < op->batch.ngroups; g++) {
-        if (append_one(s, op, g, 0) != 0) {
-            if (g == 0) {
+        int rc = resdeliv__redis_batch_fast(&op->batch, g, s->version)
+                     ? append_multi(s, op, g)
+                     : append_one(s, op, g, 0);
+        if (rc != 0) {
+            if (op->inflight == 0) {
                 return RESDELIV_ESTORE;
             }
             op->status = RESDELIV_ESTORE;
@@ -146,22 +179,55 @@ static int append_send(store *s, op_t *op)
     return 0;
 }
 
-static void append_reply(store *s, op_t *op, const redisReply *r)
+/* One reply of group g's MULTI exchange. */
+static void multi_reply(store *s, op_t *op, size_t g, const redisReply *r)
 {
-    size_t g = op->batch.queue[op->ohead++];
+    struct resdeliv__redis_group *grp = &op->batch.groups[g];
+    int st;
 
+    if (r == NULL && grp->status == 0) {
+        grp->status = op->status;
+    }
+    st = resdeliv__redis_batch_multi_reply(&op->batch, g, r, s->errmsg,
+                                           sizeof(s->errmsg));
+    if (st == RESDELIV__REDIS_MORE) {
+        return;
+    }
+    op->ohead++;
+    /* No log, or no epoch key: the script makes a new epoch. */
+    if (st == RESDELIV__REDIS_FALLBACK &&
+        (s->closing || append_one(s, op, g, 0) != 0)) {
+        resdeliv__redis_batch_fail(&op->batch, g, RESDELIV_ESTORE);
+    }
+}
+
+/* The reply of group g's script call. */
+static void script_reply(store *s, op_t *op, size_t g, const redisReply *r)
+{
+    op->ohead++;
     if (r == NULL) {
         resdeliv__redis_batch_fail(&op->batch, g, op->status);
-    } else if (resdeliv__redis_is_noscript(r) && !s->closing &&
-               op->otail < 2 * op->batch.ngroups &&
-               append_one(s, op, g, 1) == 0) {
-        return;
-    } else {
+    } else if (!resdeliv__redis_is_noscript(r) || s->closing ||
+               op->otail >= 3 * op->batch.ngroups ||
+               append_one(s, op, g, 1) != 0) {
         resdeliv__redis_batch_decode(&op->batch, g, r, s->errmsg,
                                      sizeof(s->errmsg));
     }
+}
+
+static void append_reply(store *s, op_t *op, const redisReply *r)
+{
+    size_t g = op->batch.queue[op->ohead];
+
+    if (op->batch.groups[g].multi) {
+        multi_reply(s, op, g, r);
+    } else {
+        script_reply(s, op, g, r);
+    }
+    /* A reply that sent a command (fall-back, NOSCRIPT) is not the last. */
     if (op->inflight == 0 && !op->done) {
         op->done = 1;
+        resdeliv__redis_batch_skew(&op->batch, &s->skew_ms);
         op->cb.append(op->arg, op->status, op->batch.results, op->n);
     }
 }

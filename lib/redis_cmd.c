@@ -23,7 +23,9 @@
  *   script free of TIME;
  * - returns {epoch, {id1, id2, ...}}.
  * One call per log and batch, not per item: the server's cost of a script
- * call is mostly the call itself, not the commands inside it.
+ * call is mostly the call itself, not the commands inside it. A lone item
+ * for a log that exists needs no script at all: redis_cmd_batch.c, which
+ * groups batches into script calls, has that MULTI form.
  */
 #include "redis_internal.h"
 
@@ -124,9 +126,9 @@ static char *escape_into(char *o, const char *s, size_t len, int colon)
 }
 
 /* Length of the stream key of (prefix, app id, channel). */
-static size_t key_len(const char *prefix, size_t prefix_len,
-                      const char *app_id, size_t app_id_len,
-                      const char *channel, size_t channel_len)
+size_t resdeliv__redis_key_len(const char *prefix, size_t prefix_len,
+                               const char *app_id, size_t app_id_len,
+                               const char *channel, size_t channel_len)
 {
     return escaped_len(prefix, prefix_len, 0) + 2 +
            escaped_len(app_id, app_id_len, 1) + 1 +
@@ -134,11 +136,12 @@ static size_t key_len(const char *prefix, size_t prefix_len,
 }
 
 /* Write both keys: `stream` has room for n + 1 bytes, `epoch` for
- * n + sizeof(":epoch"), n from key_len(). */
-static void keys_write(char *stream, char *epoch, size_t n, const char *prefix,
-                       size_t prefix_len, const char *app_id,
-                       size_t app_id_len, const char *channel,
-                       size_t channel_len, struct resdeliv__redis_keys *out)
+ * n + sizeof(":epoch"), n from resdeliv__redis_key_len(). */
+void resdeliv__redis_keys_write(char *stream, char *epoch, size_t n,
+                                const char *prefix, size_t prefix_len,
+                                const char *app_id, size_t app_id_len,
+                                const char *channel, size_t channel_len,
+                                struct resdeliv__redis_keys *out)
 {
     static const char sfx[] = ":epoch";
     char *o = escape_into(stream, prefix, prefix_len, 0);
@@ -163,8 +166,8 @@ int resdeliv__redis_keys_build(const char *prefix, size_t prefix_len,
                                const char *channel, size_t channel_len,
                                struct resdeliv__redis_keys *out)
 {
-    size_t n = key_len(prefix, prefix_len, app_id, app_id_len, channel,
-                       channel_len);
+    size_t n = resdeliv__redis_key_len(prefix, prefix_len, app_id,
+                                       app_id_len, channel, channel_len);
     char *stream = malloc(n + 1);
     char *epoch = malloc(n + sizeof(":epoch"));
 
@@ -174,8 +177,8 @@ int resdeliv__redis_keys_build(const char *prefix, size_t prefix_len,
         free(epoch);
         return RESDELIV_ENOMEM;
     }
-    keys_write(stream, epoch, n, prefix, prefix_len, app_id, app_id_len,
-               channel, channel_len, out);
+    resdeliv__redis_keys_write(stream, epoch, n, prefix, prefix_len, app_id,
+                               app_id_len, channel, channel_len, out);
     return 0;
 }
 
@@ -390,7 +393,7 @@ int resdeliv__redis_is_noscript(const redisReply *r)
            memcmp(r->str, "NOSCRIPT", 8) == 0;
 }
 
-static int bad_reply(const char *what, char *err, size_t errsize)
+int resdeliv__redis_bad_reply(const char *what, char *err, size_t errsize)
 {
     resdeliv__errf(err, errsize, "unexpected Redis reply to %s", what);
     return RESDELIV_ESTORE;
@@ -409,7 +412,7 @@ static char field1(const redisReply *r)
     return r->type == REDIS_REPLY_STRING && r->len == 1 ? r->str[0] : 0;
 }
 
-static int parse_id_reply(const redisReply *r, struct resdeliv_id *id)
+int resdeliv__redis_parse_id(const redisReply *r, struct resdeliv_id *id)
 {
     if (!is_str(r)) {
         return RESDELIV_EBADID;
@@ -417,7 +420,7 @@ static int parse_id_reply(const redisReply *r, struct resdeliv_id *id)
     return resdeliv_id_parse(r->str, r->len, id);
 }
 
-static int copy_epoch(const redisReply *r, char *epoch)
+int resdeliv__redis_copy_epoch(const redisReply *r, char *epoch)
 {
     if (!is_str(r) || resdeliv_epoch_check(r->str, r->len) != 0) {
         return RESDELIV_ESTORE;
@@ -439,8 +442,8 @@ int resdeliv__redis_decode_epoch(const redisReply *r, char *epoch,
     if (r->type == REDIS_REPLY_NIL) {
         return 0;
     }
-    if (copy_epoch(r, epoch) != 0) {
-        return bad_reply("GET of the epoch key", err, errsize);
+    if (resdeliv__redis_copy_epoch(r, epoch) != 0) {
+        return resdeliv__redis_bad_reply("GET of the epoch key", err, errsize);
     }
     return 0;
 }
@@ -451,7 +454,7 @@ static int decode_entry(const redisReply *r, struct resdeliv_stored_entry *e)
     const redisReply *f;
 
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        parse_id_reply(r->element[0], &e->id) != 0) {
+        resdeliv__redis_parse_id(r->element[0], &e->id) != 0) {
         return -1;
     }
     f = r->element[1];
@@ -492,11 +495,11 @@ int resdeliv__redis_decode_entries(const redisReply *r,
         return rc;
     }
     if (r->type != REDIS_REPLY_ARRAY) {
-        return bad_reply("XRANGE", err, errsize);
+        return resdeliv__redis_bad_reply("XRANGE", err, errsize);
     }
     for (size_t i = 0; i < r->elements && i < max; i++) {
         if (decode_entry(r->element[i], &out[i]) != 0) {
-            return bad_reply("XRANGE (entry)", err, errsize);
+            return resdeliv__redis_bad_reply("XRANGE (entry)", err, errsize);
         }
         *n = i + 1;
     }
@@ -509,16 +512,16 @@ static int xinfo_field(const char *name, const redisReply *v,
     if (strcmp(name, "length") == 0 && v->type == REDIS_REPLY_INTEGER) {
         info->length = v->integer > 0 ? (uint64_t)v->integer : 0;
     } else if (strcmp(name, "last-generated-id") == 0) {
-        return parse_id_reply(v, &info->last);
+        return resdeliv__redis_parse_id(v, &info->last);
     } else if (strcmp(name, "max-deleted-entry-id") == 0) {
         info->has_max_deleted = 1;
-        return parse_id_reply(v, &info->max_deleted);
+        return resdeliv__redis_parse_id(v, &info->max_deleted);
     } else if (strcmp(name, "entries-added") == 0 &&
                v->type == REDIS_REPLY_INTEGER) {
         info->entries_added = v->integer > 0 ? (uint64_t)v->integer : 0;
     } else if (strcmp(name, "first-entry") == 0 &&
                v->type == REDIS_REPLY_ARRAY && v->elements == 2) {
-        return parse_id_reply(v->element[0], &info->first);
+        return resdeliv__redis_parse_id(v->element[0], &info->first);
     }
     return 0;
 }
@@ -538,7 +541,7 @@ int resdeliv__redis_decode_xinfo(const redisReply *r,
         return RESDELIV_ESTORE;
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
-        return bad_reply("XINFO STREAM", err, errsize);
+        return resdeliv__redis_bad_reply("XINFO STREAM", err, errsize);
     }
     info->exists = 1;
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
@@ -549,7 +552,8 @@ int resdeliv__redis_decode_xinfo(const redisReply *r,
         memcpy(name, k->str, k->len);
         name[k->len] = '\0';
         if (xinfo_field(name, r->element[i + 1], info) != 0) {
-            return bad_reply("XINFO STREAM (field)", err, errsize);
+            return resdeliv__redis_bad_reply("XINFO STREAM (field)", err,
+                                             errsize);
         }
     }
     /* Redis records max-deleted-entry-id for XDEL only, not for trimming,
@@ -560,321 +564,5 @@ int resdeliv__redis_decode_xinfo(const redisReply *r,
         info->has_max_deleted = 0;
         memset(&info->max_deleted, 0, sizeof(info->max_deleted));
     }
-    return 0;
-}
-
-/* ---- batch append ---- */
-
-struct item_ref {
-    const struct resdeliv_append_item *it;
-    size_t idx;
-};
-
-/* Items of one log next to each other, in their order within the log. */
-static int ref_cmp(const void *pa, const void *pb)
-{
-    const struct item_ref *a = pa;
-    const struct item_ref *b = pb;
-    int c;
-
-    if (a->it->channel_len != b->it->channel_len) {
-        return a->it->channel_len < b->it->channel_len ? -1 : 1;
-    }
-    if (a->it->channel_len > 0) {
-        c = memcmp(a->it->channel, b->it->channel, a->it->channel_len);
-        if (c != 0) {
-            return c;
-        }
-    }
-    return a->idx < b->idx ? -1 : a->idx > b->idx;
-}
-
-static int same_run(const struct resdeliv_append_item *a,
-                    const struct resdeliv_append_item *b)
-{
-    return a->channel_len == b->channel_len &&
-           (a->channel_len == 0 ||
-            memcmp(a->channel, b->channel, a->channel_len) == 0) &&
-           a->retention.max_messages == b->retention.max_messages &&
-           a->retention.max_age_ms == b->retention.max_age_ms;
-}
-
-static size_t align_up(size_t n)
-{
-    return (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) *
-           sizeof(max_align_t);
-}
-
-/* One block: groups, results, order, queue, replies, argv, len, refs,
- * then the key bytes. */
-static int batch_alloc(struct resdeliv__redis_batch *b, size_t n,
-                       size_t key_bytes, struct item_ref **refs, char **keys)
-{
-    size_t sz[8] = {n * sizeof(*b->groups), n * sizeof(*b->results),
-                    n * sizeof(size_t),     2 * n * sizeof(size_t),
-                    2 * n * sizeof(void *), 11 * n * sizeof(char *),
-                    11 * n * sizeof(size_t), n * sizeof(struct item_ref)};
-    void **at[8] = {(void **)&b->groups, (void **)&b->results,
-                    (void **)&b->order,  (void **)&b->queue,
-                    (void **)&b->replies, (void **)&b->argv,
-                    (void **)&b->len,    (void **)refs};
-    size_t total = key_bytes + 1;
-    char *p;
-
-    for (int i = 0; i < 8; i++) {
-        total += align_up(sz[i]);
-    }
-    b->block = p = calloc(1, total);
-    if (p == NULL) {
-        return RESDELIV_ENOMEM;
-    }
-    for (int i = 0; i < 8; i++) {
-        *at[i] = p;
-        p += align_up(sz[i]);
-    }
-    *keys = p;
-    return 0;
-}
-
-/* Start group g at slot k: its keys, built once, and its epoch token. */
-static int group_open(struct resdeliv__redis_batch *b, size_t k, size_t arg0,
-                      char **keys, const char *prefix, size_t prefix_len,
-                      const char *app, size_t app_len,
-                      const struct resdeliv_append_item *it,
-                      struct resdeliv__redis_epochs *pool)
-{
-    struct resdeliv__redis_group *grp = &b->groups[b->ngroups++];
-    size_t kn = key_len(prefix, prefix_len, app, app_len, it->channel,
-                        it->channel_len);
-
-    grp->first = k;
-    grp->arg0 = arg0;
-    keys_write(*keys, *keys + kn + 1, kn, prefix, prefix_len, app, app_len,
-               it->channel, it->channel_len, &grp->keys);
-    *keys += 2 * kn + 1 + sizeof(":epoch");
-    return resdeliv__redis_epoch_take(pool, grp->new_epoch);
-}
-
-/* Bytes of the keys of every group, bounded by one key per item (the
- * length is computed again only where the channel changes). */
-static size_t keys_bytes(const char *prefix, size_t prefix_len,
-                         const char *app, size_t app_len,
-                         const struct resdeliv_append_item *items, size_t n,
-                         int *uniform)
-{
-    size_t one = 0;
-    size_t total = 0;
-
-    *uniform = 1;
-    for (size_t i = 0; i < n; i++) {
-        if (i == 0 || !same_run(&items[i - 1], &items[i])) {
-            one = 2 * key_len(prefix, prefix_len, app, app_len,
-                              items[i].channel, items[i].channel_len) +
-                  1 + sizeof(":epoch");
-            /* A change after the first item: a sort is needed. */
-            *uniform = i == 0;
-        }
-        total += one;
-    }
-    return total;
-}
-
-int resdeliv__redis_batch_init(struct resdeliv__redis_batch *b,
-                               const char *prefix, size_t prefix_len,
-                               const char *app, size_t app_len,
-                               const struct resdeliv_append_item *items,
-                               size_t n, struct resdeliv__redis_epochs *pool)
-{
-    struct item_ref *refs;
-    char *keys;
-    size_t arg = 0;
-    int uniform;
-    int rc = 0;
-
-    memset(b, 0, sizeof(*b));
-    if (n > SIZE_MAX / 4096 ||
-        batch_alloc(b, n, keys_bytes(prefix, prefix_len, app, app_len, items,
-                                     n, &uniform),
-                    &refs, &keys) != 0) {
-        return RESDELIV_ENOMEM;
-    }
-    b->n = n;
-    for (size_t i = 0; i < n; i++) {
-        refs[i].it = &items[i];
-        refs[i].idx = i;
-    }
-    if (!uniform) {
-        qsort(refs, n, sizeof(*refs), ref_cmp);
-    }
-    for (size_t k = 0; k < n && rc == 0; k++) {
-        b->order[k] = refs[k].idx;
-        if (k == 0 || !same_run(refs[k - 1].it, refs[k].it) ||
-            b->groups[b->ngroups - 1].count == RESDELIV__REDIS_GROUP_MAX) {
-            rc = group_open(b, k, arg, &keys, prefix, prefix_len, app,
-                            app_len, refs[k].it, pool);
-            arg += 9;
-        }
-        b->groups[b->ngroups - 1].count++;
-        arg += 2;
-    }
-    if (rc != 0) {
-        resdeliv__redis_batch_clear(b);
-    }
-    return rc;
-}
-
-void resdeliv__redis_batch_argv(struct resdeliv__redis_batch *b, size_t g,
-                                const char *sha,
-                                const struct resdeliv_append_item *items,
-                                unsigned version)
-{
-    struct resdeliv__redis_group *grp = &b->groups[g];
-    const struct resdeliv_append_item *first = &items[b->order[grp->first]];
-    const char **v = b->argv + grp->arg0;
-    size_t *l = b->len + grp->arg0;
-    int c = 0;
-
-#define ARG(s, n) (v[c] = (s), l[c++] = (n))
-    if (sha != NULL) {
-        ARG("EVALSHA", 7);
-        ARG(sha, strlen(sha));
-    } else {
-        ARG("EVAL", 4);
-        ARG(resdeliv__redis_append_lua, resdeliv__redis_append_lua_len);
-    }
-    ARG("2", 1);
-    ARG(grp->keys.stream, grp->keys.stream_len);
-    ARG(grp->keys.epoch, grp->keys.epoch_len);
-    ARG(grp->num[0], (size_t)snprintf(grp->num[0], sizeof(grp->num[0]),
-                                      "%llu", (unsigned long long)
-                                          first->retention.max_messages));
-    ARG(grp->num[1], (size_t)snprintf(grp->num[1], sizeof(grp->num[1]),
-                                      "%llu", (unsigned long long)
-                                          first->retention.max_age_ms));
-    ARG(grp->new_epoch, strlen(grp->new_epoch));
-    ARG(version >= RESDELIV__REDIS_V(6, 2, 0) ? "1" : "0", 1);
-    for (size_t k = grp->first; k < grp->first + grp->count; k++) {
-        const struct resdeliv_append_item *it = &items[b->order[k]];
-        ARG(it->event ? it->event : "", it->event ? it->event_len : 0);
-        ARG(it->data ? it->data : "", it->data ? it->data_len : 0);
-    }
-#undef ARG
-    grp->cmd.argc = c;
-    grp->cmd.argv = v;
-    grp->cmd.len = l;
-}
-
-void resdeliv__redis_batch_fail(struct resdeliv__redis_batch *b, size_t g,
-                                int status)
-{
-    const struct resdeliv__redis_group *grp = &b->groups[g];
-
-    for (size_t k = grp->first; k < grp->first + grp->count; k++) {
-        b->results[b->order[k]].status = status;
-    }
-}
-
-int resdeliv__redis_batch_decode(struct resdeliv__redis_batch *b, size_t g,
-                                 const redisReply *r, char *err,
-                                 size_t errsize)
-{
-    const struct resdeliv__redis_group *grp = &b->groups[g];
-    const redisReply *ids = NULL;
-    char epoch[RESDELIV_EPOCH_BUFSIZE];
-    int rc = resdeliv__redis_reply_error(r, err, errsize);
-
-    if (rc == 0 &&
-        (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-         copy_epoch(r->element[0], epoch) != 0 ||
-         (ids = r->element[1])->type != REDIS_REPLY_ARRAY ||
-         ids->elements != grp->count)) {
-        rc = bad_reply("the append script", err, errsize);
-    }
-    for (size_t k = 0; rc == 0 && k < grp->count; k++) {
-        struct resdeliv_append_result *res =
-            &b->results[b->order[grp->first + k]];
-        if (parse_id_reply(ids->element[k], &res->id) != 0) {
-            rc = bad_reply("the append script (id)", err, errsize);
-        }
-        memcpy(res->epoch, epoch, sizeof(epoch));
-    }
-    resdeliv__redis_batch_fail(b, g, rc);
-    return rc;
-}
-
-void resdeliv__redis_batch_clear(struct resdeliv__redis_batch *b)
-{
-    if (b != NULL) {
-        free(b->block);
-        memset(b, 0, sizeof(*b));
-    }
-}
-
-/* ---- info counts ---- */
-
-uint64_t resdeliv__redis_probe_count(const struct resdeliv_id *after,
-                                     uint64_t cap)
-{
-    if (after == NULL || resdeliv_id_is_zero(after)) {
-        return 0;
-    }
-    return cap > 0 && cap < RESDELIV__REDIS_PROBE_MAX
-               ? cap + 1
-               : RESDELIV__REDIS_PROBE_MAX;
-}
-
-int resdeliv__redis_info_counts(struct resdeliv_log_info *info,
-                                const struct resdeliv_id *after,
-                                uint64_t cap, const redisReply *probe,
-                                uint64_t probe_count, char *err,
-                                size_t errsize)
-{
-    info->capped = 0;
-    memset(&info->skip_to, 0, sizeof(info->skip_to));
-    if (after == NULL || resdeliv_id_is_zero(after) ||
-        (info->length > 0 && resdeliv_id_cmp(after, &info->first) < 0)) {
-        /* Every retained entry follows `after`. */
-        info->count_after = (int64_t)info->length;
-        return cap > 0 && info->length > cap;
-    }
-    if (info->length == 0 || resdeliv_id_cmp(after, &info->last) >= 0) {
-        info->count_after = 0;
-        return 0;
-    }
-    if (probe == NULL) {
-        return 1;
-    }
-    if (resdeliv__redis_reply_error(probe, err, errsize) != 0) {
-        return RESDELIV_ESTORE;
-    }
-    if (probe->type != REDIS_REPLY_ARRAY) {
-        return bad_reply("XREVRANGE", err, errsize);
-    }
-    if (probe->elements >= probe_count) {
-        return 1;
-    }
-    /* Fewer than probe_count <= cap + 1: all of them, and not capped. */
-    info->count_after = (int64_t)probe->elements;
-    return 0;
-}
-
-int resdeliv__redis_decode_count(const redisReply *r,
-                                 struct resdeliv_log_info *info, char *err,
-                                 size_t errsize)
-{
-    int rc = resdeliv__redis_reply_error(r, err, errsize);
-
-    if (rc != 0) {
-        return rc;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER ||
-        r->element[0]->integer < 0 ||
-        (r->element[1]->type != REDIS_REPLY_NIL &&
-         parse_id_reply(r->element[1], &info->skip_to) != 0)) {
-        return bad_reply("the count script", err, errsize);
-    }
-    info->count_after = r->element[0]->integer;
-    info->capped = r->element[1]->type != REDIS_REPLY_NIL;
     return 0;
 }

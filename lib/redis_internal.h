@@ -2,9 +2,9 @@
 /*
  * Internals of the Redis Streams store, shared by its modules: the URL
  * parser (redis_url.c), command building and reply decoding as pure
- * functions over hiredis replies (redis_cmd.c), and the blocking client
- * (store_redis.c). The event-loop client reuses redis_cmd.c unchanged, so
- * nothing in redis_cmd.c does I/O.
+ * functions over hiredis replies (redis_cmd.c; appends and info counts in
+ * redis_cmd_batch.c), and the blocking client (store_redis.c). The
+ * event-loop client reuses both unchanged, so neither does I/O.
  *
  * Key layout. A log of (prefix, app id, channel) lives in two keys that
  * share one Redis Cluster hash tag:
@@ -81,6 +81,17 @@ int resdeliv__redis_keys_build(const char *prefix, size_t prefix_len,
                                const char *channel, size_t channel_len,
                                struct resdeliv__redis_keys *out);
 void resdeliv__redis_keys_clear(struct resdeliv__redis_keys *keys);
+/* Length of the stream key of (prefix, app id, channel). */
+size_t resdeliv__redis_key_len(const char *prefix, size_t prefix_len,
+                               const char *app_id, size_t app_id_len,
+                               const char *channel, size_t channel_len);
+/* Both keys into caller memory: `stream` has room for n + 1 bytes,
+ * `epoch` for n + sizeof(":epoch"), n from resdeliv__redis_key_len(). */
+void resdeliv__redis_keys_write(char *stream, char *epoch, size_t n,
+                                const char *prefix, size_t prefix_len,
+                                const char *app_id, size_t app_id_len,
+                                const char *channel, size_t channel_len,
+                                struct resdeliv__redis_keys *out);
 
 /* The append script: one call appends a run of items to one log. */
 extern const char resdeliv__redis_append_lua[];
@@ -113,22 +124,31 @@ struct resdeliv__redis_cmd {
 /* Most items one script call appends (keeps Redis responsive). */
 #define RESDELIV__REDIS_GROUP_MAX 512
 
-/* One script call: a run of items of one log with one retention. */
+/* One script call: a run of items of one log with one retention. A
+ * group of one item that is its log's only group (`lone`) may instead be
+ * appended by a MULTI exchange (see redis_cmd_batch.c); `multi` says which
+ * form the exchange in flight has, `ncmds` and `seen` count its commands
+ * and replies, `status` is its first failure. */
 struct resdeliv__redis_group {
     size_t first; /* into order[] */
     size_t count;
     size_t arg0;  /* into argv[] / len[] */
     struct resdeliv__redis_keys keys; /* point into the batch's block */
     char new_epoch[RESDELIV_EPOCH_BUFSIZE];
-    char num[2][24];
+    char num[3][24];
     struct resdeliv__redis_cmd cmd;
+    int lone;
+    int multi;
+    int status;
+    size_t ncmds;
+    size_t seen;
 };
 
 /* A batch append as script calls, one per log (more when a log's run
  * exceeds RESDELIV__REDIS_GROUP_MAX or its retention changes within the
  * batch); calls of one log keep the items' order. One block holds every
  * array: `results` (per item), `replies` (2n: per group, then scratch)
- * and `queue` (2n) are for the store's use. */
+ * and `queue` (3n) are for the store's use. */
 struct resdeliv__redis_batch {
     size_t n;
     size_t ngroups;
@@ -161,6 +181,38 @@ int resdeliv__redis_batch_decode(struct resdeliv__redis_batch *b, size_t g,
 /* Status of every item of group `g`. */
 void resdeliv__redis_batch_fail(struct resdeliv__redis_batch *b, size_t g,
                                 int status);
+
+/* Most commands of a MULTI exchange: MULTI, XADD, GET, XTRIM, PEXPIRE x2,
+ * EXEC. */
+#define RESDELIV__REDIS_MULTI_MAX 7
+/* 1 when group `g` is appended by MULTI on a server of `version`. */
+int resdeliv__redis_batch_fast(const struct resdeliv__redis_batch *b,
+                               size_t g, unsigned version);
+/* Fill cmds[] (RESDELIV__REDIS_MULTI_MAX) with the MULTI exchange of
+ * group `g`, start it (multi = 1, seen = 0, status = 0) and return its
+ * length. `now_ms` is the server's clock (resdeliv__redis_server_ms()),
+ * for the age trim. */
+size_t resdeliv__redis_batch_multi(struct resdeliv__redis_batch *b, size_t g,
+                                   const struct resdeliv_append_item *items,
+                                   uint64_t now_ms,
+                                   struct resdeliv__redis_cmd *cmds);
+/* What one reply of a MULTI exchange leaves to do. */
+#define RESDELIV__REDIS_MORE 1     /* further replies of it are due */
+#define RESDELIV__REDIS_FALLBACK 2 /* nothing was appended: use the script */
+/* Take the next reply (NULL: none came) of group `g`'s MULTI exchange, in
+ * order. After the last one (`ncmds`) the item's result is set (0 or
+ * that reply's error, message in `err`) or RESDELIV__REDIS_FALLBACK says
+ * the log or its epoch key is missing. */
+int resdeliv__redis_batch_multi_reply(struct resdeliv__redis_batch *b,
+                                      size_t g, const redisReply *r,
+                                      char *err, size_t errsize);
+
+/* The server's clock in ms: the local clock plus `skew_ms`, learned from
+ * the ids the server assigned (resdeliv__redis_batch_skew()). */
+uint64_t resdeliv__redis_server_ms(int64_t skew_ms);
+/* Learn `*skew_ms` from the newest id among the batch's results. */
+void resdeliv__redis_batch_skew(const struct resdeliv__redis_batch *b,
+                                int64_t *skew_ms);
 void resdeliv__redis_batch_clear(struct resdeliv__redis_batch *b);
 
 /* XRANGE / XREVRANGE strictly after `after` (count 0 = all). Returns
@@ -204,6 +256,13 @@ unsigned resdeliv__redis_version_parse(const char *info, size_t len);
 /* Decoders: 0 or RESDELIV_ESTORE with a message in `err`. */
 int resdeliv__redis_reply_error(const redisReply *r, char *err,
                                 size_t errsize);
+/* "unexpected Redis reply to `what`": RESDELIV_ESTORE. */
+int resdeliv__redis_bad_reply(const char *what, char *err, size_t errsize);
+/* A stream id from a string reply: 0 or RESDELIV_EBADID. */
+int resdeliv__redis_parse_id(const redisReply *r, struct resdeliv_id *id);
+/* A valid epoch token from a string reply into `epoch`
+ * (RESDELIV_EPOCH_BUFSIZE): 0 or RESDELIV_ESTORE. */
+int resdeliv__redis_copy_epoch(const redisReply *r, char *epoch);
 /* GET of the epoch key: "" for nil. */
 int resdeliv__redis_decode_epoch(const redisReply *r, char *epoch,
                                  char *err, size_t errsize);
@@ -246,6 +305,7 @@ struct resdeliv__redis_conn {
     uint64_t connect_ms;
     uint64_t command_ms;
     unsigned version;  /* of the connected server */
+    int64_t skew_ms;   /* server clock - local clock, from assigned ids */
     char sha[48];      /* of the loaded append script, "" if none */
     uint32_t failures; /* consecutive connection failures */
     uint64_t last_fail_ms;

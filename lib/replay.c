@@ -20,13 +20,25 @@
  * the epoch differs, the fetch reports RESDELIV_ESTALE with the status
  * updated, and the next fetch goes on from what the log still holds.
  *
+ * Marker entries (RESDELIV_UNLOGGED_EVENT) stand for messages that went
+ * out untagged while the store failed. They are never yielded: a page ends
+ * before one, and the fetch that reaches it reports RESDELIV_ESTALE with
+ * reason unlogged, then the next goes on after it, like after a trim.
+ * Until the channel's next append writes the marker, the handle itself
+ * knows of such messages; a replay that reaches the end of the log before
+ * that reports them there, the place they would have in the log.
+ *
  * A cursor closed while a store call is in flight is only marked; the
  * completion reports RESDELIV_ECLOSED to the caller's callback and frees
  * it. The log handle must outlive its cursors.
  */
 #include "log_internal.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdlib.h>
+
+#define UNLOGGED_EVENT_LEN (sizeof(RESDELIV_UNLOGGED_EVENT) - 1)
 
 struct resdeliv_replay {
     resdeliv_log *log;
@@ -41,6 +53,10 @@ struct resdeliv_replay {
     int busy;        /* a store call is in flight */
     int closed;      /* closed while busy: free on completion */
     int done;
+    /* Reached the end of the log while this handle owed a marker for the
+     * channel: `tail` messages to report on the next fetch, once. */
+    uint64_t tail;
+    int tail_seen;
     uint64_t cap;        /* replay cap, 0 = none */
     uint64_t remaining;  /* entries still to yield */
     struct resdeliv_id next_after;
@@ -63,6 +79,7 @@ struct resdeliv_replay {
 static const char *const gap_names[] = {
     "none",   "trimmed",           "missing",    "epoch_changed",
     "ahead",  "store_unavailable", "invalid_id", "cap",
+    "unlogged",
 };
 
 const char *resdeliv_gap_reason_name(uint32_t reason)
@@ -216,16 +233,21 @@ static int decide(resdeliv_replay *cur, const struct resdeliv_log_info *info)
     return 0;
 }
 
+static void arm_tail(resdeliv_replay *cur);
+
 static void finish_open(resdeliv_replay *cur)
 {
     struct resdeliv_replay_status *st = &cur->status;
     resdeliv_replay_open_cb cb = cur->open_cb;
+    /* A replay is due and the log is there (missing and unreachable logs
+     * were reported as such, which covers what followed). */
+    int due = cur->want && !cur->done;
 
     st->continuous = st->reason == RESDELIV_GAP_NONE;
     if (!st->continuous) {
         cur->log->counters.gaps++;
     }
-    if (!cur->want || cur->done) {
+    if (!due) {
         cur->done = 1;
         st->expected = 0;
     }
@@ -233,6 +255,9 @@ static void finish_open(resdeliv_replay *cur)
     cur->next_after = st->after;
     if (cur->remaining == 0) {
         cur->done = 1;
+        if (due) {
+            arm_tail(cur);
+        }
     }
     cur->open_cb = NULL;
     cb(cur->arg, 0, cur);
@@ -541,6 +566,126 @@ static void trim_gap(resdeliv_replay *cur,
                          cur->channel);
 }
 
+static int is_marker(const struct resdeliv_stored_entry *e)
+{
+    return e->event_len == UNLOGGED_EVENT_LEN && e->event != NULL &&
+           memcmp(e->event, RESDELIV_UNLOGGED_EVENT, UNLOGGED_EVENT_LEN) == 0;
+}
+
+/* The "lost" count of a marker's data, or -1 when it cannot be read. */
+static int64_t marker_lost(const struct resdeliv_stored_entry *e)
+{
+    cJSON *root;
+    const cJSON *v;
+    int64_t lost = -1;
+
+    if (e->data == NULL || e->data_len == 0) {
+        return -1;
+    }
+    root = cJSON_ParseWithLength(e->data, e->data_len);
+    v = cJSON_GetObjectItemCaseSensitive(root, "lost");
+    /* Integers up to 2^53 are exact in a double. */
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 &&
+        v->valuedouble <= 9007199254740992.0 &&
+        (double)(int64_t)v->valuedouble == v->valuedouble) {
+        lost = (int64_t)v->valuedouble;
+    }
+    cJSON_Delete(root);
+    return lost;
+}
+
+static void unlogged_status(resdeliv_replay *cur, int64_t lost)
+{
+    struct resdeliv_replay_status *st = &cur->status;
+
+    st->continuous = 0;
+    st->reason = RESDELIV_GAP_UNLOGGED;
+    st->lost = lost;
+    cur->log->counters.gaps++;
+    resdeliv__log_seterr(cur->log,
+                         "messages of channel '%s' went out while the store "
+                         "failed and are in no log",
+                         cur->channel);
+}
+
+/* The end of the log is reached: messages this handle delivered untagged
+ * and has not marked in the log yet came after every entry read. Keep the
+ * cursor open to report them on the next fetch (once per cursor). */
+static void arm_tail(resdeliv_replay *cur)
+{
+    uint64_t owed;
+
+    if (cur->tail_seen) {
+        return;
+    }
+    owed = resdeliv__log_unlogged_owed(cur->log, cur->key.channel,
+                                       cur->key.channel_len);
+    if (owed > 0) {
+        cur->tail = owed;
+        cur->done = 0;
+    }
+}
+
+static void tail_gap(resdeliv_replay *cur)
+{
+    unlogged_status(cur, cur->tail > INT64_MAX ? -1 : (int64_t)cur->tail);
+    cur->tail = 0;
+    cur->tail_seen = 1;
+    cur->done = 1;
+}
+
+/* The page starts with markers: report them as one gap and step over them
+ * (the next read starts at the last of them, which must still be there). */
+static void unlogged_gap(resdeliv_replay *cur,
+                         const struct resdeliv_stored_entry *in, size_t n)
+{
+    struct resdeliv_replay_status *st = &cur->status;
+    uint64_t owed = st->expected - (st->expected > cur->count ? cur->count
+                                                               : st->expected);
+    int64_t lost = 0;
+    size_t j = 0;
+
+    for (; j < n && is_marker(&in[j]); j++) {
+        int64_t l = marker_lost(&in[j]);
+        lost = lost < 0 || l < 0 || l > INT64_MAX - lost ? -1 : lost + l;
+    }
+    unlogged_status(cur, lost);
+    /* Markers were counted as entries of the log: not as entries to
+     * yield. UINT64_MAX stands for "unknown" and stays. */
+    if (st->expected != UINT64_MAX) {
+        st->expected -= j < owed ? j : owed;
+    }
+    if (cur->remaining != UINT64_MAX) {
+        cur->remaining -= j < cur->remaining ? j : cur->remaining;
+    }
+    cur->next_after = in[j - 1].id;
+    cur->expect = cur->next_after;
+    cur->check = 1;
+    cur->drop_first = 1;
+    cur->done = cur->remaining == 0;
+    if (cur->done) {
+        arm_tail(cur);
+    }
+}
+
+/* A page hands out entries up to the first marker; one that starts with
+ * a marker reports it. */
+static int split_at_marker(resdeliv_replay *cur,
+                           const struct resdeliv_stored_entry *in, size_t *n)
+{
+    if (*n > 0 && is_marker(&in[0])) {
+        unlogged_gap(cur, in, *n);
+        return RESDELIV_ESTALE;
+    }
+    for (size_t i = 1; i < *n; i++) {
+        if (is_marker(&in[i])) {
+            *n = i;
+            break;
+        }
+    }
+    return 0;
+}
+
 /* Check a page against the cursor's state. @return 0 with `*in`/`*n`
  * the entries to hand out, or a negative code. */
 static int check_page(resdeliv_replay *cur,
@@ -556,18 +701,17 @@ static int check_page(resdeliv_replay *cur,
         epoch_gap(cur, epoch);
         return RESDELIV_ESTALE;
     }
-    if (!cur->check) {
-        return 0;
+    if (cur->check) {
+        if (*n == 0 || resdeliv_id_cmp(&(*in)[0].id, &cur->expect) != 0) {
+            trim_gap(cur, *in, *n);
+            return RESDELIV_ESTALE;
+        }
+        if (cur->drop_first) {
+            (*in)++;
+            (*n)--;
+        }
     }
-    if (*n == 0 || resdeliv_id_cmp(&(*in)[0].id, &cur->expect) != 0) {
-        trim_gap(cur, *in, *n);
-        return RESDELIV_ESTALE;
-    }
-    if (cur->drop_first) {
-        (*in)++;
-        (*n)--;
-    }
-    return 0;
+    return split_at_marker(cur, *in, n);
 }
 
 /* Completion of a page read: check, tag, account, hand over. */
@@ -614,6 +758,12 @@ static void on_read(void *arg, int status,
     }
     if (n == 0 || cur->remaining == 0) {
         cur->done = 1;
+        arm_tail(cur);
+    }
+    if (n == 0 && cur->tail > 0) {
+        tail_gap(cur);
+        cb(cb_arg, RESDELIV_ESTALE, NULL, 0);
+        return;
     }
     cb(cb_arg, 0, cur->entries, n);
 }
@@ -633,6 +783,11 @@ int resdeliv_replay_fetch_async(resdeliv_replay *cur,
     }
     if (cur->busy) {
         return RESDELIV_EAGAIN;
+    }
+    if (cur->tail > 0) {
+        tail_gap(cur);
+        cb(arg, RESDELIV_ESTALE, NULL, 0);
+        return 0;
     }
     if (cur->done) {
         cb(arg, 0, NULL, 0);

@@ -128,6 +128,83 @@ struct resdeliv__chan *resdeliv__server_chan_find(const resdeliv_server *srv,
     return NULL;
 }
 
+/* ---- channels with subscriptions (on_channel) --------------------------- */
+
+static struct resdeliv__active *active_find(const resdeliv_server *srv,
+                                            const char *name, size_t len)
+{
+    uint64_t h = hash_bytes(name, len);
+
+    for (struct resdeliv__hnode *n = ht_chain(&srv->actives, h); n != NULL;
+         n = n->next) {
+        struct resdeliv__active *a = (struct resdeliv__active *)n;
+        if (n->hash == h && a->len == len && memcmp(a->name, name, len) == 0) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+/* Count one more subscription of `s`'s channel. @return 1 when it is the
+ * channel's first, 0, or RESDELIV_ENOMEM. */
+static int active_up(resdeliv_server *srv, const struct resdeliv__sub *s)
+{
+    struct resdeliv__active *a;
+
+    if (srv->opts.on_channel == NULL) {
+        return 0;
+    }
+    a = active_find(srv, s->channel, s->channel_len);
+    if (a != NULL) {
+        a->subs++;
+        return 0;
+    }
+    a = malloc(sizeof(*a) + s->channel_len);
+    if (a == NULL || ht_reserve(&srv->actives) < 0) {
+        free(a);
+        return RESDELIV_ENOMEM;
+    }
+    a->subs = 1;
+    a->len = s->channel_len;
+    memcpy(a->name, s->channel, s->channel_len);
+    a->node.hash = hash_bytes(s->channel, s->channel_len);
+    ht_add(&srv->actives, &a->node);
+    return 1;
+}
+
+/* One subscription of `channel` went. @return 1 when it was the last. */
+static int active_down(resdeliv_server *srv, const char *channel, size_t len)
+{
+    struct resdeliv__active *a;
+
+    if (srv->opts.on_channel == NULL) {
+        return 0;
+    }
+    a = active_find(srv, channel, len);
+    if (a == NULL || --a->subs > 0) {
+        return 0;
+    }
+    ht_del(&srv->actives, &a->node);
+    free(a);
+    return 1;
+}
+
+/* Remove a subscription (unlinked from its connection already) and tell
+ * the host when its channel has no subscription left. Freeing the server
+ * does not call the hook: the host may have freed its bus first. */
+static void sub_remove(resdeliv_server *srv, struct resdeliv__sub *s)
+{
+    char name[RESDELIV_MAX_CHANNEL_LEN + 1];
+    size_t len = s->channel_len;
+
+    memcpy(name, s->channel, len);
+    name[len] = '\0';
+    resdeliv__sub_kill(srv, s);
+    if (active_down(srv, name, len) && !srv->freeing) {
+        srv->opts.on_channel(srv->opts.on_channel_arg, name, len, 0);
+    }
+}
+
 /* ---- server lifetime --------------------------------------------------- */
 
 void resdeliv_server_options_init(struct resdeliv_server_options *opts)
@@ -225,6 +302,7 @@ static void server_destroy(resdeliv_server *srv)
 {
     free(srv->conns.buckets);
     free(srv->chans.buckets);
+    free(srv->actives.buckets);
     free(srv);
 }
 
@@ -330,7 +408,7 @@ void resdeliv__server_conn_drop(resdeliv_server *srv, struct resdeliv__conn *c)
     while (s != NULL) {
         struct resdeliv__sub *next = s->next;
         s->next = NULL;
-        resdeliv__sub_kill(srv, s);
+        sub_remove(srv, s);
         s = next;
     }
     resdeliv__server_conn_unref(c);
@@ -545,6 +623,7 @@ static int subscribe_checked(resdeliv_server *srv, struct resdeliv__conn *c,
                              size_t data_len)
 {
     struct resdeliv__sub *s;
+    int first;
 
     if (sub_find(c, channel, len) != NULL) {
         return RESDELIV_EINVAL;
@@ -560,11 +639,32 @@ static int subscribe_checked(resdeliv_server *srv, struct resdeliv__conn *c,
         resdeliv__sub_unref(s);
         return RESDELIV_ENOMEM;
     }
+    first = active_up(srv, s);
+    if (first < 0) {
+        resdeliv__server_unhold(srv, s);
+        resdeliv__sub_unref(s);
+        return RESDELIV_ENOMEM;
+    }
     s->conn = c;
     s->next = c->subs;
     c->subs = s;
     c->nsubs++;
     srv->stats.subscriptions++;
+    /* Before the cursor opens: a bus listening from here on leaves no
+     * entry between what the replay reads and what it hands over live. */
+    if (first) {
+        /* The hook may close the connection: hold both meanwhile. */
+        resdeliv__sub_ref(s);
+        resdeliv__server_conn_ref(c);
+        srv->opts.on_channel(srv->opts.on_channel_arg, s->channel,
+                             s->channel_len, 1);
+        if (!s->dead && !c->closed && !srv->freeing) {
+            resdeliv__sub_begin(srv, s);
+        }
+        resdeliv__server_conn_unref(c);
+        resdeliv__sub_unref(s);
+        return 0;
+    }
     resdeliv__sub_begin(srv, s);
     return 0;
 }
@@ -622,7 +722,7 @@ int resdeliv_server_unsubscribe(resdeliv_server *srv, void *conn,
                 srv->tp.leave(srv->tp.host, c->key, s->channel,
                               s->channel_len);
             }
-            resdeliv__sub_kill(srv, s);
+            sub_remove(srv, s);
             resdeliv__server_start_waiting(srv);
             resdeliv__server_leave(srv);
             return 0;

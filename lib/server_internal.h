@@ -111,6 +111,15 @@ struct resdeliv__chan {
     char name[];
 };
 
+/* Subscriptions of one channel on this server, in any state, counted
+ * for the on_channel hook (only when the host set one). */
+struct resdeliv__active {
+    struct resdeliv__hnode node;
+    size_t subs;
+    size_t len;
+    char name[];
+};
+
 /* An asynchronous publish: the names its results are delivered under. */
 struct resdeliv__pub {
     resdeliv_server *srv; /* NULL once the server is freed */
@@ -128,6 +137,7 @@ struct resdeliv_server {
     struct resdeliv_server_options opts;
     struct resdeliv__htable conns;
     struct resdeliv__htable chans;
+    struct resdeliv__htable actives; /* on_channel counts */
     struct resdeliv__sub *wait_head, *wait_tail;
     struct resdeliv__pub *pubs;
     struct resdeliv_server_stats stats;

@@ -5,7 +5,10 @@
  * joined connections, and a copy goes into the hold queue of every
  * subscription of that channel that is not live yet. A full queue closes
  * its connection with Pusher error 4100 rather than dropping a message.
+ * Entries handed over by a bus are tagged here, with the log's field
+ * names, and then take the same path.
  */
+#include "log_internal.h"
 #include "server_internal.h"
 
 #include <stdio.h>
@@ -124,7 +127,11 @@ static void on_published(void *arg, int status,
             op->next->prev = op->prev;
         }
         resdeliv__server_enter(srv);
-        for (size_t i = 0; status == 0 && i < n && i < op->n; i++) {
+        /* With a bus, every node delivers what the bus hands over, in log
+         * order; delivering here too would send it twice. */
+        for (size_t i = 0; status == 0 && i < n && i < op->n &&
+                           !srv->opts.live_from_bus;
+             i++) {
             if (srv->freeing) {
                 break;
             }
@@ -247,6 +254,106 @@ int resdeliv_server_deliver(resdeliv_server *srv, const char *channel,
     resdeliv__server_enter(srv);
     deliver_frame(srv, channel, clen, id != NULL ? id : &zero, frame, len,
                   except);
+    resdeliv__server_leave(srv);
+    resdeliv_free(frame);
+    return 0;
+}
+
+/* Tag a stored entry as the log would: a known object gets the fields
+ * spliced before its last '}', anything else goes through a scan. */
+static size_t tag_entry(const resdeliv_log *log,
+                        const struct resdeliv_position *pos, uint32_t flags,
+                        const char *data, size_t data_len, char *buf,
+                        size_t size)
+{
+    uint32_t tagged = 0;
+    long w = -1;
+
+    if ((flags & RESDELIV_ENTRY_OBJECT) && data_len > 0 &&
+        (pos->epoch[0] == '\0' ||
+         resdeliv_epoch_check(pos->epoch, strlen(pos->epoch)) == 0)) {
+        w = resdeliv__tag_insert(data, data_len, &log->fields, &pos->id,
+                                 pos->epoch, buf, size);
+    }
+    if (w >= 0) {
+        return (size_t)w;
+    }
+    return resdeliv__log_tag_into(log, data, data_len, NULL, &pos->id,
+                                  pos->epoch, buf, size, &tagged);
+}
+
+int resdeliv_server_deliver_entry(resdeliv_server *srv, const char *channel,
+                                  size_t channel_len,
+                                  const struct resdeliv_position *pos,
+                                  uint32_t flags, const char *event,
+                                  size_t event_len, const char *data,
+                                  size_t data_len)
+{
+    char *payload;
+    char *frame = NULL;
+    size_t size, plen, len = 0;
+    int rc;
+
+    if (srv == NULL || channel == NULL || channel_len == 0 ||
+        channel_len > RESDELIV_MAX_CHANNEL_LEN ||
+        memchr(channel, '\0', channel_len) != NULL || pos == NULL ||
+        memchr(pos->epoch, '\0', sizeof(pos->epoch)) == NULL ||
+        (event == NULL && event_len > 0) || (data == NULL && data_len > 0) ||
+        event_len > RESDELIV_PUSHER_MAX_FRAME ||
+        data_len > RESDELIV_PUSHER_MAX_FRAME) {
+        return RESDELIV_EINVAL;
+    }
+    if (srv->freeing) {
+        return RESDELIV_ECLOSED;
+    }
+    size = resdeliv__log_tag_bound(srv->log, data_len);
+    payload = malloc(size);
+    if (payload == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    plen = tag_entry(srv->log, pos, flags, data_len ? data : "", data_len,
+                     payload, size);
+    rc = resdeliv_pusher_build_event(event_len ? event : "", event_len,
+                                     channel, channel_len, payload, plen,
+                                     &frame, &len);
+    free(payload);
+    if (rc < 0) {
+        return rc;
+    }
+    resdeliv__server_enter(srv);
+    deliver_frame(srv, channel, channel_len, &pos->id, frame, len, NULL);
+    resdeliv__server_leave(srv);
+    resdeliv_free(frame);
+    return 0;
+}
+
+int resdeliv_server_announce_gap(resdeliv_server *srv, const char *channel,
+                                 const struct resdeliv_replay_status *status)
+{
+    static const struct resdeliv_id zero = {0, 0};
+    char *frame = NULL;
+    size_t clen = 0, len = 0;
+    int rc;
+
+    if (srv == NULL || status == NULL ||
+        !resdeliv__server_channel_ok(channel, &clen)) {
+        return RESDELIV_EINVAL;
+    }
+    if (srv->freeing) {
+        return RESDELIV_ECLOSED;
+    }
+    if (!resdeliv_log_config(srv->log)->gap_notice) {
+        return 0;
+    }
+    rc = resdeliv_pusher_build_gap(channel, status, &frame, &len);
+    if (rc < 0) {
+        return rc;
+    }
+    /* Live subscribers get it now; replaying ones hold it in line with
+     * the live messages around it (an id of zero is never a duplicate). */
+    srv->stats.gap_notices++;
+    resdeliv__server_enter(srv);
+    deliver_frame(srv, channel, clen, &zero, frame, len, NULL);
     resdeliv__server_leave(srv);
     resdeliv_free(frame);
     return 0;

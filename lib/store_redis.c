@@ -6,8 +6,11 @@
  * by redis_cmd.c; this file only moves them.
  *
  * Every operation is one round trip: appends pipeline one EVALSHA of the
- * append script per log of the batch (redis_cmd.c groups the items),
- * reads and infos send MULTI ... EXEC so the entries and the epoch they
+ * append script per log of the batch, or for a lone item of a log one
+ * MULTI exchange without the script (redis_cmd_batch.c groups the items
+ * and says when); only a log to create or recreate takes a second round
+ * trip, the script's. Reads and infos send MULTI ... EXEC so the entries
+ * and the epoch they
  * are reported with come from the same instant (an epoch read apart from
  * its entries could label a new log's ids with the old epoch). An info
  * needs a second round trip only for a log longer than the cap asked for,
@@ -28,6 +31,9 @@ struct redis_store {
 
 /* Pages up to this many entries are decoded on the stack. */
 #define STACK_ENTRIES 128
+
+/* Commands of an append's first round trip up to this many: on the stack. */
+#define STACK_CMDS 16
 
 static void free_replies(redisReply **replies, size_t n)
 {
@@ -120,12 +126,85 @@ static void free_group_replies(struct resdeliv__redis_batch *b)
     }
 }
 
+/* Sort the first round's replies out: a script call's into
+ * b->replies[g]; a MULTI exchange's decoded (and freed) here, its group
+ * listed in b->queue[0, *nfall) when the script must append the item. */
+static void take_replies(struct redis_store *s, struct resdeliv__redis_batch *b,
+                         redisReply **rep, size_t *nfall)
+{
+    size_t k = 0;
+
+    *nfall = 0;
+    for (size_t g = 0; g < b->ngroups; g++) {
+        size_t ncmds = b->groups[g].ncmds;
+        if (!b->groups[g].multi) {
+            b->replies[g] = rep[k++];
+            continue;
+        }
+        for (size_t i = 0; i < ncmds; i++) {
+            if (resdeliv__redis_batch_multi_reply(b, g, rep[k], s->conn.errmsg,
+                                                  sizeof(s->conn.errmsg)) ==
+                RESDELIV__REDIS_FALLBACK) {
+                b->queue[(*nfall)++] = g;
+            }
+            freeReplyObject(rep[k++]);
+        }
+    }
+}
+
+/* The first round trip: every group, as a script call or, when it may,
+ * as a MULTI exchange. */
+static int first_round(struct redis_store *s, struct resdeliv__redis_batch *b,
+                       const struct resdeliv_append_item *items, size_t *nfall)
+{
+    struct resdeliv__redis_cmd lcmds[STACK_CMDS];
+    redisReply *lrep[STACK_CMDS];
+    struct resdeliv__redis_cmd *cmds = lcmds;
+    redisReply **rep = lrep;
+    const char *sha = s->conn.sha[0] != '\0' ? s->conn.sha : NULL;
+    uint64_t now = resdeliv__redis_server_ms(s->conn.skew_ms);
+    size_t cap = 0;
+    size_t m = 0;
+    int rc;
+
+    for (size_t g = 0; g < b->ngroups; g++) {
+        cap += resdeliv__redis_batch_fast(b, g, s->conn.version)
+                   ? RESDELIV__REDIS_MULTI_MAX
+                   : 1;
+    }
+    if (cap > STACK_CMDS) {
+        /* Pointers after the structs of pointers: aligned. */
+        cmds = malloc(cap * (sizeof(*cmds) + sizeof(*rep)));
+        if (cmds == NULL) {
+            return RESDELIV_ENOMEM;
+        }
+        rep = (redisReply **)(void *)(cmds + cap);
+    }
+    for (size_t g = 0; g < b->ngroups; g++) {
+        if (resdeliv__redis_batch_fast(b, g, s->conn.version)) {
+            m += resdeliv__redis_batch_multi(b, g, items, now, cmds + m);
+        } else {
+            resdeliv__redis_batch_argv(b, g, sha, items, s->conn.version);
+            cmds[m++] = b->groups[g].cmd;
+        }
+    }
+    rc = resdeliv__redis_conn_exchangev(&s->conn, cmds, m, rep);
+    if (rc == 0) {
+        take_replies(s, b, rep, nfall);
+    }
+    if (cmds != lcmds) {
+        free(cmds);
+    }
+    return rc;
+}
+
 static int redis_append(void *self, const char *app_id, size_t app_id_len,
                         const struct resdeliv_append_item *items, size_t n,
                         resdeliv_append_cb cb, void *arg)
 {
     struct redis_store *s = self;
     struct resdeliv__redis_batch b;
+    size_t nfall = 0;
     int rc = resdeliv__redis_batch_init(&b, s->prefix, s->prefix_len, app_id,
                                         app_id_len, items, n, &s->epochs);
 
@@ -133,20 +212,24 @@ static int redis_append(void *self, const char *app_id, size_t app_id_len,
         rc = resdeliv__redis_conn_ensure(&s->conn);
     }
     if (rc == 0) {
-        size_t *all = b.queue + b.ngroups;
-        for (size_t g = 0; g < b.ngroups; g++) {
-            all[g] = g;
-        }
-        rc = run_groups(s, &b, items, all, b.ngroups, s->conn.sha[0] == '\0');
+        rc = first_round(s, &b, items, &nfall);
+    }
+    if (rc == 0 && nfall > 0) {
+        /* Logs to create or recreate: the script, in order per log. */
+        rc = run_groups(s, &b, items, b.queue, nfall, s->conn.sha[0] == '\0');
     }
     if (rc == 0) {
         rc = retry_noscript(s, &b, items);
     }
     if (rc == 0) {
         for (size_t g = 0; g < b.ngroups; g++) {
-            resdeliv__redis_batch_decode(&b, g, b.replies[g], s->conn.errmsg,
-                                         sizeof(s->conn.errmsg));
+            if (!b.groups[g].multi) {
+                resdeliv__redis_batch_decode(&b, g, b.replies[g],
+                                             s->conn.errmsg,
+                                             sizeof(s->conn.errmsg));
+            }
         }
+        resdeliv__redis_batch_skew(&b, &s->conn.skew_ms);
         cb(arg, 0, b.results, n);
     }
     free_group_replies(&b);

@@ -102,14 +102,17 @@ START_TEST(test_gap_values)
     static const char *names[] = {
         "none",    "trimmed",           "missing",    "epoch_changed",
         "ahead",   "store_unavailable", "invalid_id", "cap",
+        "unlogged",
     };
     uint32_t r;
 
-    for (r = 0; r < 8; r++) {
+    for (r = 0; r < 9; r++) {
         ck_assert_str_eq(resdeliv_gap_reason_name(r), names[r]);
     }
+    ck_assert_str_eq(resdeliv_gap_reason_name(9), "unknown");
     ck_assert_str_eq(resdeliv_gap_reason_name(99), "unknown");
     ck_assert_uint_eq(RESDELIV_GAP_CAP, 7);
+    ck_assert_uint_eq(RESDELIV_GAP_UNLOGGED, 8);
 }
 END_TEST
 

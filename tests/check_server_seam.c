@@ -5,9 +5,10 @@
  * delivered once, in order, after it; send() saying EAGAIN in the middle
  * of a page or of the flush; a full hold queue closing the connection;
  * unsubscribe, close and server free in the middle of a replay (leaks
- * show under ASan); history changing under a replay; a hundred clients
- * replaying a thousand messages each; and an event-loop store whose
- * calls complete later.
+ * show under ASan); history changing under a replay, and a marker of
+ * messages sent while the store failed; a hundred clients replaying a
+ * thousand messages each; and an event-loop store whose calls complete
+ * later.
  */
 #include "server_host.h"
 
@@ -452,6 +453,55 @@ START_TEST(trim_mid_replay)
 }
 END_TEST
 
+/* Messages that went out untagged while the store failed are marked in
+ * the log; the client resuming from before the marker gets the entries
+ * before it, a gap notice "unlogged" with the count, then the rest. */
+static void on_marker(void *arg, int status,
+                      const struct resdeliv_append_result *res, size_t n)
+{
+    *(int *)arg = status != 0 ? status : (n == 1 ? res[0].status : -1);
+}
+
+START_TEST(unlogged_marker_mid_replay)
+{
+    struct fx fx;
+    struct tconn *c;
+    struct fr f;
+    struct resdeliv_append_item it = {0};
+    const char *data = "{\"lost\":3,\"since\":1}";
+    int rc = -1;
+
+    fx_open(&fx, 10, 1000, 1, NULL);
+    c = &fx.conns[0];
+    pub(&fx, CH, 8);
+    fx.now += 1;
+    it.channel = CH;
+    it.channel_len = strlen(CH);
+    it.event = RESDELIV_UNLOGGED_EVENT;
+    it.event_len = strlen(RESDELIV_UNLOGGED_EVENT);
+    it.data = data;
+    it.data_len = strlen(data);
+    ck_assert_int_eq(
+        resdeliv_store_append(fx.mem, "app", 3, &it, 1, on_marker, &rc), 0);
+    ck_assert_int_eq(rc, 0);
+    pub(&fx, CH, 4);
+    ck_assert_int_eq(sub(&fx, 0, 2), 0);
+    drive(&fx);
+    expect_event(c, 0, "pusher_internal:subscription_succeeded");
+    expect_seqs(c, 1, 3, 5);
+    f = frame_at(c, 6);
+    ck_assert_str_eq(f.event, RESDELIV_GAP_EVENT);
+    ck_assert_str_eq(f.reason, "unlogged");
+    ck_assert_ptr_nonnull(strstr(c->frames[6], "lost\\\":3"));
+    expect_seqs(c, 7, 8, 4);
+    ck_assert_uint_eq(c->n, 11);
+    ck_assert_ptr_nonnull(joined(&fx, c, CH));
+    ck_assert_uint_eq(stats(&fx).gap_notices, 1);
+    ck_assert_uint_eq(stats(&fx).replayed, 9);
+    fx_close(&fx);
+}
+END_TEST
+
 /* ---- scale ------------------------------------------------------------- */
 
 START_TEST(hundred_clients_thousand_missed)
@@ -593,6 +643,7 @@ static Suite *seam_suite(void)
     tc = tcase_create("stale");
     tcase_add_test(tc, epoch_changes_mid_replay);
     tcase_add_test(tc, trim_mid_replay);
+    tcase_add_test(tc, unlogged_marker_mid_replay);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("scale");

@@ -3,7 +3,8 @@
  * The Redis store against a private redis-server: the shared store
  * conformance suite, then what only Redis has: the epoch key, approximate
  * trimming, age retention and expiry, several clients on one server,
- * AUTH, SELECT, and a server that dies and comes back.
+ * AUTH, SELECT, a server that dies and comes back, and single appends
+ * without the script (MULTI) with their fall-backs to it.
  *
  * The shared server starts in main() (Check's parent process) with small
  * stream nodes so approximate trimming shows on small logs; tests that
@@ -778,6 +779,425 @@ START_TEST(info_counts)
 }
 END_TEST
 
+/* ---- single appends without the script ---- */
+
+static void raw_ok(redisContext *c, const char *cmd)
+{
+    redisReply *r = redisCommand(c, cmd);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_ne(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+}
+
+/* Calls of `cmd` since the last CONFIG RESETSTAT. */
+static long long calls_of(redisContext *c, const char *cmd)
+{
+    redisReply *r = redisCommand(c, "INFO commandstats");
+    char pat[64];
+    const char *p;
+    long long n = 0;
+
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+    snprintf(pat, sizeof(pat), "cmdstat_%s:calls=", cmd);
+    p = strstr(r->str, pat);
+    if (p != NULL) {
+        n = strtoll(p + strlen(pat), NULL, 10);
+    }
+    freeReplyObject(r);
+    return n;
+}
+
+/* The words of a command, space-separated. */
+static const char *words(const struct resdeliv__redis_cmd *cmd, char *buf,
+                         size_t size)
+{
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < cmd->argc; i++) {
+        used += (size_t)snprintf(buf + used, size - used, "%s%.*s",
+                                 i ? " " : "", (int)cmd->len[i],
+                                 cmd->argv[i]);
+        ck_assert_uint_lt(used, size);
+    }
+    return buf;
+}
+
+static redisReply reply_of(int type, const char *s)
+{
+    redisReply r;
+
+    memset(&r, 0, sizeof(r));
+    r.type = type;
+    r.str = (char *)s;
+    r.len = s != NULL ? strlen(s) : 0;
+    return r;
+}
+
+/* Feed OK, QUEUED... and `exec` to group g's exchange; the last result. */
+static int feed_multi(struct resdeliv__redis_batch *b, size_t g,
+                      const redisReply *queued_err, const redisReply *exec)
+{
+    redisReply ok = reply_of(REDIS_REPLY_STATUS, "OK");
+    redisReply queued = reply_of(REDIS_REPLY_STATUS, "QUEUED");
+    size_t n = b->groups[g].ncmds;
+
+    errbuf[0] = '\0';
+    for (size_t i = 0; i + 1 < n; i++) {
+        const redisReply *r = i == 0 ? &ok : &queued;
+        if (i == 1 && queued_err != NULL) {
+            r = queued_err;
+        }
+        ck_assert_int_eq(resdeliv__redis_batch_multi_reply(
+                             b, g, r, errbuf, sizeof(errbuf)),
+                         RESDELIV__REDIS_MORE);
+    }
+    return resdeliv__redis_batch_multi_reply(b, g, exec, errbuf,
+                                             sizeof(errbuf));
+}
+
+/* The commands of a lone item, which items may use them, and what each
+ * EXEC answer means. */
+START_TEST(multi_commands)
+{
+    struct resdeliv_append_item it[3] = {
+        {"solo", 4, "ev", 2, "{}", 2, {100, 5000}, 0, 0},
+        {"pair", 4, "ev", 2, "{}", 2, {100, 0}, 0, 0},
+        {"pair", 4, "ev", 2, "{}", 2, {100, 0}, 0, 0}};
+    static const char *const want[7] = {
+        "MULTI",
+        "XADD t:{app:solo} NOMKSTREAM MAXLEN ~ 100 * e ev d {}",
+        "GET t:{app:solo}:epoch",
+        "XTRIM t:{app:solo} MINID ~ 95000",
+        "PEXPIRE t:{app:solo} 5000",
+        "PEXPIRE t:{app:solo}:epoch 5000",
+        "EXEC"};
+    struct resdeliv__redis_epochs pool;
+    struct resdeliv__redis_batch b;
+    struct resdeliv__redis_cmd cmds[RESDELIV__REDIS_MULTI_MAX];
+    redisReply el[5];
+    redisReply *elp[5];
+    redisReply exec = reply_of(REDIS_REPLY_ARRAY, NULL);
+    char buf[256];
+    size_t n;
+
+    memset(&pool, 0, sizeof(pool));
+    ck_assert_int_eq(resdeliv__redis_batch_init(&b, "t", 1, "app", 3, it, 3,
+                                                &pool),
+                     0);
+    /* Sorted by channel: the pair first, then the lone item. */
+    ck_assert_uint_eq(b.ngroups, 2);
+    ck_assert_int_eq(resdeliv__redis_batch_fast(&b, 0, 70000), 0);
+    ck_assert_int_eq(resdeliv__redis_batch_fast(&b, 1, 60200), 1);
+    ck_assert_int_eq(resdeliv__redis_batch_fast(&b, 1, 60016), 0);
+    ck_assert_int_eq(resdeliv__redis_batch_fast(&b, 1, 0), 0);
+    n = resdeliv__redis_batch_multi(&b, 1, it, 100000, cmds);
+    ck_assert_uint_eq(n, 7);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_str_eq(words(&cmds[i], buf, sizeof(buf)), want[i]);
+    }
+    /* Success: the id and the epoch of the log. */
+    for (int i = 0; i < 5; i++) {
+        el[i] = reply_of(REDIS_REPLY_INTEGER, NULL);
+        elp[i] = &el[i];
+    }
+    el[0] = reply_of(REDIS_REPLY_STRING, "5-1");
+    el[1] = reply_of(REDIS_REPLY_STRING, "0123456789abcdef");
+    exec.element = elp;
+    exec.elements = 5;
+    ck_assert_int_eq(feed_multi(&b, 1, NULL, &exec), 0);
+    ck_assert_int_eq(b.results[0].status, 0);
+    ck_assert_uint_eq(b.results[0].id.ms, 5);
+    ck_assert_uint_eq(b.results[0].id.seq, 1);
+    ck_assert_str_eq(b.results[0].epoch, "0123456789abcdef");
+    /* No stream, or no epoch key: the script appends the item. */
+    resdeliv__redis_batch_multi(&b, 1, it, 100000, cmds);
+    el[1] = reply_of(REDIS_REPLY_NIL, NULL);
+    ck_assert_int_eq(feed_multi(&b, 1, NULL, &exec), RESDELIV__REDIS_FALLBACK);
+    resdeliv__redis_batch_multi(&b, 1, it, 100000, cmds);
+    el[0] = reply_of(REDIS_REPLY_NIL, NULL);
+    el[1] = reply_of(REDIS_REPLY_STRING, "0123456789abcdef");
+    ck_assert_int_eq(feed_multi(&b, 1, NULL, &exec), RESDELIV__REDIS_FALLBACK);
+    /* An error inside EXEC fails the item with its message. */
+    resdeliv__redis_batch_multi(&b, 1, it, 100000, cmds);
+    el[0] = reply_of(REDIS_REPLY_ERROR, "WRONGTYPE Operation against a key");
+    ck_assert_int_eq(feed_multi(&b, 1, NULL, &exec), 0);
+    ck_assert_int_eq(b.results[0].status, RESDELIV_ESTORE);
+    ck_assert_ptr_nonnull(strstr(errbuf, "WRONGTYPE"));
+    /* A command refused when queued: its error, not EXECABORT's. */
+    resdeliv__redis_batch_multi(&b, 1, it, 100000, cmds);
+    el[0] = reply_of(REDIS_REPLY_ERROR, "ERR wrong number of arguments");
+    exec = reply_of(REDIS_REPLY_ERROR, "EXECABORT Transaction discarded");
+    ck_assert_int_eq(feed_multi(&b, 1, &el[0], &exec), 0);
+    ck_assert_int_eq(b.results[0].status, RESDELIV_ESTORE);
+    ck_assert_ptr_nonnull(strstr(errbuf, "wrong number"));
+    /* An EXEC of the wrong shape, and no EXEC at all. */
+    resdeliv__redis_batch_multi(&b, 1, it, 100000, cmds);
+    exec = reply_of(REDIS_REPLY_ARRAY, NULL);
+    exec.element = elp;
+    exec.elements = 2;
+    ck_assert_int_eq(feed_multi(&b, 1, NULL, &exec), 0);
+    ck_assert_int_eq(b.results[0].status, RESDELIV_ESTORE);
+    ck_assert_ptr_nonnull(strstr(errbuf, "EXEC"));
+    resdeliv__redis_batch_multi(&b, 1, it, 100000, cmds);
+    ck_assert_int_eq(feed_multi(&b, 1, NULL, NULL), 0);
+    ck_assert_int_eq(b.results[0].status, RESDELIV_ESTORE);
+    /* No MAXLEN without a cap; no MINID before the clock passes the age;
+     * no age, no trim or expiry. */
+    it[0].retention.max_messages = 0;
+    ck_assert_uint_eq(resdeliv__redis_batch_multi(&b, 1, it, 4000, cmds), 6);
+    ck_assert_str_eq(words(&cmds[1], buf, sizeof(buf)),
+                     "XADD t:{app:solo} NOMKSTREAM * e ev d {}");
+    ck_assert_str_eq(words(&cmds[3], buf, sizeof(buf)), want[4]);
+    it[0].retention.max_age_ms = 0;
+    ck_assert_uint_eq(resdeliv__redis_batch_multi(&b, 1, it, 4000, cmds), 4);
+    ck_assert_str_eq(words(&cmds[3], buf, sizeof(buf)), "EXEC");
+    resdeliv__redis_batch_clear(&b);
+}
+END_TEST
+
+/* The second and later appends of a log take no script: MULTI, XADD,
+ * GET, EXEC; the first one falls back to the script, which creates the
+ * log. Entries keep the store's layout (fields e and d). */
+START_TEST(fast_path_taken)
+{
+    resdeliv_store *st = store_or_fail(srv.url);
+    struct resdeliv__redis_keys k = keys_of("fp", "ch", 2);
+    redisContext *c = raw_connect(srv.port);
+    struct resdeliv_append_result a[6];
+    struct read_result r;
+    redisReply *x;
+
+    raw_ok(c, "CONFIG RESETSTAT");
+    a[0] = append_ok(st, "fp", "ch", "d0");
+    ck_assert_int_eq(calls_of(c, "evalsha"), 1);
+    ck_assert_int_eq(calls_of(c, "multi"), 1);
+    raw_ok(c, "CONFIG RESETSTAT");
+    for (int i = 1; i < 6; i++) {
+        char d[8];
+        snprintf(d, sizeof(d), "d%d", i);
+        a[i] = append_ok(st, "fp", "ch", d);
+        ck_assert_str_eq(a[i].epoch, a[0].epoch);
+        ck_assert_int_lt(resdeliv_id_cmp(&a[i - 1].id, &a[i].id), 0);
+    }
+    ck_assert_int_eq(calls_of(c, "evalsha"), 0);
+    ck_assert_int_eq(calls_of(c, "eval"), 0);
+    ck_assert_int_eq(calls_of(c, "multi"), 5);
+    ck_assert_int_eq(calls_of(c, "xadd"), 5);
+    ck_assert_int_eq(calls_of(c, "get"), 5);
+    ck_assert_int_eq(calls_of(c, "exec"), 5);
+    read_all(st, "fp", "ch", 2, &r);
+    ck_assert_uint_eq(r.n, 6);
+    ck_assert_str_eq(r.data[5], "d5");
+    ck_assert_str_eq(r.epoch, a[0].epoch);
+    ck_assert_int_eq(resdeliv_id_cmp(&r.ids[5], &a[5].id), 0);
+    x = redisCommand(c, "XRANGE %b - + COUNT 1", k.stream, k.stream_len);
+    ck_assert(x != NULL && x->type == REDIS_REPLY_ARRAY && x->elements == 1);
+    ck_assert_uint_eq(x->element[0]->element[1]->elements, 4);
+    ck_assert_str_eq(x->element[0]->element[1]->element[0]->str, "e");
+    ck_assert_str_eq(x->element[0]->element[1]->element[2]->str, "d");
+    freeReplyObject(x);
+    redisFree(c);
+    resdeliv__redis_keys_clear(&k);
+    resdeliv_store_free(st);
+}
+END_TEST
+
+/* The epoch key vanishes between appends: the MULTI's XADD lands in a
+ * stream without its epoch, and the script it falls back to starts a new
+ * epoch with that item, once, without the old entries. */
+START_TEST(fast_epoch_lost)
+{
+    resdeliv_store *st = store_or_fail(srv.url);
+    struct resdeliv__redis_keys k = keys_of("fe", "ch", 2);
+    redisContext *c = raw_connect(srv.port);
+    struct resdeliv_append_result old;
+    struct resdeliv_append_result b;
+    struct read_result r;
+
+    append_ok(st, "fe", "ch", "old-1");
+    old = append_ok(st, "fe", "ch", "old-2");
+    ck_assert_int_eq(raw_key_int(c, "DEL", k.epoch, k.epoch_len), 1);
+    raw_ok(c, "CONFIG RESETSTAT");
+    b = append_ok(st, "fe", "ch", "new");
+    ck_assert_int_eq(calls_of(c, "multi"), 1);
+    ck_assert_int_eq(calls_of(c, "evalsha"), 1);
+    ck_assert_str_ne(b.epoch, old.epoch);
+    ck_assert_int_eq(raw_key_int(c, "XLEN", k.stream, k.stream_len), 1);
+    read_all(st, "fe", "ch", 2, &r);
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert_str_eq(r.data[0], "new");
+    ck_assert_str_eq(r.epoch, b.epoch);
+    ck_assert_int_eq(resdeliv_id_cmp(&r.ids[0], &b.id), 0);
+    /* The new epoch goes on without the script. */
+    old = append_ok(st, "fe", "ch", "next");
+    ck_assert_str_eq(old.epoch, b.epoch);
+    ck_assert_int_eq(calls_of(c, "evalsha"), 1);
+    ck_assert_int_eq(raw_key_int(c, "XLEN", k.stream, k.stream_len), 2);
+    redisFree(c);
+    resdeliv__redis_keys_clear(&k);
+    resdeliv_store_free(st);
+}
+END_TEST
+
+/* The stream vanishes, its epoch key stays: XADD NOMKSTREAM appends
+ * nothing and the script makes a new log, with a new epoch. */
+START_TEST(fast_stream_lost)
+{
+    resdeliv_store *st = store_or_fail(srv.url);
+    struct resdeliv__redis_keys k = keys_of("fs", "ch", 2);
+    redisContext *c = raw_connect(srv.port);
+    struct resdeliv_append_result old = append_ok(st, "fs", "ch", "old");
+    struct resdeliv_append_result b;
+    struct read_result r;
+
+    append_ok(st, "fs", "ch", "old-2");
+    ck_assert_int_eq(raw_key_int(c, "DEL", k.stream, k.stream_len), 1);
+    raw_ok(c, "CONFIG RESETSTAT");
+    b = append_ok(st, "fs", "ch", "new");
+    ck_assert_int_eq(calls_of(c, "evalsha"), 1);
+    ck_assert_str_ne(b.epoch, old.epoch);
+    read_all(st, "fs", "ch", 2, &r);
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert_str_eq(r.data[0], "new");
+    ck_assert_str_eq(r.epoch, b.epoch);
+    redisFree(c);
+    resdeliv__redis_keys_clear(&k);
+    resdeliv_store_free(st);
+}
+END_TEST
+
+/* MINID and expiry on the fast path: entries older than the age go (by
+ * whole nodes), the newest stays, both keys get the age as their TTL,
+ * and the log is never recreated on the way. */
+START_TEST(fast_age_retention)
+{
+    resdeliv_store *st = store_or_fail(srv.url);
+    struct resdeliv__redis_keys k = keys_of("fa", "ch", 2);
+    redisContext *c = raw_connect(srv.port);
+    struct timespec wait = {0, 300 * 1000000L};
+    struct resdeliv_append_result first;
+    struct resdeliv_append_result last;
+    struct read_result r;
+    long long pttl;
+
+    ck_assert_int_eq(append_raw(st, "fa", "ch", 2, "a", 0, 60000, &first),
+                     0);
+    raw_ok(c, "CONFIG RESETSTAT");
+    for (int i = 0; i < 3 * NODE_ENTRIES; i++) {
+        ck_assert_int_eq(append_raw(st, "fa", "ch", 2, "b", 0, 60000, NULL),
+                         0);
+    }
+    /* Nothing is that old yet: nothing trimmed. */
+    ck_assert_int_eq(raw_key_int(c, "XLEN", k.stream, k.stream_len),
+                     3 * NODE_ENTRIES + 1);
+    nanosleep(&wait, NULL);
+    ck_assert_int_eq(append_raw(st, "fa", "ch", 2, "c", 0, 250, &last), 0);
+    ck_assert_str_eq(last.epoch, first.epoch);
+    ck_assert_int_eq(calls_of(c, "evalsha"), 0);
+    ck_assert_int_eq(calls_of(c, "xtrim"), 3 * NODE_ENTRIES + 1);
+    ck_assert_int_eq(calls_of(c, "pexpire"), 2 * (3 * NODE_ENTRIES + 1));
+    read_all(st, "fa", "ch", 2, &r);
+    ck_assert_msg(r.n >= 1 && r.n <= NODE_ENTRIES, "MINID ~ left %zu", r.n);
+    ck_assert_str_eq(r.data[r.n - 1], "c");
+    pttl = raw_key_int(c, "PTTL", k.stream, k.stream_len);
+    ck_assert(pttl > 0 && pttl <= 250);
+    pttl = raw_key_int(c, "PTTL", k.epoch, k.epoch_len);
+    ck_assert(pttl > 0 && pttl <= 250);
+    redisFree(c);
+    resdeliv__redis_keys_clear(&k);
+    resdeliv_store_free(st);
+}
+END_TEST
+
+/* A WRONGTYPE inside the EXEC fails that item with Redis's message; the
+ * other items of the batch are unaffected. */
+START_TEST(fast_wrongtype)
+{
+    resdeliv_store *st = store_or_fail(srv.url);
+    struct resdeliv__redis_keys k = keys_of("fw", "bad", 3);
+    redisContext *c = raw_connect(srv.port);
+    struct resdeliv_append_item items[2] = {
+        {"bad", 3, "ev", 2, "x", 1, {100, 0}, 0, 0},
+        {"good", 4, "ev", 2, "y", 1, {100, 0}, 0, 0}};
+    struct batch_out o;
+    redisReply *x;
+
+    append_ok(st, "fw", "bad", "a");
+    append_ok(st, "fw", "good", "a");
+    ck_assert_int_eq(raw_key_int(c, "DEL", k.stream, k.stream_len), 1);
+    x = redisCommand(c, "SET %b notastream", k.stream, k.stream_len);
+    ck_assert_ptr_nonnull(x);
+    freeReplyObject(x);
+    memset(&o, 0, sizeof(o));
+    ck_assert_int_eq(resdeliv_store_append(st, "fw", 2, items, 2, on_batch,
+                                           &o),
+                     0);
+    ck_assert_int_eq(o.called, 1);
+    ck_assert_int_eq(o.res[0].status, RESDELIV_ESTORE);
+    ck_assert_int_eq(o.res[1].status, 0);
+    ck_assert_ptr_nonnull(strstr(resdeliv_store_errmsg(st), "WRONGTYPE"));
+    free(o.res);
+    redisFree(c);
+    resdeliv__redis_keys_clear(&k);
+    resdeliv_store_free(st);
+}
+END_TEST
+
+/* One batch: a lone item on a log that exists, one on a new log, one on
+ * a log whose epoch key vanished, and a log of three. Two script calls
+ * fall back, one call is the three; results keep the items' order. */
+START_TEST(fast_batch_mixed)
+{
+    static const char *const chans[6] = {"have", "trio", "new", "trio",
+                                         "lost", "trio"};
+    resdeliv_store *st = store_or_fail(srv.url);
+    struct resdeliv__redis_keys k = keys_of("fm", "lost", 4);
+    redisContext *c = raw_connect(srv.port);
+    struct resdeliv_append_result have = append_ok(st, "fm", "have", "0");
+    struct resdeliv_append_result lost = append_ok(st, "fm", "lost", "0");
+    struct resdeliv_append_item items[6];
+    struct batch_out o;
+    struct read_result r;
+
+    ck_assert_int_eq(raw_key_int(c, "DEL", k.epoch, k.epoch_len), 1);
+    for (size_t i = 0; i < 6; i++) {
+        items[i] = (struct resdeliv_append_item){
+            chans[i], strlen(chans[i]), "ev", 2, "v", 1, {100, 0}, 0, 0};
+    }
+    raw_ok(c, "CONFIG RESETSTAT");
+    memset(&o, 0, sizeof(o));
+    ck_assert_int_eq(resdeliv_store_append(st, "fm", 2, items, 6, on_batch,
+                                           &o),
+                     0);
+    ck_assert_int_eq(calls_of(c, "multi"), 3);
+    ck_assert_int_eq(calls_of(c, "evalsha"), 3);
+    for (size_t i = 0; i < 6; i++) {
+        ck_assert_int_eq(o.res[i].status, 0);
+    }
+    ck_assert_str_eq(o.res[0].epoch, have.epoch);
+    ck_assert_str_ne(o.res[4].epoch, lost.epoch);
+    ck_assert_str_eq(o.res[1].epoch, o.res[5].epoch);
+    ck_assert_int_lt(resdeliv_id_cmp(&o.res[1].id, &o.res[3].id), 0);
+    ck_assert_int_lt(resdeliv_id_cmp(&o.res[3].id, &o.res[5].id), 0);
+    read_all(st, "fm", "have", 4, &r);
+    ck_assert_uint_eq(r.n, 2);
+    read_all(st, "fm", "new", 3, &r);
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert_str_eq(r.epoch, o.res[2].epoch);
+    read_all(st, "fm", "lost", 4, &r);
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert_int_eq(resdeliv_id_cmp(&r.ids[0], &o.res[4].id), 0);
+    read_all(st, "fm", "trio", 4, &r);
+    ck_assert_uint_eq(r.n, 3);
+    free(o.res);
+    redisFree(c);
+    resdeliv__redis_keys_clear(&k);
+    resdeliv_store_free(st);
+}
+END_TEST
+
 /* ---- SIGPIPE when the host did not ignore it ---- */
 
 static int sigpipe_pending(void)
@@ -875,6 +1295,15 @@ static Suite *redis_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("info");
     tcase_add_test(tc, info_counts);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("fast_path");
+    tcase_add_test(tc, multi_commands);
+    tcase_add_test(tc, fast_path_taken);
+    tcase_add_test(tc, fast_epoch_lost);
+    tcase_add_test(tc, fast_stream_lost);
+    tcase_add_test(tc, fast_age_retention);
+    tcase_add_test(tc, fast_wrongtype);
+    tcase_add_test(tc, fast_batch_mixed);
     suite_add_tcase(s, tc);
     return s;
 }

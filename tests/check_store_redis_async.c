@@ -6,7 +6,8 @@
  * that runs the loop until each operation completes), bad arguments, and
  * faults: the server killed with publishes and a replay in flight, the
  * store freed with operations in flight (also from inside a callback),
- * reconnection, and 10,000 publishes in flight with no memory growth.
+ * reconnection, 10,000 publishes in flight with no memory growth, and
+ * single appends without the script (MULTI) with their fall-backs to it.
  *
  * Each loop-driven test is a loop test over the loop kinds this build has
  * (libuv and/or libevent are optional test dependencies).
@@ -1164,6 +1165,182 @@ START_TEST(script_flushed_batch)
 }
 END_TEST
 
+/* ---- single appends without the script ---- */
+
+static void raw_ok(redisContext *c, const char *cmd)
+{
+    redisReply *r = redisCommand(c, cmd);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_ne(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+}
+
+static long long raw_int(redisContext *c, const char *cmd, const char *key,
+                         size_t key_len)
+{
+    const char *argv[2] = {cmd, key};
+    size_t len[2] = {strlen(cmd), key_len};
+    redisReply *r = redisCommandArgv(c, 2, argv, len);
+    long long v;
+
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+    v = r->integer;
+    freeReplyObject(r);
+    return v;
+}
+
+/* Calls of `cmd` since the last CONFIG RESETSTAT. */
+static long long calls_of(redisContext *c, const char *cmd)
+{
+    redisReply *r = redisCommand(c, "INFO commandstats");
+    char pat[64];
+    const char *p;
+    long long n = 0;
+
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+    snprintf(pat, sizeof(pat), "cmdstat_%s:calls=", cmd);
+    p = strstr(r->str, pat);
+    if (p != NULL) {
+        n = strtoll(p + strlen(pat), NULL, 10);
+    }
+    freeReplyObject(r);
+    return n;
+}
+
+/* Append `items` and run the loop until the callback: its results. */
+static struct batch_seen append_wait(struct tloop *l, resdeliv_store *st,
+                                     const struct resdeliv_append_item *items,
+                                     size_t n)
+{
+    struct batch_seen b;
+
+    memset(&b, 0, sizeof(b));
+    ck_assert_int_eq(resdeliv_store_append(st, "afp", 3, items, n,
+                                           on_batch_seen, &b),
+                     0);
+    ck_assert_int_eq(tloop_until(l, &b.calls, 1, WAIT_MS), 0);
+    ck_assert_uint_eq(b.calls, 1);
+    ck_assert_int_eq(b.status, 0);
+    ck_assert_uint_eq(b.n, n);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(b.res[i].status == 0, "item %zu: %s", i,
+                      resdeliv_store_errmsg(st));
+    }
+    return b;
+}
+
+/* Appends of one item to a log that exists take no script; a log whose
+ * epoch key or stream vanished falls back to it and gets a new epoch
+ * holding just the new item. */
+START_TEST(fast_path_single)
+{
+    struct resdeliv_append_item it = {"ch", 2, "ev", 2, "{}", 2, {100, 0},
+                                      0, 0};
+    struct resdeliv__redis_keys k;
+    struct batch_seen first;
+    struct batch_seen b;
+    struct tloop *l;
+    resdeliv_store *st;
+    redisContext *c;
+
+    SKIP_UNLESS_KIND(kinds[_i]);
+    l = tloop_new(kinds[_i]);
+    st = async_or_fail(srv.url, l);
+    c = redisConnect("127.0.0.1", srv.port);
+    ck_assert(c != NULL && c->err == 0);
+    ck_assert_int_eq(resdeliv__redis_keys_build("ta", 2, "afp", 3, "ch", 2,
+                                                &k),
+                     0);
+    raw_int(c, "DEL", k.stream, k.stream_len);
+    raw_int(c, "DEL", k.epoch, k.epoch_len);
+    ck_assert_int_eq(append_until_ok(l, st, "afp"), 0);
+    raw_ok(c, "CONFIG RESETSTAT");
+    first = append_wait(l, st, &it, 1);
+    for (int i = 0; i < 4; i++) {
+        b = append_wait(l, st, &it, 1);
+        ck_assert_str_eq(b.res[0].epoch, first.res[0].epoch);
+        ck_assert_int_lt(resdeliv_id_cmp(&first.res[0].id, &b.res[0].id), 0);
+    }
+    ck_assert_int_eq(calls_of(c, "evalsha"), 0);
+    ck_assert_int_eq(calls_of(c, "eval"), 0);
+    ck_assert_int_eq(calls_of(c, "multi"), 5);
+    ck_assert_int_eq(calls_of(c, "exec"), 5);
+    ck_assert_int_eq(raw_int(c, "XLEN", k.stream, k.stream_len), 6);
+    /* The epoch key vanished: a new epoch, the old entries gone. */
+    ck_assert_int_eq(raw_int(c, "DEL", k.epoch, k.epoch_len), 1);
+    b = append_wait(l, st, &it, 1);
+    ck_assert_str_ne(b.res[0].epoch, first.res[0].epoch);
+    ck_assert_int_eq(raw_int(c, "XLEN", k.stream, k.stream_len), 1);
+    ck_assert_int_eq(calls_of(c, "evalsha"), 1);
+    first = b;
+    /* The stream vanished: a new log. */
+    ck_assert_int_eq(raw_int(c, "DEL", k.stream, k.stream_len), 1);
+    b = append_wait(l, st, &it, 1);
+    ck_assert_str_ne(b.res[0].epoch, first.res[0].epoch);
+    ck_assert_int_eq(raw_int(c, "XLEN", k.stream, k.stream_len), 1);
+    ck_assert_int_eq(calls_of(c, "evalsha"), 2);
+    resdeliv__redis_keys_clear(&k);
+    redisFree(c);
+    resdeliv_store_free(st);
+    tloop_free(l);
+}
+END_TEST
+
+/* One batch: a lone item with an age on a log that exists (MULTI with
+ * XTRIM and PEXPIREs), a lone item on a new log (MULTI, then the
+ * script) and a log of two (the script). */
+START_TEST(fast_path_batch_age)
+{
+    struct resdeliv_append_item it[4] = {
+        {"ch", 2, "ev", 2, "{}", 2, {0, 250}, 0, 0},
+        {"duo", 3, "ev", 2, "{}", 2, {100, 0}, 0, 0},
+        {"fresh", 5, "ev", 2, "{}", 2, {100, 0}, 0, 0},
+        {"duo", 3, "ev", 2, "{}", 2, {100, 0}, 0, 0}};
+    struct resdeliv__redis_keys k;
+    struct resdeliv__redis_keys f;
+    struct batch_seen b;
+    struct tloop *l;
+    resdeliv_store *st;
+    redisContext *c;
+    long long pttl;
+
+    SKIP_UNLESS_KIND(kinds[_i]);
+    l = tloop_new(kinds[_i]);
+    st = async_or_fail(srv.url, l);
+    c = redisConnect("127.0.0.1", srv.port);
+    ck_assert(c != NULL && c->err == 0);
+    ck_assert_int_eq(resdeliv__redis_keys_build("ta", 2, "afp", 3, "ch", 2,
+                                                &k),
+                     0);
+    ck_assert_int_eq(resdeliv__redis_keys_build("ta", 2, "afp", 3, "fresh",
+                                                5, &f),
+                     0);
+    raw_int(c, "DEL", f.stream, f.stream_len);
+    raw_int(c, "DEL", f.epoch, f.epoch_len);
+    ck_assert_int_eq(append_until_ok(l, st, "afp"), 0);
+    raw_ok(c, "CONFIG RESETSTAT");
+    b = append_wait(l, st, it, 4);
+    ck_assert_int_eq(calls_of(c, "multi"), 2);
+    ck_assert_int_eq(calls_of(c, "evalsha"), 2);
+    ck_assert_int_eq(calls_of(c, "xtrim"), 1);
+    ck_assert_int_eq(calls_of(c, "pexpire"), 2);
+    ck_assert_int_lt(resdeliv_id_cmp(&b.res[1].id, &b.res[3].id), 0);
+    ck_assert_str_eq(b.res[1].epoch, b.res[3].epoch);
+    ck_assert_int_eq(raw_int(c, "XLEN", f.stream, f.stream_len), 1);
+    pttl = raw_int(c, "PTTL", k.stream, k.stream_len);
+    ck_assert(pttl > 0 && pttl <= 250);
+    pttl = raw_int(c, "PTTL", k.epoch, k.epoch_len);
+    ck_assert(pttl > 0 && pttl <= 250);
+    resdeliv__redis_keys_clear(&k);
+    resdeliv__redis_keys_clear(&f);
+    redisFree(c);
+    resdeliv_store_free(st);
+    tloop_free(l);
+}
+END_TEST
+
 static Suite *redis_async_suite(void)
 {
     Suite *s = suite_create("redis");
@@ -1194,6 +1371,10 @@ static Suite *redis_async_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("batch");
     tcase_add_loop_test(tc, script_flushed_batch, 0, NKINDS);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("fast_path");
+    tcase_add_loop_test(tc, fast_path_single, 0, NKINDS);
+    tcase_add_loop_test(tc, fast_path_batch_age, 0, NKINDS);
     suite_add_tcase(s, tc);
     tc = tcase_create("load");
     tcase_add_loop_test(tc, ten_thousand_in_flight, 0, NKINDS);

@@ -90,6 +90,7 @@ struct resdeliv_bus_stats {
     uint64_t gaps;           /**< gaps announced */
     uint64_t reconnects;     /**< connections re-established */
     uint64_t duplicates;     /**< entries at or below a channel's last id */
+    uint64_t bad_messages;   /**< bus messages that did not parse, ignored */
 };
 
 /** Copy the counters (size = sizeof(*out)). */

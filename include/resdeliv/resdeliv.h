@@ -21,6 +21,7 @@
 #include "auth.h"
 #include "transport.h"
 #include "server.h"
+#include "bus.h"
 #include "pusher_server.h"
 #include "plugin.h"
 

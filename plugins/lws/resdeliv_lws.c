@@ -14,6 +14,8 @@
 
 #define DEFAULT_MAX_QUEUED (4u * 1024u * 1024u)
 #define DEFAULT_WRITES 32u
+#define DEFAULT_SEND_SIZE 4096u /* lws's default pt_serv_buf_size */
+#define MAX_BATCH (64u * 1024u)
 #define CLOSE_FLUSH_SECONDS 5
 /* Pusher "over capacity": the client reconnects with backoff and resumes
  * from its last id, so a slow reader loses nothing. */
@@ -30,6 +32,24 @@ void resdeliv_lws_options_init(struct resdeliv_lws_options *opts)
 
 /* ------------------------------------------------------------ frames */
 
+_Static_assert(LWS_PRE >= 10, "LWS_PRE holds a WebSocket frame header");
+
+/* The RFC 6455 header of a final, unmasked (server to client) text frame
+ * of `len` payload bytes, written to end at `end`. @return its length. */
+static size_t ws_header(unsigned char *end, size_t len)
+{
+    size_t h = len < 126 ? 2 : len <= 0xffffu ? 4 : 10;
+    unsigned char *p = end - h;
+
+    p[0] = 0x81;
+    p[1] = (unsigned char)(h == 2 ? len : h == 4 ? 126 : 127);
+    for (size_t i = 2; i < h; i++) {
+        p[i] = (unsigned char)((uint64_t)len >> (8 * (h - 1 - i)));
+    }
+    return h;
+}
+
+/* A broadcast frame shared by many queues is framed once, here. */
 static struct rlws_frame *frame_new(const char *data, size_t len)
 {
     struct rlws_frame *f = malloc(sizeof(*f) + LWS_PRE + len + 1);
@@ -39,15 +59,36 @@ static struct rlws_frame *frame_new(const char *data, size_t len)
     }
     f->refs = 1;
     f->len = len;
+    f->hlen = ws_header(f->buf + LWS_PRE, len);
     memcpy(f->buf + LWS_PRE, data, len);
     f->buf[LWS_PRE + len] = '\0';
     return f;
+}
+
+static unsigned char *frame_wire(struct rlws_frame *f)
+{
+    return f->buf + LWS_PRE - f->hlen;
+}
+
+static size_t frame_wire_len(const struct rlws_frame *f)
+{
+    return f->hlen + f->len;
 }
 
 static void frame_unref(struct rlws_frame *f)
 {
     if (f != NULL && --f->refs == 0) {
         free(f);
+    }
+}
+
+/* On libuv each lws_callback_on_writable() is an epoll_ctl() (from
+ * uv_poll_start()): ask only while none is pending. lws answers an armed
+ * POLLOUT with the writable callback unless it closes the connection. */
+static void ask_writable(struct rlws_conn *c)
+{
+    if (!c->pollout) {
+        c->pollout = lws_callback_on_writable(c->wsi) > 0;
     }
 }
 
@@ -69,7 +110,7 @@ static int enqueue(resdeliv_lws *rl, struct rlws_conn *c, struct rlws_frame *f)
     c->qtail = n;
     c->queued += f->len;
     rl->stats.queued_bytes += f->len;
-    lws_callback_on_writable(c->wsi);
+    ask_writable(c);
     return 0;
 }
 
@@ -261,7 +302,7 @@ static void request_close(resdeliv_lws *rl, struct rlws_conn *c, uint32_t code,
     /* No broadcast reaches a closing connection. */
     leave_all(rl, c);
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_FLUSH_SECONDS);
-    lws_callback_on_writable(c->wsi);
+    ask_writable(c);
 }
 
 static int tp_send(void *host, void *conn, const char *frame, size_t len)
@@ -333,7 +374,7 @@ static int tp_request_writable(void *host, void *conn)
         return RESDELIV_ECLOSED;
     }
     c->want_lib = 1;
-    lws_callback_on_writable(c->wsi);
+    ask_writable(c);
     return 0;
 }
 
@@ -575,27 +616,101 @@ int resdeliv_lws_receive(resdeliv_lws *rl, struct lws *wsi,
     return 0;
 }
 
-/* @return frames written, or -1 when the connection failed. */
+/* One send() of lws carries at most the protocol's tx_packet_size, else
+ * rx_buffer_size, else the context's pt_serv_buf_size (4096 unless set;
+ * not readable): lws copies the rest aside and sends it a piece per later
+ * POLLOUT. A run of frames that fits leaves in one send(), uncopied. */
+static size_t send_size(struct lws *wsi)
+{
+    const struct lws_protocols *p = lws_get_protocol(wsi);
+    size_t n = 0;
+
+    if (p != NULL) {
+        n = p->tx_packet_size != 0 ? p->tx_packet_size : p->rx_buffer_size;
+    }
+    return n == 0 ? DEFAULT_SEND_SIZE : n < MAX_BATCH ? n : MAX_BATCH;
+}
+
+/* The scratch buffer's old contents are never needed: no realloc. */
+static int batch_reserve(resdeliv_lws *rl, size_t room)
+{
+    if (rl->batch_cap < room) {
+        free(rl->batch);
+        rl->batch = malloc(LWS_PRE + room);
+        rl->batch_cap = rl->batch != NULL ? room : 0;
+    }
+    return rl->batch != NULL ? 0 : RESDELIV_ENOMEM;
+}
+
+/* One lws_write() of the head frames that fit in `room` bytes with their
+ * headers (at least one; a lone frame from its own buffer). `room` 0: ws
+ * over an h2 stream, which needs lws's framing, one LWS_WRITE_TEXT frame.
+ * @return frames written, or -1 when the connection failed. */
+static int write_run(resdeliv_lws *rl, struct lws *wsi, struct rlws_conn *c,
+                     size_t room)
+{
+    struct rlws_qnode *n = c->qhead;
+    unsigned char *out = frame_wire(n->frame);
+    size_t len = frame_wire_len(n->frame);
+    int count = 1;
+    int w;
+
+    if (room == 0) {
+        out = n->frame->buf + LWS_PRE;
+        len = n->frame->len;
+    } else if (n->next != NULL &&
+               len + frame_wire_len(n->next->frame) <= room &&
+               batch_reserve(rl, room) == 0) {
+        out = rl->batch + LWS_PRE;
+        len = 0;
+        count = 0;
+        for (; n != NULL && len + frame_wire_len(n->frame) <= room;
+             n = n->next) {
+            memcpy(out + len, frame_wire(n->frame), frame_wire_len(n->frame));
+            len += frame_wire_len(n->frame);
+            count++;
+        }
+    }
+    w = lws_write(wsi, out, len, room ? LWS_WRITE_RAW : LWS_WRITE_TEXT);
+    for (int i = 0; i < count; i++) {
+        frame_unref(dequeue(rl, c));
+    }
+    if (w < 0) {
+        return -1;
+    }
+    rl->stats.frames_sent += (uint64_t)count;
+    return count;
+}
+
+/* lws 4.1 sends LWS_WRITE_RAW (LWS_WRITE_HTTP) on a ws connection as it
+ * is (rops_write_role_protocol_ws: lws_issue_raw() before any framing).
+ * What the socket does not take lws keeps and sends before the next
+ * writable callback, so a partial write ends the turn and no write needs
+ * a lws_send_pipe_choked() poll() (h2 streams keep it). @return frames
+ * written, or -1 when the connection failed. */
 static int write_queued(resdeliv_lws *rl, struct lws *wsi, struct rlws_conn *c)
 {
-    uint64_t n = 0;
+    int h2 = lws_get_network_wsi(wsi) != wsi;
+    size_t room = h2 ? 0 : send_size(wsi);
+    uint64_t writes = 0;
+    int total = 0;
 
-    while (c->qhead != NULL && n < rl->opts.writes_per_callback) {
-        struct rlws_frame *f;
-        int w;
-        if (n > 0 && lws_send_pipe_choked(wsi)) {
+    while (c->qhead != NULL && writes < rl->opts.writes_per_callback) {
+        int n;
+        if (h2 && writes > 0 && lws_send_pipe_choked(wsi)) {
             break;
         }
-        f = dequeue(rl, c);
-        w = lws_write(wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
-        frame_unref(f);
-        if (w < 0) {
+        n = write_run(rl, wsi, c, room);
+        if (n < 0) {
             return -1;
         }
-        rl->stats.frames_sent++;
-        n++;
+        total += n;
+        writes++;
+        if (lws_partial_buffered(wsi)) {
+            break;
+        }
     }
-    return (int)n;
+    return total;
 }
 
 /* lws sends the close frame prepared by lws_close_reason() only when the
@@ -622,6 +737,7 @@ int resdeliv_lws_writable(resdeliv_lws *rl, struct lws *wsi,
     if (c == NULL) {
         return 0;
     }
+    c->pollout = 0;
     wrote = write_queued(rl, wsi, c);
     if (wrote < 0) {
         return -1;
@@ -629,7 +745,7 @@ int resdeliv_lws_writable(resdeliv_lws *rl, struct lws *wsi,
     /* The close frame goes out from a callback that wrote nothing else:
      * lws sends it only when the connection can take it. */
     if (c->qhead != NULL || (c->closing && wrote > 0)) {
-        lws_callback_on_writable(wsi);
+        ask_writable(c);
         return 0;
     }
     if (c->closing) {
@@ -681,5 +797,6 @@ void resdeliv_lws_free(resdeliv_lws *rl)
         }
     }
     free(rl->buckets);
+    free(rl->batch);
     free(rl);
 }

@@ -4,9 +4,11 @@
  * replay, hosted by an lws protocol callback.
  *
  * It fills the library's transport vtable over lws: every frame the
- * library sends is queued on its connection with LWS_PRE headroom and
- * written only from LWS_CALLBACK_SERVER_WRITEABLE, as many per callback as
- * the socket takes without blocking (lws_send_pipe_choked()); broadcast
+ * library sends is framed once (its WebSocket header in the LWS_PRE
+ * headroom), queued on its connection and written only from
+ * LWS_CALLBACK_SERVER_WRITEABLE, the queued frames of a connection
+ * gathered into runs that each leave in one lws_write() (LWS_WRITE_RAW),
+ * until the queue is empty or lws had to keep part of a write; broadcast
  * frames are shared by reference between the queues of a channel's
  * subscribers; the library's next replay page waits until the queue is
  * empty; close sends the pending frames first, then a close frame with
@@ -47,8 +49,10 @@ struct resdeliv_lws_options {
     /** Bytes queued for one connection before a broadcast closes it with
      * Pusher 4100 and a library send gets RESDELIV_EAGAIN (4 MiB). */
     uint64_t max_queued;
-    /** Frames written per writable callback while the socket takes them
-     * (32). */
+    /** lws_write() calls per writable callback while the socket takes
+     * them (32); each carries the queued frames that fit in one send() of
+     * lws (the protocol's tx_packet_size, else rx_buffer_size, else 4096;
+     * at most 64 KiB), or one larger frame. */
     uint64_t writes_per_callback;
 };
 

@@ -10,11 +10,14 @@
 
 #include "resdeliv_lws.h"
 
-/* One frame, shared by every queue it is on; `buf` has LWS_PRE bytes of
- * headroom before the payload for lws_write(). */
+/* One frame, shared by every queue it is on. The payload starts at
+ * buf + LWS_PRE; the `hlen` bytes before it hold the frame's WebSocket
+ * header, so that the whole frame can be written raw, alone or copied
+ * into a run of frames. */
 struct rlws_frame {
     uint32_t refs;
-    size_t len;
+    size_t len;  /* payload bytes */
+    size_t hlen; /* header bytes, 2, 4 or 10 */
     unsigned char buf[];
 };
 
@@ -50,6 +53,7 @@ struct rlws_conn {
     struct rlws_qnode *qtail;
     size_t queued;
     int want_lib; /* the library asked for its writable hook */
+    int pollout;  /* a writable callback is asked for and still to come */
     int closing;  /* close requested: no more frames, flush then close */
     uint32_t code;
     unsigned char reason[123]; /* a close payload is at most 125 */
@@ -68,6 +72,8 @@ struct resdeliv_lws {
     struct rlws_channel **buckets;
     size_t nbuckets;
     struct resdeliv_lws_stats stats;
+    unsigned char *batch; /* runs of frames are gathered here, LWS_PRE on */
+    size_t batch_cap;     /* bytes after the LWS_PRE headroom */
 };
 
 /* The request target of `wsi`: the URI header `token` (WSI_TOKEN_GET_URI,

@@ -198,6 +198,7 @@ static int write_all(int fd, const void *data, size_t len)
 static int fill(struct e2e_ws *ws, int timeout_ms)
 {
     struct pollfd pfd = {ws->fd, POLLIN, 0};
+    size_t room;
     ssize_t r;
 
     if (ws->have + 65536 > ws->cap) {
@@ -212,11 +213,16 @@ static int fill(struct e2e_ws *ws, int timeout_ms)
     if (poll(&pfd, 1, timeout_ms) <= 0) {
         return 0;
     }
-    r = recv(ws->fd, ws->buf + ws->have, ws->cap - ws->have, 0);
+    room = ws->cap - ws->have;
+    if (ws->read_max != 0 && ws->read_max < room) {
+        room = ws->read_max;
+    }
+    r = recv(ws->fd, ws->buf + ws->have, room, 0);
     if (r <= 0) {
         return -1;
     }
     ws->have += (size_t)r;
+    ws->reads++;
     return 1;
 }
 
@@ -352,7 +358,13 @@ static int take_frame(struct e2e_ws *ws, size_t h, size_t len)
     const unsigned char *p = ws->buf + h;
     int rc = 0;
 
-    if (op == 8) {
+    ws->frames++;
+    if ((ws->buf[0] & 0x70) != 0 || (ws->buf[1] & 0x80) != 0) {
+        /* RSV bits with no extension agreed, or a masked frame from the
+         * server (RFC 6455 5.1, 5.2): read as a failed connection. */
+        ws->close_code = 1002;
+        rc = -1;
+    } else if (op == 8) {
         ws->close_code = len >= 2 ? (p[0] << 8) | p[1] : 1005;
         rc = -1;
     } else if (op == 9) {

@@ -47,7 +47,10 @@ struct e2e_ws {
     size_t cap;
     char *msg; /* message being reassembled */
     size_t msg_len;
-    int close_code; /* from the server's close frame, 0 before */
+    int close_code;  /* from the server's close frame, 0 before */
+    size_t read_max; /* bytes asked of one recv(), 0 for all that fit */
+    size_t reads;    /* recv() calls that returned data */
+    size_t frames;   /* frames taken from the stream */
 };
 
 /* Connect and upgrade on `path`. @return 0 or -1. */
