@@ -42,8 +42,8 @@ static const char reserved_prefix[] = RESDELIV_RESERVED_EVENT_PREFIX;
  * item that goes right before it, if any. */
 struct pub_plan {
     struct resdeliv__tag_plan plan;
-    int ok;            /* the data is a taggable object */
-    int marker;        /* a marker item precedes this message's item */
+    int ok;             /* the data is a taggable object */
+    int marker;         /* a marker item precedes this message's item */
     uint64_t mark_upto; /* the channel's failure total the marker covers */
     char mark_data[MARKER_DATA_SIZE];
 };

@@ -480,6 +480,240 @@ START_TEST(max_replaying_queues)
 }
 END_TEST
 
+/* ---- bus ---------------------------------------------------------------- */
+
+struct hook_log {
+    struct fx *fx;
+    int n;
+    char channel[8][32];
+    uint32_t active[8];
+    size_t frames_then[8]; /* frames of conns[0] when the hook ran */
+};
+
+static void on_channel(void *arg, const char *channel, size_t len,
+                       uint32_t active)
+{
+    struct hook_log *h = arg;
+
+    ck_assert_int_lt(h->n, 8);
+    snprintf(h->channel[h->n], sizeof(h->channel[0]), "%.*s", (int)len,
+             channel);
+    h->active[h->n] = active;
+    h->frames_then[h->n] = h->fx->conns[0].n;
+    h->n++;
+}
+
+static void bus_opts(struct resdeliv_server_options *o, struct hook_log *h)
+{
+    resdeliv_server_options_init(o);
+    o->live_from_bus = 1;
+    o->on_channel = on_channel;
+    o->on_channel_arg = h;
+}
+
+START_TEST(on_channel_first_and_last)
+{
+    struct fx fx;
+    struct hook_log h = {0};
+    struct resdeliv_server_options o;
+
+    h.fx = &fx;
+    bus_opts(&o, &h);
+    fx_open(&fx, 10, 1000, 1, &o);
+    pub(&fx, CH, 2);
+    ck_assert_int_eq(sub(&fx, 0, 0), 0);
+    /* Told before anything of the subscription (its replay) happened. */
+    ck_assert_int_eq(h.n, 1);
+    ck_assert_str_eq(h.channel[0], CH);
+    ck_assert_uint_eq(h.active[0], 1);
+    ck_assert_uint_eq(h.frames_then[0], 0);
+    ck_assert_uint_gt(fx.conns[0].n, 0);
+    ck_assert_int_eq(sub(&fx, 1, -1), 0);
+    ck_assert_int_eq(resdeliv_server_subscribe(fx.srv, &fx.conns[1], "other",
+                                               NULL, NULL, NULL, 0),
+                     0);
+    ck_assert_int_eq(h.n, 2);
+    ck_assert_str_eq(h.channel[1], "other");
+    ck_assert_int_eq(resdeliv_server_unsubscribe(fx.srv, &fx.conns[0], CH), 0);
+    ck_assert_int_eq(h.n, 2);
+    /* The last subscriptions go with their connection. */
+    resdeliv_server_conn_close(fx.srv, &fx.conns[1]);
+    ck_assert_int_eq(h.n, 4);
+    ck_assert_uint_eq(h.active[2], 0);
+    ck_assert_uint_eq(h.active[3], 0);
+    ck_assert(strcmp(h.channel[2], CH) == 0 || strcmp(h.channel[3], CH) == 0);
+    /* Back again: told again. */
+    ck_assert_int_eq(sub(&fx, 0, -1), 0);
+    ck_assert_int_eq(h.n, 5);
+    ck_assert_uint_eq(h.active[4], 1);
+    fx_close(&fx);
+}
+END_TEST
+
+/* Deliver message `seq` (already in the log) as a bus would. */
+static int bus_entry(struct fx *fx, int seq, uint32_t flags, const char *data)
+{
+    struct resdeliv_position pos;
+    char own[64];
+
+    ck_assert_int_eq(resdeliv_log_position(fx->log, CH, &pos), 0);
+    pos.id = fx->ids[seq];
+    if (data == NULL) {
+        snprintf(own, sizeof(own), "{\"seq\":%d}", seq);
+        data = own;
+    }
+    return resdeliv_server_deliver_entry(fx->srv, CH, strlen(CH), &pos, flags,
+                                         "ev", 2, data, strlen(data));
+}
+
+START_TEST(live_from_bus_delivers_entries)
+{
+    struct fx fx;
+    struct hook_log h = {0};
+    struct resdeliv_server_options o;
+    struct fr f;
+    char id[RESDELIV_ID_BUFSIZE];
+
+    h.fx = &fx;
+    bus_opts(&o, &h);
+    fx_open(&fx, 10, 1000, 1, &o);
+    ck_assert_int_eq(sub(&fx, 0, -1), 0);
+    ck_assert_uint_eq(fx.conns[0].n, 1);
+    /* publish() only logs: the bus delivers, on every node alike. */
+    pub(&fx, CH, 2);
+    ck_assert_uint_eq(fx.conns[0].n, 1);
+    ck_assert_int_eq(bus_entry(&fx, 0, RESDELIV_ENTRY_OBJECT, NULL), 0);
+    ck_assert_int_eq(bus_entry(&fx, 1, 0, NULL), 0);
+    ck_assert_uint_eq(fx.conns[0].n, 3);
+    expect_seqs(&fx.conns[0], 1, 0, 2);
+    f = frame_at(&fx.conns[0], 2);
+    id_text(&fx, 1, id);
+    ck_assert_str_eq(f.id, id);
+    ck_assert_ptr_nonnull(strstr(fx.conns[0].frames[2], "_replay_epoch"));
+    /* Data that is not an object goes out untagged. */
+    ck_assert_int_eq(bus_entry(&fx, 1, 0, "[1,2]"), 0);
+    ck_assert_uint_eq(fx.conns[0].n, 4);
+    f = frame_at(&fx.conns[0], 3);
+    ck_assert_str_eq(f.id, "");
+    fx_close(&fx);
+}
+END_TEST
+
+/* Entries from the bus during a replay: held, then sent once each. */
+START_TEST(bus_entries_at_the_seam)
+{
+    struct fx fx;
+    struct hook_log h = {0};
+    struct resdeliv_server_options o;
+    struct tconn *c;
+
+    h.fx = &fx;
+    bus_opts(&o, &h);
+    fx_open(&fx, 2, 1000, 1, &o);
+    c = &fx.conns[0];
+    pub(&fx, CH, 6);
+    ck_assert_int_eq(sub(&fx, 0, 0), 0);
+    ck_assert_uint_eq(stats(&fx).replaying, 1);
+    /* The bus hands over an entry the replay also reads, and new ones. */
+    ck_assert_int_eq(bus_entry(&fx, 3, RESDELIV_ENTRY_OBJECT, NULL), 0);
+    pub(&fx, CH, 2);
+    ck_assert_int_eq(bus_entry(&fx, 6, RESDELIV_ENTRY_OBJECT, NULL), 0);
+    ck_assert_int_eq(bus_entry(&fx, 7, RESDELIV_ENTRY_OBJECT, NULL), 0);
+    ck_assert_uint_eq(stats(&fx).held, 3);
+    drive(&fx);
+    ck_assert_ptr_nonnull(joined(&fx, c, CH));
+    expect_event(c, 0, "pusher_internal:subscription_succeeded");
+    expect_seqs(c, 1, 1, 7);
+    ck_assert_uint_eq(c->n, 8);
+    ck_assert_uint_ge(stats(&fx).seam_duplicates, 1);
+    fx_close(&fx);
+}
+END_TEST
+
+START_TEST(announce_gap_live_and_replaying)
+{
+    struct fx fx;
+    struct hook_log h = {0};
+    struct resdeliv_server_options o;
+    struct resdeliv_replay_status st;
+    struct fr f;
+
+    h.fx = &fx;
+    bus_opts(&o, &h);
+    fx_open(&fx, 2, 1000, 1, &o);
+    pub(&fx, CH, 4);
+    ck_assert_int_eq(sub(&fx, 0, -1), 0);
+    ck_assert_int_eq(sub(&fx, 1, 0), 0);
+    memset(&st, 0, sizeof(st));
+    st.reason = RESDELIV_GAP_EPOCH_CHANGED;
+    st.lost = -1;
+    ck_assert_int_eq(resdeliv_server_announce_gap(fx.srv, CH, &st), 0);
+    ck_assert_uint_eq(fx.conns[0].n, 2);
+    f = frame_at(&fx.conns[0], 1);
+    ck_assert_str_eq(f.event, "resdeliv:gap");
+    ck_assert_str_eq(f.reason, "epoch_changed");
+    /* The replaying one gets it after its replay, in line. */
+    drive(&fx);
+    expect_seqs(&fx.conns[1], 1, 1, 3);
+    f = frame_at(&fx.conns[1], 4);
+    ck_assert_str_eq(f.event, "resdeliv:gap");
+    ck_assert_uint_eq(fx.conns[1].n, 5);
+    ck_assert_int_eq(resdeliv_server_announce_gap(NULL, CH, &st),
+                     RESDELIV_EINVAL);
+    ck_assert_int_eq(resdeliv_server_announce_gap(fx.srv, CH, NULL),
+                     RESDELIV_EINVAL);
+    ck_assert_int_eq(resdeliv_server_announce_gap(fx.srv, "", &st),
+                     RESDELIV_EINVAL);
+    fx_close(&fx);
+    /* gap_notice off: nothing is sent. */
+    fx_open(&fx, 2, 1000, 0, &o);
+    h.fx = &fx;
+    ck_assert_int_eq(sub(&fx, 0, -1), 0);
+    ck_assert_int_eq(resdeliv_server_announce_gap(fx.srv, CH, &st), 0);
+    ck_assert_uint_eq(fx.conns[0].n, 1);
+    fx_close(&fx);
+}
+END_TEST
+
+START_TEST(deliver_entry_bad_input)
+{
+    struct fx fx;
+    struct resdeliv_position pos;
+
+    memset(&pos, 0, sizeof(pos));
+    pos.id.ms = 1;
+    fx_open(&fx, 10, 1000, 1, NULL);
+    ck_assert_int_eq(resdeliv_server_deliver_entry(NULL, CH, 4, &pos, 0, "e",
+                                                   1, "{}", 2),
+                     RESDELIV_EINVAL);
+    ck_assert_int_eq(resdeliv_server_deliver_entry(fx.srv, CH, 0, &pos, 0,
+                                                   "e", 1, "{}", 2),
+                     RESDELIV_EINVAL);
+    ck_assert_int_eq(resdeliv_server_deliver_entry(fx.srv, CH, 4, NULL, 0,
+                                                   "e", 1, "{}", 2),
+                     RESDELIV_EINVAL);
+    ck_assert_int_eq(resdeliv_server_deliver_entry(fx.srv, CH, 4, &pos, 0,
+                                                   NULL, 1, "{}", 2),
+                     RESDELIV_EINVAL);
+    ck_assert_int_eq(resdeliv_server_deliver_entry(fx.srv, CH, 4, &pos, 0,
+                                                   "e", 1, NULL, 2),
+                     RESDELIV_EINVAL);
+    memset(pos.epoch, 'x', sizeof(pos.epoch));
+    ck_assert_int_eq(resdeliv_server_deliver_entry(fx.srv, CH, 4, &pos, 0,
+                                                   "e", 1, "{}", 2),
+                     RESDELIV_EINVAL);
+    /* A flagged entry that is no object after all is still delivered. */
+    memset(pos.epoch, 0, sizeof(pos.epoch));
+    ck_assert_int_eq(sub(&fx, 0, -1), 0);
+    ck_assert_int_eq(resdeliv_server_deliver_entry(fx.srv, CH, 4, &pos,
+                                                   RESDELIV_ENTRY_OBJECT, "e",
+                                                   1, "nope", 4),
+                     0);
+    ck_assert_uint_eq(fx.conns[0].n, 2);
+    fx_close(&fx);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -512,6 +746,14 @@ static Suite *server_suite(void)
     tc = tcase_create("limits");
     tcase_add_test(tc, max_subscriptions_refused);
     tcase_add_test(tc, max_replaying_queues);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("bus");
+    tcase_add_test(tc, on_channel_first_and_last);
+    tcase_add_test(tc, live_from_bus_delivers_entries);
+    tcase_add_test(tc, bus_entries_at_the_seam);
+    tcase_add_test(tc, announce_gap_live_and_replaying);
+    tcase_add_test(tc, deliver_entry_bad_input);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -38,6 +38,11 @@
  * after the marker follow. Markers are entries of the store, so `expected`
  * counts them until the cursor reaches them, and drops them then;
  * resdeliv_replay_count() and the replayed counter never include them.
+ * Until the marker is written (the channel's next successful append), the
+ * log handle that sent the messages still knows of them: a replay on that
+ * handle which reaches the end of the log reports them there, once, the
+ * same way (RESDELIV_ESTALE, reason unlogged, lost = their count), and is
+ * not done before it has.
  */
 #ifndef RESDELIV_REPLAY_H
 #define RESDELIV_REPLAY_H
