@@ -92,8 +92,8 @@ int resdeliv__bus_parse(const char *msg, size_t len,
 #ifndef RESDELIV_HAVE_REDIS
 
 int resdeliv_bus_redis_new(const struct resdeliv_redis_options *opts,
-                           const struct resdeliv_loop *loop,
-                           const char *app_id, resdeliv_store *store,
+                           const struct resdeliv_loop *loop, const char *app_id,
+                           resdeliv_store *store,
                            const struct resdeliv_bus_callbacks *cb,
                            resdeliv_bus **out, char *err, size_t errsize)
 {
@@ -132,8 +132,8 @@ int resdeliv_bus_unsubscribe(resdeliv_bus *bus, const char *channel,
     return RESDELIV_ENOTSUP;
 }
 
-int resdeliv_bus_stats(const resdeliv_bus *bus,
-                       struct resdeliv_bus_stats *out, size_t size)
+int resdeliv_bus_stats(const resdeliv_bus *bus, struct resdeliv_bus_stats *out,
+                       size_t size)
 {
     (void)bus;
     (void)out;

@@ -84,6 +84,7 @@ struct resdeliv__ra_store {
     struct resdeliv__redis_url url;
     char *prefix;
     size_t prefix_len;
+    int publish;      /* the append script PUBLISHes each entry (bus.h) */
     uint64_t connect_ms;
     uint64_t command_ms;
     unsigned version;

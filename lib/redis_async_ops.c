@@ -110,6 +110,7 @@ static op_t *append_new(store *s, const char *app, size_t app_len,
         resdeliv__ra_op_free(op);
         return NULL;
     }
+    op->batch.publish = s->publish;
     for (size_t i = 0; i < n; i++) {
         op->items[i].channel = NULL;
         op->items[i].channel_len = 0;
@@ -660,6 +661,7 @@ static int copy_options(const struct resdeliv_redis_options *opts,
     if (given.command_timeout_ms != 0) {
         o->command_timeout_ms = given.command_timeout_ms;
     }
+    o->publish = given.publish != 0;
     return 0;
 }
 
@@ -689,6 +691,7 @@ int resdeliv__ra_configure(store *s, const struct resdeliv_redis_options *opts,
     memcpy(s->prefix, o->key_prefix, s->prefix_len + 1);
     s->connect_ms = o->connect_timeout_ms;
     s->command_ms = o->command_timeout_ms;
+    s->publish = (int)o->publish;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     s->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
              (uint64_t)(uintptr_t)s;

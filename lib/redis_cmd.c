@@ -21,6 +21,11 @@
  *   XADD takes one strategy per call), and PEXPIRE of both keys so idle
  *   logs expire. The id's time is the server's clock, which keeps the
  *   script free of TIME;
+ * - with publishing on (ARGV[4]'s second byte is 'p', the store's
+ *   `publish` option): a PUBLISH of each entry on the log's bus channel,
+ *   KEYS[1] .. ":bus", right after its XADD, in the bus.h message form
+ *   with flags 0 (the stream keeps no flags). Append and notification are
+ *   then one atomic step, and the notifications' order is the ids' order;
  * - returns {epoch, {id1, id2, ...}}.
  * One call per log and batch, not per item: the server's cost of a script
  * call is mostly the call itself, not the commands inside it. A lone item
@@ -37,6 +42,8 @@
 const char resdeliv__redis_append_lua[] =
     "local ep = redis.call('GET', KEYS[2])\n"
     "local cap = ARGV[1]\n"
+    "local v62 = string.byte(ARGV[4], 1) == 49\n"
+    "local bus = string.byte(ARGV[4], 2) == 112 and KEYS[1] .. ':bus'\n"
     "local last = #ARGV - 1\n"
     "local ids = {}\n"
     "local k = 0\n"
@@ -58,8 +65,16 @@ const char resdeliv__redis_append_lua[] =
     "  end\n"
     "  return redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], 'd', ARGV[i + 1])\n"
     "end\n"
-    "if ep and ARGV[4] == '1' then\n"
-    "  id = add(5, true)\n"
+    "local function put(i, mk)\n"
+    "  local got = add(i, mk)\n"
+    "  if got and bus then\n"
+    "    redis.call('PUBLISH', bus, 'RD1 ' .. ep .. ' ' .. got .. ' 0 ' ..\n"
+    "               #ARGV[i] .. '\\n' .. ARGV[i] .. ARGV[i + 1])\n"
+    "  end\n"
+    "  return got\n"
+    "end\n"
+    "if ep and v62 then\n"
+    "  id = put(5, true)\n"
     "  if id then\n"
     "    keep = true\n"
     "    k = 1\n"
@@ -76,13 +91,13 @@ const char resdeliv__redis_append_lua[] =
     "  redis.call('SET', KEYS[2], ep)\n"
     "end\n"
     "for i = first, last, 2 do\n"
-    "  id = add(i, false)\n"
+    "  id = put(i, false)\n"
     "  k = k + 1\n"
     "  ids[k] = id\n"
     "end\n"
     "if ARGV[2] ~= '0' then\n"
     "  local age = tonumber(ARGV[2])\n"
-    "  if ARGV[4] == '1' then\n"
+    "  if v62 then\n"
     "    local ms = tonumber(string.match(id, '^(%d+)'))\n"
     "    if ms > age then\n"
     "      redis.call('XTRIM', KEYS[1], 'MINID', '~',\n"

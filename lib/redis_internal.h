@@ -152,6 +152,7 @@ struct resdeliv__redis_group {
 struct resdeliv__redis_batch {
     size_t n;
     size_t ngroups;
+    int publish; /* 1: the script PUBLISHes each entry (set after init) */
     size_t *order; /* item index of each slot, grouped */
     struct resdeliv__redis_group *groups;
     const char **argv;
@@ -185,7 +186,8 @@ void resdeliv__redis_batch_fail(struct resdeliv__redis_batch *b, size_t g,
 /* Most commands of a MULTI exchange: MULTI, XADD, GET, XTRIM, PEXPIRE x2,
  * EXEC. */
 #define RESDELIV__REDIS_MULTI_MAX 7
-/* 1 when group `g` is appended by MULTI on a server of `version`. */
+/* 1 when group `g` is appended by MULTI on a server of `version`; never
+ * when the batch publishes (the id is known only after EXEC). */
 int resdeliv__redis_batch_fast(const struct resdeliv__redis_batch *b,
                                size_t g, unsigned version);
 /* Fill cmds[] (RESDELIV__REDIS_MULTI_MAX) with the MULTI exchange of

@@ -26,6 +26,7 @@ struct redis_store {
     struct resdeliv__redis_conn conn;
     char *prefix;
     size_t prefix_len;
+    int publish; /* the script PUBLISHes each entry (bus.h) */
     struct resdeliv__redis_epochs epochs;
 };
 
@@ -208,6 +209,7 @@ static int redis_append(void *self, const char *app_id, size_t app_id_len,
     int rc = resdeliv__redis_batch_init(&b, s->prefix, s->prefix_len, app_id,
                                         app_id_len, items, n, &s->epochs);
 
+    b.publish = s->publish;
     if (rc == 0) {
         rc = resdeliv__redis_conn_ensure(&s->conn);
     }
@@ -540,6 +542,7 @@ static int copy_options(const struct resdeliv_redis_options *opts,
     if (given.command_timeout_ms != 0) {
         o->command_timeout_ms = given.command_timeout_ms;
     }
+    o->publish = given.publish != 0;
     return 0;
 }
 
@@ -560,6 +563,7 @@ static int store_init(struct redis_store *s,
     memcpy(s->prefix, o->key_prefix, s->prefix_len + 1);
     s->conn.connect_ms = o->connect_timeout_ms;
     s->conn.command_ms = o->command_timeout_ms;
+    s->publish = (int)o->publish;
     rc = resdeliv__redis_conn_open(&s->conn);
     if (rc == RESDELIV_ESTORE && s->conn.failures > 0 && s->conn.version == 0 &&
         strncmp(s->conn.errmsg, "Redis connect", 13) == 0) {

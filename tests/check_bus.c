@@ -159,11 +159,9 @@ static void loop_once(struct tloop *l, int ms)
         struct slot *w = &l->w[i];
         if (w->used && w->events != 0) {
             pfd[n].fd = w->fd;
-            pfd[n].events = (short)(((w->events & RESDELIV_LOOP_READ) ? POLLIN
-                                                                      : 0) |
-                                    ((w->events & RESDELIV_LOOP_WRITE)
-                                         ? POLLOUT
-                                         : 0));
+            pfd[n].events =
+                (short)(((w->events & RESDELIV_LOOP_READ) ? POLLIN : 0) |
+                        ((w->events & RESDELIV_LOOP_WRITE) ? POLLOUT : 0));
             pfd[n].revents = 0;
             who[n++] = w;
         }
@@ -311,9 +309,8 @@ static void store_ready(struct node *n)
     struct resdeliv_log_key k = {"app", 3, "none", 4};
     int done = 0;
 
-    ck_assert_int_eq(resdeliv_store_info(n->store, &k, NULL, 0, on_ready,
-                                         &done),
-                     0);
+    ck_assert_int_eq(
+        resdeliv_store_info(n->store, &k, NULL, 0, on_ready, &done), 0);
     ck_assert(loop_until(&n->loop, &done));
 }
 
@@ -329,14 +326,13 @@ static struct node *node_new(const char *url)
     n->h = hooks(&n->loop);
     resdeliv_redis_options_init(&o);
     o.url = url;
-    rc = resdeliv_store_redis_async_new(&o, &n->h, &n->store, err,
-                                        sizeof(err));
+    rc = resdeliv_store_redis_async_new(&o, &n->h, &n->store, err, sizeof(err));
     ck_assert_msg(rc == 0, "store: %s", err);
     cb.arg = &n->seen;
     cb.entry = on_entry;
     cb.gap = on_gap;
-    rc = resdeliv_bus_redis_new(&o, &n->h, "app", n->store, &cb, &n->bus,
-                                err, sizeof(err));
+    rc = resdeliv_bus_redis_new(&o, &n->h, "app", n->store, &cb, &n->bus, err,
+                                sizeof(err));
     ck_assert_msg(rc == 0, "bus: %s", err);
     n->rc = redisConnect("127.0.0.1", srv.port);
     ck_assert(n->rc != NULL && n->rc->err == 0);
@@ -455,8 +451,7 @@ static void wait_entries(struct node *n, size_t want)
     n->seen.done = n->seen.ne >= want;
     ck_assert_msg(loop_until(&n->loop, &n->seen.done),
                   "%zu of %zu entries (bad %llu, dup %llu, gaps %llu)",
-                  n->seen.ne, want,
-                  (unsigned long long)stats(n).bad_messages,
+                  n->seen.ne, want, (unsigned long long)stats(n).bad_messages,
                   (unsigned long long)stats(n).duplicates,
                   (unsigned long long)stats(n).gaps);
 }
@@ -497,8 +492,7 @@ START_TEST(parse_good)
     ck_assert(memcmp(m.data, "{\"a\":1}", 7) == 0);
     /* Empty event and data; data with a newline and a NUL byte. */
     ck_assert_int_eq(parses("RD1 e 1-0 0 0\n"), 0);
-    ck_assert_int_eq(resdeliv__bus_parse("RD1 e 1-0 0 1\nxa\nb\0c", 20, &m),
-                     0);
+    ck_assert_int_eq(resdeliv__bus_parse("RD1 e 1-0 0 1\nxa\nb\0c", 20, &m), 0);
     ck_assert_uint_eq(m.data_len, 5);
     ck_assert_uint_eq(m.flags, 0);
 }
@@ -511,18 +505,18 @@ START_TEST(parse_bad)
         "RD1",
         "RD2 e 1-0 0 0\n",
         "rd1 e 1-0 0 0\n",
-        "RD1  e 1-0 0 0\n",           /* double space */
-        "RD1 e! 1-0 0 0\n",           /* epoch character */
+        "RD1  e 1-0 0 0\n", /* double space */
+        "RD1 e! 1-0 0 0\n", /* epoch character */
         "RD1 0123456789012345678901234567890123 1-0 0 0\n", /* epoch long */
-        "RD1 e 0-0 0 0\n",            /* zero id */
-        "RD1 e 1 0 0\n",              /* id without seq */
+        "RD1 e 0-0 0 0\n",                                  /* zero id */
+        "RD1 e 1 0 0\n",                                    /* id without seq */
         "RD1 e -1-0 0 0\n",
-        "RD1 e 1-0 01 0\n",           /* leading zero */
-        "RD1 e 1-0 4294967296 0\n",   /* flags overflow */
+        "RD1 e 1-0 01 0\n",         /* leading zero */
+        "RD1 e 1-0 4294967296 0\n", /* flags overflow */
         "RD1 e 1-0 +1 0\n",
-        "RD1 e 1-0 0 5\nabc",         /* event longer than the message */
+        "RD1 e 1-0 0 5\nabc", /* event longer than the message */
         "RD1 e 1-0 0 99999999999999999999999\n",
-        "RD1 e 1-0 0 0",              /* no newline */
+        "RD1 e 1-0 0 0", /* no newline */
         "RD1 e 1-0 0 0 \n",
         "RD1 e 1-0 0\n",
         "RD1 e 1-0\n",
@@ -558,39 +552,39 @@ START_TEST(args_new)
     ck_assert_int_eq(resdeliv_store_memory_new(NULL, &st), 0);
     cb.entry = on_entry;
     cb.gap = on_gap;
-    ck_assert_int_eq(resdeliv_bus_redis_new(&o, &h, "app", st, &cb, NULL, err,
-                                            sizeof(err)),
-                     RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_bus_redis_new(&o, &h, "app", NULL, &cb, &b, err,
-                                            sizeof(err)),
-                     RESDELIV_EINVAL);
+    ck_assert_int_eq(
+        resdeliv_bus_redis_new(&o, &h, "app", st, &cb, NULL, err, sizeof(err)),
+        RESDELIV_EINVAL);
+    ck_assert_int_eq(
+        resdeliv_bus_redis_new(&o, &h, "app", NULL, &cb, &b, err, sizeof(err)),
+        RESDELIV_EINVAL);
     ck_assert_ptr_null(b);
     ck_assert_ptr_nonnull(strstr(err, "store"));
-    ck_assert_int_eq(resdeliv_bus_redis_new(&o, &h, "", st, &cb, &b, err,
-                                            sizeof(err)),
-                     RESDELIV_EINVAL);
+    ck_assert_int_eq(
+        resdeliv_bus_redis_new(&o, &h, "", st, &cb, &b, err, sizeof(err)),
+        RESDELIV_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "app_id"));
     cb.gap = NULL;
-    ck_assert_int_eq(resdeliv_bus_redis_new(&o, &h, "app", st, &cb, &b, err,
-                                            sizeof(err)),
-                     RESDELIV_EINVAL);
+    ck_assert_int_eq(
+        resdeliv_bus_redis_new(&o, &h, "app", st, &cb, &b, err, sizeof(err)),
+        RESDELIV_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "gap"));
     cb.gap = on_gap;
     cb.abi_version = RESDELIV_ABI_VERSION + (1u << 16);
-    ck_assert_int_eq(resdeliv_bus_redis_new(&o, &h, "app", st, &cb, &b, err,
-                                            sizeof(err)),
-                     RESDELIV_EABI);
+    ck_assert_int_eq(
+        resdeliv_bus_redis_new(&o, &h, "app", st, &cb, &b, err, sizeof(err)),
+        RESDELIV_EABI);
     cb.abi_version = RESDELIV_ABI_VERSION;
     o.url = "redis://127.0.0.1:99999";
-    ck_assert_int_eq(resdeliv_bus_redis_new(&o, &h, "app", st, &cb, &b, err,
-                                            sizeof(err)),
-                     RESDELIV_EBADURL);
+    ck_assert_int_eq(
+        resdeliv_bus_redis_new(&o, &h, "app", st, &cb, &b, err, sizeof(err)),
+        RESDELIV_EBADURL);
     ck_assert_ptr_nonnull(strstr(err, "port"));
     o.url = srv.url;
     h.timer_stop = NULL;
-    ck_assert_int_eq(resdeliv_bus_redis_new(&o, &h, "app", st, &cb, &b, err,
-                                            sizeof(err)),
-                     RESDELIV_EINVAL);
+    ck_assert_int_eq(
+        resdeliv_bus_redis_new(&o, &h, "app", st, &cb, &b, err, sizeof(err)),
+        RESDELIV_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "timer_stop"));
     ck_assert_ptr_null(b);
     resdeliv_store_free(st);
@@ -609,8 +603,7 @@ START_TEST(args_calls)
     ck_assert_int_eq(resdeliv_bus_subscribe(n->bus, "a", 0), RESDELIV_EINVAL);
     ck_assert_int_eq(resdeliv_bus_subscribe(n->bus, "a\nb", 3),
                      RESDELIV_EINVAL);
-    ck_assert_int_eq(resdeliv_bus_subscribe(n->bus, longname,
-                                            sizeof(longname)),
+    ck_assert_int_eq(resdeliv_bus_subscribe(n->bus, longname, sizeof(longname)),
                      RESDELIV_EINVAL);
     ck_assert_int_eq(resdeliv_bus_unsubscribe(n->bus, "never", 5),
                      RESDELIV_ENOENT);

@@ -1259,6 +1259,267 @@ START_TEST(sigpipe_blocked_pending)
 }
 END_TEST
 
+/* ---- publishing on the bus channel (bus.h) ---- */
+
+struct bus_msg {
+    char channel[64];
+    char epoch[RESDELIV_EPOCH_BUFSIZE];
+    struct resdeliv_id id;
+    unsigned flags;
+    char event[32];
+    char data[64];
+};
+
+struct bus_sub {
+    redisContext *c;
+    size_t n;
+    struct bus_msg m[64];
+};
+
+/* A plain subscriber to the bus channels of `chans` (app "pb"). */
+static void sub_open(struct bus_sub *s, const char *const *chans, int n)
+{
+    memset(s, 0, sizeof(*s));
+    s->c = raw_connect(srv.port);
+    for (int i = 0; i < n; i++) {
+        struct resdeliv__redis_keys k = keys_of("pb", chans[i],
+                                                strlen(chans[i]));
+        redisReply *r = redisCommand(s->c, "SUBSCRIBE %b:bus", k.stream,
+                                     k.stream_len);
+        ck_assert(r != NULL && r->type == REDIS_REPLY_ARRAY);
+        freeReplyObject(r);
+        resdeliv__redis_keys_clear(&k);
+    }
+}
+
+/* One message in the bus form, strictly: `RD1 <epoch> <id> <flags>
+ * <event_len>\n` + event + data. */
+static void parse_bus(const redisReply *ch, const redisReply *r,
+                      struct bus_msg *m)
+{
+    char id[RESDELIV_ID_BUFSIZE];
+    unsigned long elen;
+    int used = 0;
+
+    ck_assert_uint_lt(ch->len, sizeof(m->channel));
+    memcpy(m->channel, ch->str, ch->len);
+    ck_assert_int_eq(sscanf(r->str, "RD1 %32s %41s %u %lu%n", m->epoch, id,
+                            &m->flags, &elen, &used),
+                     4);
+    ck_assert_int_eq(resdeliv_id_parse(id, strlen(id), &m->id), 0);
+    ck_assert_int_eq(r->str[used], '\n');
+    used++;
+    ck_assert_uint_le(used + elen, r->len);
+    ck_assert_uint_lt(elen, sizeof(m->event));
+    memcpy(m->event, r->str + used, elen);
+    ck_assert_uint_lt(r->len - used - elen, sizeof(m->data));
+    memcpy(m->data, r->str + used + elen, r->len - used - elen);
+}
+
+/* Everything published so far: a PING's answer comes after every message
+ * PUBLISHed before it, so no wait is needed to see that none is missing
+ * and none is extra. */
+static void sub_drain(struct bus_sub *s)
+{
+    redisReply *r = NULL;
+
+    ck_assert_int_eq(redisAppendCommand(s->c, "PING"), REDIS_OK);
+    for (;;) {
+        ck_assert_int_eq(redisGetReply(s->c, (void **)&r), REDIS_OK);
+        ck_assert(r->type == REDIS_REPLY_ARRAY && r->elements >= 2);
+        if (strcmp(r->element[0]->str, "pong") == 0) {
+            freeReplyObject(r);
+            return;
+        }
+        ck_assert_str_eq(r->element[0]->str, "message");
+        ck_assert_uint_lt(s->n, 64);
+        parse_bus(r->element[1], r->element[2], &s->m[s->n++]);
+        freeReplyObject(r);
+    }
+}
+
+static resdeliv_store *publishing_store(void)
+{
+    struct resdeliv_redis_options o;
+    resdeliv_store *st = NULL;
+    int rc;
+
+    resdeliv_redis_options_init(&o);
+    ck_assert_uint_eq(o.publish, 0);
+    o.url = srv.url;
+    o.key_prefix = "t";
+    o.publish = 1;
+    rc = resdeliv_store_redis_new(&o, &st, errbuf, sizeof(errbuf));
+    ck_assert_msg(rc == 0, "store: %s (%s)", resdeliv_strerror(rc), errbuf);
+    return st;
+}
+
+/* Message `m` announces result `r` of (chan, event "ev", data). */
+static void assert_msg(const struct bus_msg *m, const char *chan,
+                       const struct resdeliv_append_result *r,
+                       const char *data)
+{
+    char want[64];
+
+    snprintf(want, sizeof(want), "t:{pb:%s}:bus", chan);
+    ck_assert_str_eq(m->channel, want);
+    ck_assert_str_eq(m->epoch, r->epoch);
+    ck_assert_int_eq(resdeliv_id_cmp(&m->id, &r->id), 0);
+    ck_assert_uint_eq(m->flags, 0);
+    ck_assert_str_eq(m->event, "ev");
+    ck_assert_str_eq(m->data, data);
+}
+
+/* Lone appends publish from the script (no MULTI): the first creates the
+ * log, the later ones would otherwise take the MULTI path. One PUBLISH
+ * per entry, one client command per append. */
+START_TEST(publish_single)
+{
+    static const char *const chans[1] = {"s"};
+    resdeliv_store *st = publishing_store();
+    redisContext *c = raw_connect(srv.port);
+    struct resdeliv_append_result a[4];
+    struct bus_sub sub;
+    char d[8];
+
+    sub_open(&sub, chans, 1);
+    raw_ok(c, "CONFIG RESETSTAT");
+    for (int i = 0; i < 4; i++) {
+        snprintf(d, sizeof(d), "d%d", i);
+        ck_assert_int_eq(append_raw(st, "pb", "s", 1, d, 1000, 0, &a[i]), 0);
+    }
+    ck_assert_int_eq(calls_of(c, "multi"), 0);
+    ck_assert_int_eq(calls_of(c, "evalsha") + calls_of(c, "eval"), 4);
+    ck_assert_int_eq(calls_of(c, "publish"), 4);
+    sub_drain(&sub);
+    ck_assert_uint_eq(sub.n, 4);
+    for (int i = 0; i < 4; i++) {
+        snprintf(d, sizeof(d), "d%d", i);
+        assert_msg(&sub.m[i], "s", &a[i], d);
+    }
+    redisFree(sub.c);
+    redisFree(c);
+    resdeliv_store_free(st);
+}
+END_TEST
+
+/* A batch over two logs, interleaved: each log's channel gets its own
+ * entries only, one message each, in id order; binary-safe data. */
+START_TEST(publish_batch)
+{
+    static const char *const chans[2] = {"x", "y"};
+    struct resdeliv_append_item it[7];
+    resdeliv_store *st = publishing_store();
+    struct bus_sub sub;
+    struct batch_out o;
+    char data[7][8];
+    size_t k[2] = {0, 0};
+
+    sub_open(&sub, chans, 2);
+    for (size_t i = 0; i < 7; i++) {
+        snprintf(data[i], sizeof(data[i]), "b%zu\n ", i);
+        it[i] = (struct resdeliv_append_item){
+            chans[i % 3 == 0], 1, "ev", 2, data[i], strlen(data[i]),
+            {1000, 60000}, 0, 0};
+    }
+    memset(&o, 0, sizeof(o));
+    ck_assert_int_eq(resdeliv_store_append(st, "pb", 2, it, 7, on_batch, &o),
+                     0);
+    ck_assert_uint_eq(o.n, 7);
+    sub_drain(&sub);
+    ck_assert_uint_eq(sub.n, 7);
+    /* Messages of one log in item order; item i is the k-th of its log. */
+    for (size_t i = 0; i < 7; i++) {
+        size_t log = (size_t)(i % 3 == 0);
+        size_t seen = 0;
+        for (size_t j = 0; j < sub.n; j++) {
+            if (sub.m[j].channel[4] == chans[log][0] && seen++ == k[log]) {
+                assert_msg(&sub.m[j], chans[log], &o.res[i], data[i]);
+            }
+        }
+        k[log]++;
+    }
+    free(o.res);
+    redisFree(sub.c);
+    resdeliv_store_free(st);
+}
+END_TEST
+
+/* The epoch key vanishes: a lone append and then a batch announce the new
+ * epoch, and nothing of the old log is announced again. */
+START_TEST(publish_epoch_lost)
+{
+    static const char *const chans[1] = {"e"};
+    resdeliv_store *st = publishing_store();
+    struct resdeliv__redis_keys k = keys_of("pb", "e", 1);
+    redisContext *c = raw_connect(srv.port);
+    struct resdeliv_append_result a[3];
+    struct resdeliv_append_item it[2] = {
+        {"e", 1, "ev", 2, "n1", 2, {1000, 0}, 0, 0},
+        {"e", 1, "ev", 2, "n2", 2, {1000, 0}, 0, 0}};
+    struct bus_sub sub;
+    struct batch_out o;
+
+    sub_open(&sub, chans, 1);
+    ck_assert_int_eq(append_raw(st, "pb", "e", 1, "old", 1000, 0, &a[0]), 0);
+    ck_assert_int_eq(raw_key_int(c, "DEL", k.epoch, k.epoch_len), 1);
+    ck_assert_int_eq(append_raw(st, "pb", "e", 1, "new", 1000, 0, &a[1]), 0);
+    ck_assert_str_ne(a[1].epoch, a[0].epoch);
+    ck_assert_int_eq(raw_key_int(c, "DEL", k.epoch, k.epoch_len), 1);
+    memset(&o, 0, sizeof(o));
+    ck_assert_int_eq(resdeliv_store_append(st, "pb", 2, it, 2, on_batch, &o),
+                     0);
+    ck_assert_str_ne(o.res[0].epoch, a[1].epoch);
+    sub_drain(&sub);
+    ck_assert_uint_eq(sub.n, 4);
+    assert_msg(&sub.m[0], "e", &a[0], "old");
+    assert_msg(&sub.m[1], "e", &a[1], "new");
+    assert_msg(&sub.m[2], "e", &o.res[0], "n1");
+    assert_msg(&sub.m[3], "e", &o.res[1], "n2");
+    ck_assert_int_eq(raw_key_int(c, "XLEN", k.stream, k.stream_len), 2);
+    free(o.res);
+    redisFree(sub.c);
+    redisFree(c);
+    resdeliv__redis_keys_clear(&k);
+    resdeliv_store_free(st);
+}
+END_TEST
+
+/* Without the option nothing is published, and lone appends keep the
+ * MULTI path; the script's flag argument says which. */
+START_TEST(publish_off)
+{
+    static const char *const chans[1] = {"o"};
+    struct resdeliv_append_item it = {"o", 1, "ev", 2, "{}", 2, {0, 0}, 0, 0};
+    resdeliv_store *st = store_or_fail(srv.url);
+    struct resdeliv__redis_epochs pool;
+    struct resdeliv__redis_batch b;
+    struct bus_sub sub;
+
+    sub_open(&sub, chans, 1);
+    append_ok(st, "pb", "o", "a");
+    append_ok(st, "pb", "o", "b");
+    sub_drain(&sub);
+    ck_assert_uint_eq(sub.n, 0);
+    memset(&pool, 0, sizeof(pool));
+    ck_assert_int_eq(resdeliv__redis_batch_init(&b, "t", 1, "pb", 2, &it, 1,
+                                                &pool),
+                     0);
+    ck_assert_int_eq(resdeliv__redis_batch_fast(&b, 0, 70000), 1);
+    resdeliv__redis_batch_argv(&b, 0, "sha", &it, 70000);
+    ck_assert_int_eq(memcmp(b.groups[0].cmd.argv[8], "1", 1), 0);
+    ck_assert_uint_eq(b.groups[0].cmd.len[8], 1);
+    b.publish = 1;
+    ck_assert_int_eq(resdeliv__redis_batch_fast(&b, 0, 70000), 0);
+    resdeliv__redis_batch_argv(&b, 0, "sha", &it, 60000);
+    ck_assert_int_eq(memcmp(b.groups[0].cmd.argv[8], "0p", 2), 0);
+    ck_assert_uint_eq(b.groups[0].cmd.len[8], 2);
+    resdeliv__redis_batch_clear(&b);
+    redisFree(sub.c);
+    resdeliv_store_free(st);
+}
+END_TEST
+
 static Suite *redis_suite(void)
 {
     Suite *s = suite_create("redis");
@@ -1304,6 +1565,13 @@ static Suite *redis_suite(void)
     tcase_add_test(tc, fast_age_retention);
     tcase_add_test(tc, fast_wrongtype);
     tcase_add_test(tc, fast_batch_mixed);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("publish");
+    tcase_add_test(tc, publish_single);
+    tcase_add_test(tc, publish_batch);
+    tcase_add_test(tc, publish_epoch_lost);
+    tcase_add_test(tc, publish_off);
     suite_add_tcase(s, tc);
     return s;
 }

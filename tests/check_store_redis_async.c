@@ -1305,6 +1305,132 @@ START_TEST(fast_path_single)
 }
 END_TEST
 
+/* ---- publishing on the bus channel (bus.h) ---- */
+
+/* A bus message, parsed strictly: `RD1 <epoch> <id> <flags>
+ * <event_len>\n` + event + data. */
+struct bus_msg {
+    char epoch[RESDELIV_EPOCH_BUFSIZE];
+    struct resdeliv_id id;
+    unsigned flags;
+    char event[16];
+    char data[32];
+};
+
+static void parse_bus(const redisReply *r, struct bus_msg *m)
+{
+    char id[RESDELIV_ID_BUFSIZE];
+    unsigned long elen;
+    int used = 0;
+
+    memset(m, 0, sizeof(*m));
+    ck_assert_int_eq(sscanf(r->str, "RD1 %32s %41s %u %lu%n", m->epoch, id,
+                            &m->flags, &elen, &used),
+                     4);
+    ck_assert_int_eq(resdeliv_id_parse(id, strlen(id), &m->id), 0);
+    ck_assert_int_eq(r->str[used++], '\n');
+    ck_assert_uint_lt(elen, sizeof(m->event));
+    ck_assert_uint_le(used + elen, r->len);
+    ck_assert_uint_lt(r->len - used - elen, sizeof(m->data));
+    memcpy(m->event, r->str + used, elen);
+    memcpy(m->data, r->str + used + elen, r->len - used - elen);
+}
+
+/* Every message published so far on the subscriber `c`: PING's answer
+ * follows them all. */
+static size_t sub_drain(redisContext *c, struct bus_msg *out, size_t max)
+{
+    redisReply *r = NULL;
+    size_t n = 0;
+
+    ck_assert_int_eq(redisAppendCommand(c, "PING"), REDIS_OK);
+    for (;;) {
+        ck_assert_int_eq(redisGetReply(c, (void **)&r), REDIS_OK);
+        ck_assert(r->type == REDIS_REPLY_ARRAY && r->elements >= 2);
+        if (strcmp(r->element[0]->str, "pong") == 0) {
+            freeReplyObject(r);
+            return n;
+        }
+        ck_assert_str_eq(r->element[1]->str, "ta:{afp:pub}:bus");
+        ck_assert_uint_lt(n, max);
+        parse_bus(r->element[2], &out[n++]);
+        freeReplyObject(r);
+    }
+}
+
+static void assert_msg(const struct bus_msg *m,
+                       const struct resdeliv_append_result *r,
+                       const char *data)
+{
+    ck_assert_str_eq(m->epoch, r->epoch);
+    ck_assert_int_eq(resdeliv_id_cmp(&m->id, &r->id), 0);
+    ck_assert_uint_eq(m->flags, 0);
+    ck_assert_str_eq(m->event, "ev");
+    ck_assert_str_eq(m->data, data);
+}
+
+/* With `publish`, every append PUBLISHes its entries from the script: a
+ * new log, lone appends (no MULTI), a vanished epoch key and a batch that
+ * also holds another log's item. */
+START_TEST(publish_appends)
+{
+    struct resdeliv_append_item it[4] = {
+        {"pub", 3, "ev", 2, "p0", 2, {100, 0}, 0, 0},
+        {"oth", 3, "ev", 2, "o", 1, {100, 0}, 0, 0},
+        {"pub", 3, "ev", 2, "p1", 2, {100, 0}, 0, 0},
+        {"pub", 3, "ev", 2, "p2", 2, {100, 0}, 0, 0}};
+    struct resdeliv_redis_options o;
+    struct resdeliv__redis_keys k;
+    struct batch_seen a[4];
+    struct bus_msg m[8];
+    resdeliv_store *st = NULL;
+    redisContext *c;
+    redisContext *sub;
+    struct tloop *l;
+
+    SKIP_UNLESS_KIND(kinds[_i]);
+    l = tloop_new(kinds[_i]);
+    resdeliv_redis_options_init(&o);
+    o.url = srv.url;
+    o.key_prefix = "ta";
+    o.publish = 1;
+    ck_assert_int_eq(resdeliv_store_redis_async_new(&o, &l->hooks, &st,
+                                                    errbuf, sizeof(errbuf)),
+                     0);
+    c = redisConnect("127.0.0.1", srv.port);
+    sub = redisConnect("127.0.0.1", srv.port);
+    ck_assert(c != NULL && c->err == 0 && sub != NULL && sub->err == 0);
+    ck_assert_int_eq(resdeliv__redis_keys_build("ta", 2, "afp", 3, "pub", 3,
+                                                &k),
+                     0);
+    raw_int(c, "DEL", k.stream, k.stream_len);
+    raw_int(c, "DEL", k.epoch, k.epoch_len);
+    freeReplyObject(redisCommand(sub, "SUBSCRIBE ta:{afp:pub}:bus"));
+    ck_assert_int_eq(append_until_ok(l, st, "afp"), 0);
+    raw_ok(c, "CONFIG RESETSTAT");
+    a[0] = append_wait(l, st, &it[0], 1);
+    a[1] = append_wait(l, st, &it[2], 1);
+    ck_assert_int_eq(raw_int(c, "DEL", k.epoch, k.epoch_len), 1);
+    a[2] = append_wait(l, st, &it[3], 1);
+    ck_assert_str_ne(a[2].res[0].epoch, a[1].res[0].epoch);
+    a[3] = append_wait(l, st, it, 4);
+    ck_assert_int_eq(calls_of(c, "multi"), 0);
+    ck_assert_int_eq(calls_of(c, "publish"), 7);
+    ck_assert_uint_eq(sub_drain(sub, m, 8), 6);
+    assert_msg(&m[0], &a[0].res[0], "p0");
+    assert_msg(&m[1], &a[1].res[0], "p1");
+    assert_msg(&m[2], &a[2].res[0], "p2");
+    assert_msg(&m[3], &a[3].res[0], "p0");
+    assert_msg(&m[4], &a[3].res[2], "p1");
+    assert_msg(&m[5], &a[3].res[3], "p2");
+    resdeliv__redis_keys_clear(&k);
+    redisFree(sub);
+    redisFree(c);
+    resdeliv_store_free(st);
+    tloop_free(l);
+}
+END_TEST
+
 /* One batch: a lone item with an age on a log that exists (MULTI with
  * XTRIM and PEXPIREs), a lone item on a new log (MULTI, then the
  * script) and a log of two (the script). */
@@ -1392,6 +1518,9 @@ static Suite *redis_async_suite(void)
     tc = tcase_create("fast_path");
     tcase_add_loop_test(tc, fast_path_single, 0, NKINDS);
     tcase_add_loop_test(tc, fast_path_batch_age, 0, NKINDS);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("publish");
+    tcase_add_loop_test(tc, publish_appends, 0, NKINDS);
     suite_add_tcase(s, tc);
     tc = tcase_create("load");
     tcase_add_loop_test(tc, ten_thousand_in_flight, 0, NKINDS);

@@ -9,11 +9,18 @@
  *
  * The store is the embedded memory store, or Redis (`--store redis://...`)
  * driven by the same libuv loop, so several server processes share the
- * history. SIGINT and SIGTERM stop it cleanly.
+ * history. With `--cluster` (Redis only) they also share live delivery:
+ * every append is PUBLISHed with the entry (the store's `publish`), one
+ * bus per node listens to the channels that have subscribers here and
+ * hands each entry, in log order, to the seam, which delivers live
+ * messages from the bus only (bus.h). A message published on any node
+ * thus reaches the subscribers of every node, and a client may resume on
+ * another node with its last id. SIGINT and SIGTERM stop it cleanly.
  */
 #include "resdeliv_lws.h"
 
 #include <resdeliv/adapters/libuv.h>
+#include <resdeliv/bus.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -21,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EXIT_USAGE 2
 
@@ -33,6 +41,8 @@ struct cli {
     const char *store;
     const char *retention;
     const char *config;
+    const char *node_id;
+    int cluster;
     int verbose;
 };
 
@@ -44,6 +54,9 @@ struct app {
     resdeliv_store *store;
     resdeliv_log *log;
     resdeliv_lws *rl;
+    resdeliv_bus *bus;
+    const char *node_id;
+    int cluster;
     int stopping;
 };
 
@@ -58,6 +71,12 @@ static const char usage_text[] =
     "[:port][/db]\n"
     "  --retention N      messages kept per channel (default 1000)\n"
     "  --config FILE      libresdeliv configuration (JSON)\n"
+    "  --cluster          one node of several sharing the Redis store: live\n"
+    "                     messages reach the subscribers of every node, in\n"
+    "                     log order, through Redis pub/sub (needs redis://\n"
+    "                     or unix:// as the store)\n"
+    "  --node-id ID       this node's name in logs (1-64 of A-Z a-z 0-9 . _\n"
+    "                     -; default node-<pid>)\n"
     "  --verbose          log connections and requests\n"
     "  --help             this text\n";
 
@@ -103,11 +122,11 @@ static int check_value(const char *flag, const char *v)
 static int parse_one(struct cli *c, const char *flag, const char *v)
 {
     static const char *const names[] = {
-        "--host",  "--app-id",    "--app-key", "--app-secret",
-        "--store", "--retention", "--config"};
+        "--host",      "--app-id", "--app-key", "--app-secret",
+        "--store",     "--retention", "--config", "--node-id"};
     const char **slots[] = {&c->host,       &c->app_id, &c->app_key,
                             &c->app_secret, &c->store,  &c->retention,
-                            &c->config};
+                            &c->config,     &c->node_id};
 
     int rc;
 
@@ -125,6 +144,33 @@ static int parse_one(struct cli *c, const char *flag, const char *v)
         }
     }
     return usage_error("unknown option '%s'", flag);
+}
+
+/* The node id's form (the presence registry's: bus.h, presence.h) and
+ * --cluster's need of Redis, as far as the command line tells (a store
+ * from --config is checked once loaded). */
+static int check_node(const struct cli *c)
+{
+    size_t n = c->node_id != NULL ? strlen(c->node_id) : 0;
+
+    if (n > 64) {
+        return usage_error("--node-id: longer than 64 bytes");
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = c->node_id[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+              ch == '-')) {
+            return usage_error("--node-id: '%s' has a character other than "
+                               "A-Z a-z 0-9 . _ -",
+                               c->node_id);
+        }
+    }
+    if (c->cluster && c->config == NULL && strcmp(c->store, "memory") == 0) {
+        return usage_error("--cluster needs a Redis store (--store "
+                           "redis://...)");
+    }
+    return 0;
 }
 
 /* @return 0 to run, 1 after --help, EXIT_USAGE on a bad command line. */
@@ -147,6 +193,10 @@ static int parse_cli(struct cli *c, int argc, char **argv)
             c->verbose = 1;
             continue;
         }
+        if (strcmp(flag, "--cluster") == 0) {
+            c->cluster = 1;
+            continue;
+        }
         if (strncmp(flag, "--", 2) != 0) {
             return usage_error("unexpected argument '%s'", flag);
         }
@@ -163,7 +213,7 @@ static int parse_cli(struct cli *c, int argc, char **argv)
                            "unix://...",
                            c->store);
     }
-    return 0;
+    return check_node(c);
 }
 
 static char *read_file(const char *path, size_t *len)
@@ -224,21 +274,116 @@ static int load_config(const struct cli *c, struct resdeliv_config **out)
     return 0;
 }
 
-static int open_store(struct app *app, char *err, size_t errsize)
+/* ---- cluster mode: the bus feeds the seam ---- */
+
+static resdeliv_server *app_seam(struct app *app)
+{
+    return app->rl != NULL
+               ? resdeliv_pusher_server_seam(resdeliv_lws_pusher(app->rl))
+               : NULL;
+}
+
+static void on_bus_entry(void *arg, const char *channel, size_t channel_len,
+                         const struct resdeliv_position *pos, uint32_t flags,
+                         const char *event, size_t event_len,
+                         const char *data, size_t data_len)
+{
+    resdeliv_server *seam = app_seam(arg);
+
+    if (seam != NULL) {
+        resdeliv_server_deliver_entry(seam, channel, channel_len, pos, flags,
+                                      event, event_len, data, data_len);
+    }
+}
+
+static void on_bus_gap(void *arg, const char *channel, size_t channel_len,
+                       const struct resdeliv_replay_status *status)
+{
+    struct app *app = arg;
+    resdeliv_server *seam = app_seam(app);
+    char *name;
+
+    if (seam == NULL) {
+        return;
+    }
+    /* The seam takes a NUL-terminated name; the bus's is counted. */
+    name = malloc(channel_len + 1);
+    if (name == NULL) {
+        fprintf(stderr, "resdeliv-server: %s: no memory for a gap notice on "
+                        "'%.*s'\n",
+                app->node_id, (int)channel_len, channel);
+        return;
+    }
+    memcpy(name, channel, channel_len);
+    name[channel_len] = '\0';
+    resdeliv_server_announce_gap(seam, name, status);
+    free(name);
+}
+
+/* The seam's first subscriber of a channel here, or its last one gone. */
+static void on_channel(void *arg, const char *channel, size_t channel_len,
+                       uint32_t active)
+{
+    struct app *app = arg;
+    int rc;
+
+    if (app->bus == NULL) {
+        return;
+    }
+    rc = active ? resdeliv_bus_subscribe(app->bus, channel, channel_len)
+                : resdeliv_bus_unsubscribe(app->bus, channel, channel_len);
+    if (rc != 0) {
+        fprintf(stderr, "resdeliv-server: %s: bus %s '%.*s': %s\n",
+                app->node_id, active ? "subscribe" : "unsubscribe",
+                (int)channel_len, channel, resdeliv_strerror(rc));
+    }
+}
+
+static int open_bus(struct app *app, const struct resdeliv_redis_options *ro,
+                    const char *app_id, char *err, size_t errsize)
+{
+    struct resdeliv_bus_callbacks cb;
+    struct resdeliv_loop hooks;
+
+    memset(&cb, 0, sizeof(cb));
+    cb.struct_size = (uint32_t)sizeof(cb);
+    cb.abi_version = RESDELIV_ABI_VERSION;
+    cb.arg = app;
+    cb.entry = on_bus_entry;
+    cb.gap = on_bus_gap;
+    resdeliv_loop_uv_init(&hooks, &app->loop);
+    return resdeliv_bus_redis_new(ro, &hooks, app_id, app->store, &cb,
+                                  &app->bus, err, errsize);
+}
+
+/* The store and, in cluster mode, the store publishing every append and
+ * the node's bus on the same URL and key prefix. */
+static int open_store(struct app *app, const char *app_id, char *err,
+                      size_t errsize)
 {
     const char *conn = app->cfg->connection;
     struct resdeliv_redis_options ro;
     struct resdeliv_loop hooks;
+    int rc;
 
     if (conn == NULL || strcmp(conn, "memory") == 0) {
+        if (app->cluster) {
+            snprintf(err, errsize, "--cluster needs a Redis store");
+            return RESDELIV_EINVAL;
+        }
         return resdeliv_store_memory_new(NULL, &app->store);
     }
     resdeliv_redis_options_init(&ro);
     ro.url = conn;
     ro.key_prefix = app->cfg->key_prefix;
+    ro.publish = app->cluster ? 1 : 0;
     resdeliv_loop_uv_init(&hooks, &app->loop);
-    return resdeliv_store_redis_async_new(&ro, &hooks, &app->store, err,
-                                          errsize);
+    rc = resdeliv_store_redis_async_new(&ro, &hooks, &app->store, err,
+                                        errsize);
+    if (rc == 0 && app->cluster) {
+        rc = open_bus(app, &ro, app_id, err, errsize);
+    }
+    return rc;
 }
 
 /* Frees the library side; lws calls it from PROTOCOL_DESTROY once every
@@ -247,6 +392,10 @@ static void app_release(struct app *app)
 {
     resdeliv_lws_free(app->rl);
     app->rl = NULL;
+    /* After the seam (whose last unsubscriptions it may still take),
+     * before the store it borrows. */
+    resdeliv_bus_free(app->bus);
+    app->bus = NULL;
     resdeliv_log_close(app->log);
     app->log = NULL;
     resdeliv_store_free(app->store);
@@ -281,7 +430,7 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     }
     app->stopping = 1;
-    fprintf(stderr, "resdeliv-server: stopping\n");
+    fprintf(stderr, "resdeliv-server: %s: stopping\n", app->node_id);
     for (int i = 0; i < 2; i++) {
         uv_signal_stop(&app->sig[i]);
         uv_close((uv_handle_t *)&app->sig[i], NULL);
@@ -299,7 +448,7 @@ static int start_library(struct app *app, const struct cli *c)
     char err[256] = "";
     int rc;
 
-    rc = open_store(app, err, sizeof(err));
+    rc = open_store(app, c->app_id, err, sizeof(err));
     if (rc == 0) {
         rc = resdeliv_log_open(app->cfg, app->store, c->app_id, &app->log, err,
                                sizeof(err));
@@ -309,6 +458,11 @@ static int start_library(struct app *app, const struct cli *c)
         po.app_id = c->app_id;
         po.app_key = c->app_key;
         po.app_secret = c->app_secret;
+        if (app->cluster) {
+            po.seam.live_from_bus = 1;
+            po.seam.on_channel = on_channel;
+            po.seam.on_channel_arg = app;
+        }
         rc = resdeliv_lws_new(app->log, &po, NULL, &app->rl, err, sizeof(err));
     }
     if (rc != 0) {
@@ -343,9 +497,10 @@ static int start_lws(struct app *app, const struct cli *c)
     }
     vh = lws_get_vhost_by_name(app->ctx, "default");
     printf("resdeliv-server listening on http://%s:%d app %s key %s store "
-           "%s\n",
+           "%s node %s%s\n",
            c->host, vh != NULL ? lws_get_vhost_listen_port(vh) : (int)c->port,
-           c->app_id, c->app_key, c->store);
+           c->app_id, c->app_key, c->store, app->node_id,
+           app->cluster ? " cluster" : "");
     fflush(stdout);
     return 0;
 }
@@ -368,6 +523,7 @@ int main(int argc, char **argv)
 {
     struct app app;
     struct cli c;
+    char node[32];
     int rc;
 
     memset(&app, 0, sizeof(app));
@@ -380,6 +536,9 @@ int main(int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
+    snprintf(node, sizeof(node), "node-%ld", (long)getpid());
+    app.node_id = c.node_id != NULL ? c.node_id : node;
+    app.cluster = c.cluster;
     lws_set_log_level(
         c.verbose ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR | LLL_WARN, NULL);
     signal(SIGPIPE, SIG_IGN);

@@ -199,7 +199,8 @@ void soak_pub_io(struct soak *s, struct soak_channel *ch, short revents);
 void soak_pub_abort(struct soak *s, struct soak_channel *ch);
 int soak_pub_idle(const struct soak *s);
 
-/* soak_check.c: the checker. */
+/* soak_check.c: the checker. soak_check_message() takes a seq the
+ * publisher has sent (1 to next_seq - 1). */
 int soak_check_init(struct soak *s);
 void soak_check_free(struct soak *s);
 void soak_check_subscribed(struct soak *s, struct soak_client *cl,

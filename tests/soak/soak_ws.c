@@ -27,6 +27,28 @@
 #define SLOW_READ_BYTES 512
 #define SLOW_READ_EVERY 0.02
 #define READ_CHUNK 65536
+#define MAX_UNEXPECTED_SHOWN 20
+#define FRAME_SHOWN 300
+
+static const char *const state_names[] = {
+    "down", "connecting", "upgrading", "welcome",
+    "subscribing", "live", "half-open"};
+
+/* A frame the client did not expect: counted, and the first few shown
+ * with the client's state, so that a failing run says what they were. */
+static void unexpected(struct soak *s, const struct soak_client *cl,
+                       const char *why, const char *text)
+{
+    size_t len = strlen(text);
+
+    if (s->c.protocol_errors++ >= MAX_UNEXPECTED_SHOWN) {
+        return;
+    }
+    fprintf(stderr, "soak: client %d %s (%s): unexpected frame, %s: %.*s%s\n",
+            cl->index, s->chans[cl->chan].name, state_names[cl->state], why,
+            (int)(len > FRAME_SHOWN ? FRAME_SHOWN : len), text,
+            len > FRAME_SHOWN ? "..." : "");
+}
 
 static double uniform(struct soak *s, double lo, double hi)
 {
@@ -240,13 +262,14 @@ static void observe(struct soak_client *cl, const struct resdeliv_id *id,
 }
 
 static void on_subscribed(struct soak *s, struct soak_client *cl,
-                          const cJSON *d)
+                          const cJSON *d, const char *text)
 {
     struct resdeliv_id pos;
     const char *epoch;
 
     if (cl->state != CS_SUBSCRIBING) {
-        s->c.protocol_errors++;
+        unexpected(s, cl, "subscription_succeeded when not subscribing",
+                   text);
     }
     s->c.subscriptions++;
     cl->state = CS_LIVE;
@@ -262,14 +285,20 @@ static void on_subscribed(struct soak *s, struct soak_client *cl,
     }
 }
 
-static void on_tick(struct soak *s, struct soak_client *cl, const cJSON *d)
+static void on_tick(struct soak *s, struct soak_client *cl, const cJSON *d,
+                    const char *text)
 {
     const cJSON *seq = cJSON_GetObjectItemCaseSensitive(d, "seq");
     struct resdeliv_id id;
     const char *epoch;
 
-    if (cl->state != CS_LIVE || !cJSON_IsNumber(seq) || seq->valuedouble < 1) {
-        s->c.protocol_errors++;
+    if (cl->state != CS_LIVE) {
+        unexpected(s, cl, "a message before subscription_succeeded", text);
+        return;
+    }
+    if (!cJSON_IsNumber(seq) || seq->valuedouble < 1 ||
+        seq->valuedouble >= (double)s->chans[cl->chan].next_seq) {
+        unexpected(s, cl, "no seq, or one never published", text);
         return;
     }
     if (data_position(d, &id, &epoch)) {
@@ -294,12 +323,12 @@ static int on_text(struct soak *s, struct soak_client *cl, const char *text)
         cl->state == CS_WELCOME) {
         rc = subscribe(s, cl);
     } else if (strcmp(e, "pusher_internal:subscription_succeeded") == 0) {
-        on_subscribed(s, cl, d);
+        on_subscribed(s, cl, d, text);
     } else if (strcmp(e, "resdeliv:gap") == 0) {
         const cJSON *r = cJSON_GetObjectItemCaseSensitive(d, "reason");
         soak_check_gap(s, cl, cJSON_IsString(r) ? r->valuestring : "");
     } else if (strcmp(e, "tick") == 0) {
-        on_tick(s, cl, d);
+        on_tick(s, cl, d, text);
     } else if (strcmp(e, "pusher:ping") == 0) {
         static const char pong[] = "{\"event\":\"pusher:pong\",\"data\":{}}";
         rc = queue_frame(cl, 1, pong, sizeof(pong) - 1);
@@ -309,7 +338,7 @@ static int on_text(struct soak *s, struct soak_client *cl, const char *text)
             fprintf(stderr, "soak: client %d: %s\n", cl->index, text);
         }
     } else {
-        s->c.protocol_errors++;
+        unexpected(s, cl, "unknown event or out of place", text);
     }
     cJSON_Delete(d);
     cJSON_Delete(f);
