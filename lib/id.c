@@ -86,100 +86,72 @@ int resdeliv_id_parse(const char *text, size_t len, struct resdeliv_id *out)
     return 0;
 }
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define LITTLE_ENDIAN_WORDS 1
-#else
-#define LITTLE_ENDIAN_WORDS 0
-#endif
+/* "00" to "99": two digits per division halves the divisions. */
+static const char digit_pairs[201] =
+    "0001020304050607080910111213141516171819"
+    "2021222324252627282930313233343536373839"
+    "4041424344454647484950515253545556575859"
+    "6061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
 
-#define E8 100000000ull
-#define E16 10000000000000000ull
+/* Exactly four digits of v < 10000 at p. */
+static void put4(char *p, uint32_t v)
+{
+    memcpy(p, digit_pairs + 2 * (v / 100), 2);
+    memcpy(p + 2, digit_pairs + 2 * (v % 100), 2);
+}
 
 /*
- * The eight decimal digits of v < 10^8, one per byte (values 0 to 9), the
- * first digit in the lowest byte. The split is done in all lanes of the
- * word at once: two halves of four digits, then pairs, then digits, each
- * step one multiply by a reciprocal that is exact below the lane's bound
- * (n * 10486 >> 20 is n / 100 for n < 43699; n * 103 >> 10 is n / 10 for
- * n < 179), with no carry between lanes. Ids are formatted for every
- * published and replayed message; this takes a few multiplies where a
- * digit-by-digit loop takes a chain of divisions.
+ * Write v's digits so that they end just before `end`; return how many.
+ * Eight digits at a time in two independent halves of four, in 32-bit
+ * arithmetic: a millisecond clock has 13 digits, and short chains of
+ * divisions are what makes this fast.
  */
-static uint64_t digits8(uint32_t v)
+static size_t u64_write(char *end, uint64_t v)
 {
-    uint64_t x = (uint64_t)(v / 10000) | (uint64_t)(v % 10000) << 32;
-    uint64_t q = ((x * 10486) >> 20) & 0x0000007f0000007full;
+    char *p = end;
+    uint32_t w;
 
-    x = (x << 16) - q * ((100 << 16) - 1);
-    q = ((x * 103) >> 10) & 0x000f000f000f000full;
-    return (x << 8) - q * ((10 << 8) - 1);
-}
-
-/* Store the eight bytes of x at p, lowest byte first. */
-static void store8(char *p, uint64_t x)
-{
-#if LITTLE_ENDIAN_WORDS
-    memcpy(p, &x, sizeof(x));
-#else
-    for (int i = 0; i < 8; i++) {
-        p[i] = (char)(x >> (8 * i));
+    while (v >= 100000000u) {
+        uint32_t lo = (uint32_t)(v % 100000000u);
+        v /= 100000000u;
+        p -= 8;
+        put4(p, lo / 10000);
+        put4(p + 4, lo % 10000);
     }
-#endif
-}
-
-/* All eight digits of v < 10^8 at p. */
-static char *put8(char *p, uint32_t v)
-{
-    store8(p, digits8(v) + 0x3030303030303030ull);
-    return p + 8;
-}
-
-/* The digits of v < 10^8 without leading zeros ("0" for 0) at p. Eight
- * bytes are stored: the ones after the digits are overwritten by what
- * follows or lie beyond the text. */
-static char *put_lead(char *p, uint32_t v)
-{
-    uint64_t d = digits8(v);
-    unsigned zeros = d != 0 ? (unsigned)__builtin_ctzll(d) / 8 : 7;
-
-    store8(p, (d + 0x3030303030303030ull) >> (8 * zeros));
-    return p + 8 - zeros;
-}
-
-/* v's digits at p; up to 24 bytes are stored. */
-static char *u64_put(char *p, uint64_t v)
-{
-    if (v >= E16) {
-        p = put_lead(p, (uint32_t)(v / E16));
-        v %= E16;
-        p = put8(p, (uint32_t)(v / E8));
-        return put8(p, (uint32_t)(v % E8));
+    w = (uint32_t)v;
+    while (w >= 100) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * (w % 100), 2);
+        w /= 100;
     }
-    if (v >= E8) {
-        p = put_lead(p, (uint32_t)(v / E8));
-        return put8(p, (uint32_t)(v % E8));
+    if (w >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * w, 2);
+    } else {
+        *--p = (char)('0' + w);
     }
-    return put_lead(p, (uint32_t)v);
+    return (size_t)(end - p);
 }
 
 int resdeliv_id_format(const struct resdeliv_id *id, char *buf, size_t size)
 {
-    /* 20 + 1 + 20 bytes of text, and the slack of the eight-byte stores. */
-    char tmp[RESDELIV_ID_BUFSIZE + 8];
-    char *p;
+    char tmp[RESDELIV_ID_BUFSIZE];
+    char *end = tmp + sizeof(tmp);
+    size_t nseq;
     size_t total;
 
     if (id == NULL || buf == NULL) {
         return RESDELIV_EINVAL;
     }
-    p = u64_put(tmp, id->ms);
-    *p++ = '-';
-    p = u64_put(p, id->seq);
-    total = (size_t)(p - tmp);
+    /* Right to left into tmp, which always holds 20 + 1 + 20 bytes. */
+    nseq = u64_write(end, id->seq);
+    *(end - nseq - 1) = '-';
+    total = u64_write(end - nseq - 1, id->ms) + 1 + nseq;
     if (size < total + 1) {
         return RESDELIV_ENOSPC;
     }
-    memcpy(buf, tmp, total);
+    resdeliv__copy(buf, end - total, total);
     buf[total] = '\0';
     return (int)total;
 }

@@ -216,4 +216,28 @@ void resdeliv__hex(const uint8_t *in, size_t len, char *out);
  * depend on where they differ. */
 int resdeliv__ct_equal(const void *a, const void *b, size_t len);
 
+/* ---- small copies (tag.c, id.c) ---- */
+
+#include <string.h>
+
+/* memcpy for the short texts spliced into every tagged payload (names,
+ * ids, epochs: mostly 8 to 16 bytes), where a call to memcpy costs more
+ * than the copy: two overlapping word copies cover that range.
+ * @return dst + n. */
+static inline char *resdeliv__copy(char *dst, const char *src, size_t n)
+{
+    uint64_t head;
+    uint64_t tail;
+
+    if (n >= 8 && n <= 16) {
+        memcpy(&head, src, 8);
+        memcpy(&tail, src + n - 8, 8);
+        memcpy(dst, &head, 8);
+        memcpy(dst + n - 8, &tail, 8);
+    } else {
+        memcpy(dst, src, n);
+    }
+    return dst + n;
+}
+
 #endif /* RESDELIV_INTERNAL_H */

@@ -14,16 +14,15 @@
  * with the operation state on the stack.
  *
  * A message delivered untagged because the store failed is in no log; the
- * handle counts such messages per channel and the channel's next append
- * carries a marker entry first, which replay turns into a gap notice.
+ * handle counts such messages per channel (log_unlogged.c) and the
+ * channel's next append carries a marker entry first, which replay turns
+ * into a gap notice. Counters, position and drop are in log_info.c.
  */
 #include "log_internal.h"
 
-#include <inttypes.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 /* Batches up to this size need no heap besides the payloads; each message
  * may bring a marker item. */
@@ -262,10 +261,7 @@ void resdeliv_log_close(resdeliv_log *log)
     if (log->own_store) {
         resdeliv_store_free(log->store);
     }
-    for (size_t i = 0; i < log->unlogged_cap; i++) {
-        free(log->unlogged[i]);
-    }
-    free(log->unlogged);
+    resdeliv__log_unlogged_free(log);
     resdeliv_config_free(log->cfg);
     free(log->app_id);
     free(log);
@@ -349,177 +345,15 @@ static struct resdeliv_retention retention_of(const resdeliv_log *log,
     return r;
 }
 
-/* ---- channels owed a marker ------------------------------------------- */
-
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static size_t home_slot(const resdeliv_log *log, const char *channel,
-                        size_t len)
-{
-    uint64_t h = 14695981039346656037u; /* FNV-1a */
-
-    for (size_t k = 0; k < len; k++) {
-        h = (h ^ (unsigned char)channel[k]) * 1099511628211u;
-    }
-    return (size_t)h & (log->unlogged_cap - 1);
-}
-
-/* The slot holding `channel`, or the free slot where it would go; at most
- * half of the slots are used, so there is always one. */
-static size_t unlogged_slot(const resdeliv_log *log, const char *channel,
-                            size_t len)
-{
-    size_t mask = log->unlogged_cap - 1;
-    size_t i = home_slot(log, channel, len);
-
-    for (; log->unlogged[i] != NULL; i = (i + 1) & mask) {
-        const struct resdeliv__unlogged *u = log->unlogged[i];
-        if (u->len == len && memcmp(u->channel, channel, len) == 0) {
-            break;
-        }
-    }
-    return i;
-}
-
-static struct resdeliv__unlogged *
-unlogged_find(const resdeliv_log *log, const char *channel, size_t len)
-{
-    if (log->unlogged_n == 0) {
-        return NULL;
-    }
-    return log->unlogged[unlogged_slot(log, channel, len)];
-}
-
-static int unlogged_grow(resdeliv_log *log)
-{
-    struct resdeliv__unlogged **old = log->unlogged;
-    size_t old_cap = log->unlogged_cap;
-    size_t cap = old_cap != 0 ? old_cap * 2 : 16;
-    struct resdeliv__unlogged **t = calloc(cap, sizeof(*t));
-
-    if (t == NULL) {
-        return RESDELIV_ENOMEM;
-    }
-    log->unlogged = t;
-    log->unlogged_cap = cap;
-    for (size_t i = 0; i < old_cap; i++) {
-        if (old[i] != NULL) {
-            t[unlogged_slot(log, old[i]->channel, old[i]->len)] = old[i];
-        }
-    }
-    free(old);
-    return 0;
-}
-
-/* One more message of `channel` went out untagged. RESDELIV_ESTORE when
- * the channel cannot be remembered (the map is full, or memory short):
- * the message must then not go out, no marker would announce it. */
-static int unlogged_note(resdeliv_log *log, const char *channel, size_t len)
-{
-    struct resdeliv__unlogged *u = unlogged_find(log, channel, len);
-
-    if (u != NULL) {
-        u->total++;
-        return 0;
-    }
-    if (log->unlogged_n >= RESDELIV_MAX_UNLOGGED_CHANNELS ||
-        ((log->unlogged_n + 1) * 2 > log->unlogged_cap &&
-         unlogged_grow(log) < 0)) {
-        return RESDELIV_ESTORE;
-    }
-    u = malloc(sizeof(*u) + len);
-    if (u == NULL) {
-        return RESDELIV_ESTORE;
-    }
-    u->total = 1;
-    u->marked = 0;
-    u->since = wall_ms();
-    u->gen = 0;
-    u->len = len;
-    memcpy(u->channel, channel, len);
-    log->unlogged[unlogged_slot(log, channel, len)] = u;
-    log->unlogged_n++;
-    return 0;
-}
-
-/* Empty slot `i` and move later entries of its probe run back into it,
- * so that lookups never stop at a hole (linear probing has no
- * tombstones). */
-static void unlogged_remove(resdeliv_log *log, size_t i)
-{
-    size_t mask = log->unlogged_cap - 1;
-
-    free(log->unlogged[i]);
-    log->unlogged[i] = NULL;
-    log->unlogged_n--;
-    for (size_t j = (i + 1) & mask; log->unlogged[j] != NULL;
-         j = (j + 1) & mask) {
-        struct resdeliv__unlogged *u = log->unlogged[j];
-        size_t home = home_slot(log, u->channel, u->len);
-        if (((j - home) & mask) >= ((j - i) & mask)) {
-            log->unlogged[i] = u;
-            log->unlogged[j] = NULL;
-            i = j;
-        }
-    }
-}
-
-/* A marker covering the channel's first `upto` failures is in the log. */
-static void unlogged_marked(resdeliv_log *log, const char *channel,
-                            size_t len, uint64_t upto)
-{
-    struct resdeliv__unlogged *u;
-    size_t i;
-
-    if (log->unlogged_n == 0) {
-        return;
-    }
-    i = unlogged_slot(log, channel, len);
-    u = log->unlogged[i];
-    if (u == NULL) {
-        return;
-    }
-    u->marked = upto > u->marked ? upto : u->marked;
-    if (u->marked >= u->total) {
-        unlogged_remove(log, i);
-    }
-}
-
-/* Plan the marker owed by message `m`'s channel, once per publish call
- * (the handle's generation), before the channel's first item. Markers of
- * calls still in flight may cover the same failures: a notice too many is
- * safe, and `marked` only ever moves forward. @return 1 when planned. */
+/* Plan the marker owed by message `m`'s channel, if any, before the
+ * channel's first item of this call. @return 1 when planned. */
 static int plan_marker(resdeliv_log *log, const struct resdeliv_message *m,
                        struct pub_plan *pp)
 {
-    struct resdeliv__unlogged *u =
-        unlogged_find(log, m->channel, m->channel_len);
-
-    pp->marker = 0;
-    if (u == NULL || u->gen == log->unlogged_gen || u->total <= u->marked) {
-        return 0;
-    }
-    u->gen = log->unlogged_gen;
-    pp->marker = 1;
-    pp->mark_upto = u->total;
-    snprintf(pp->mark_data, sizeof(pp->mark_data),
-             "{\"lost\":%" PRIu64 ",\"since\":%" PRIu64 "}",
-             u->total - u->marked, u->since);
-    return 1;
-}
-
-uint64_t resdeliv__log_unlogged_owed(const resdeliv_log *log,
-                                     const char *channel, size_t len)
-{
-    const struct resdeliv__unlogged *u = unlogged_find(log, channel, len);
-
-    return u != NULL && u->total > u->marked ? u->total - u->marked : 0;
+    pp->marker = resdeliv__log_unlogged_plan(
+        log, m->channel, m->channel_len, &pp->mark_upto, pp->mark_data,
+        sizeof(pp->mark_data));
+    return pp->marker;
 }
 
 /* Items a call of `n` messages may need: a marker per message at most. */
@@ -587,7 +421,7 @@ static int result_failed(struct pub_op *op, size_t i)
         r->status = RESDELIV_ENOMEM;
         return 0;
     }
-    if (unlogged_note(log, m->channel, m->channel_len) < 0) {
+    if (resdeliv__log_unlogged_note(log, m->channel, m->channel_len) < 0) {
         free(r->payload);
         r->payload = NULL;
         r->status = RESDELIV_ESTORE;
@@ -649,8 +483,9 @@ static void on_append(void *arg, int status,
         }
         if (op->plans[i].marker) {
             if (status >= 0 && res[k].status >= 0) {
-                unlogged_marked(op->log, m->channel, m->channel_len,
-                                op->plans[i].mark_upto);
+                resdeliv__log_unlogged_marked(op->log, m->channel,
+                                              m->channel_len,
+                                              op->plans[i].mark_upto);
             }
             k++;
         }
@@ -927,133 +762,4 @@ int resdeliv_log_publish_async(resdeliv_log *log,
         free(items);
     }
     return 0;
-}
-
-/* ---- counters, position, drop ---------------------------------------- */
-
-int resdeliv_log_counters(const resdeliv_log *log,
-                          struct resdeliv_counters *out, size_t size)
-{
-    if (log == NULL || out == NULL || size == 0) {
-        return RESDELIV_EINVAL;
-    }
-    memcpy(out, &log->counters,
-           size < sizeof(log->counters) ? size : sizeof(log->counters));
-    return 0;
-}
-
-void resdeliv_log_count_dedup_drops(resdeliv_log *log, uint64_t n)
-{
-    if (log != NULL) {
-        log->counters.dedup_drops += n;
-    }
-}
-
-struct info_wait {
-    int ran;
-    int status;
-    struct resdeliv_log_info info;
-};
-
-static void on_info_wait(void *arg, int status,
-                         const struct resdeliv_log_info *info)
-{
-    struct info_wait *w = arg;
-
-    w->ran = 1;
-    w->status = status;
-    if (status >= 0 && info != NULL) {
-        w->info = *info;
-    }
-}
-
-/* Common checks of position and drop: a key for a NUL-terminated channel
- * on a synchronous store. */
-static int sync_key(resdeliv_log *log, const char *channel,
-                    struct resdeliv_log_key *key)
-{
-    size_t len;
-    int rc;
-
-    len = channel != NULL ? strnlen(channel, RESDELIV_MAX_CHANNEL_LEN + 1) : 0;
-    rc = resdeliv__log_check_channel(log, channel, len);
-    if (rc < 0) {
-        return rc;
-    }
-    if (!(log->store_flags & RESDELIV_STORE_SYNC)) {
-        resdeliv__log_seterr(log, "store '%s' is asynchronous",
-                             resdeliv_store_name(log->store));
-        return RESDELIV_ENOTSUP;
-    }
-    key->app_id = log->app_id;
-    key->app_id_len = log->app_id_len;
-    key->channel = channel;
-    key->channel_len = len;
-    return 0;
-}
-
-int resdeliv_log_position(resdeliv_log *log, const char *channel,
-                          struct resdeliv_position *out)
-{
-    struct resdeliv_log_key key;
-    struct info_wait w = {0};
-    int rc;
-
-    if (log == NULL || out == NULL) {
-        return RESDELIV_EINVAL;
-    }
-    rc = sync_key(log, channel, &key);
-    if (rc < 0) {
-        return rc;
-    }
-    rc = resdeliv_store_info(log->store, &key, NULL, 0, on_info_wait, &w);
-    if (rc >= 0 && !w.ran) {
-        rc = RESDELIV_ESTORE;
-    } else if (rc >= 0) {
-        rc = w.status;
-    }
-    if (rc < 0) {
-        resdeliv__log_store_err(log, "info", rc);
-        return rc;
-    }
-    memset(out, 0, sizeof(*out));
-    if (w.info.exists) {
-        out->id = w.info.last;
-        memcpy(out->epoch, w.info.epoch, sizeof(out->epoch));
-        out->epoch[sizeof(out->epoch) - 1] = '\0';
-    }
-    return 0;
-}
-
-static void on_done_wait(void *arg, int status)
-{
-    struct info_wait *w = arg;
-
-    w->ran = 1;
-    w->status = status;
-}
-
-int resdeliv_log_drop(resdeliv_log *log, const char *channel)
-{
-    struct resdeliv_log_key key;
-    struct info_wait w = {0};
-    int rc;
-
-    if (log == NULL) {
-        return RESDELIV_EINVAL;
-    }
-    rc = sync_key(log, channel, &key);
-    if (rc < 0) {
-        return rc;
-    }
-    rc = resdeliv_store_drop(log->store, &key, on_done_wait, &w);
-    if (rc >= 0 && !w.ran) {
-        rc = RESDELIV_ESTORE;
-    } else if (rc >= 0) {
-        rc = w.status;
-    }
-    if (rc < 0) {
-        resdeliv__log_store_err(log, "drop", rc);
-    }
-    return rc;
 }

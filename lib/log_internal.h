@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The log handle's layout, shared by the publish side (log.c) and the
- * replay cursor (replay.c), which both need the configuration, the store,
- * the counters and the per-handle error message. Nothing here is exported.
+ * The log handle's layout, shared by the publish side (log.c, log_info.c,
+ * log_unlogged.c) and the replay cursor (replay.c, replay_page.c), which
+ * all need the configuration, the store, the counters and the per-handle
+ * error message; and the cursor's layout, shared by its two files.
+ * Nothing here is exported.
  */
 #ifndef RESDELIV_LOG_INTERNAL_H
 #define RESDELIV_LOG_INTERNAL_H
@@ -59,12 +61,37 @@ void resdeliv__log_store_err(resdeliv_log *log, const char *what,
 int resdeliv__log_check_channel(resdeliv_log *log, const char *channel,
                                 size_t len);
 
+/* ---- channels owed a marker (log_unlogged.c) ---- */
+
+/* One more message of `channel` went out untagged. RESDELIV_ESTORE when
+ * the channel cannot be remembered (the map is full, or memory short):
+ * the message must then not go out, no marker would announce it. */
+int resdeliv__log_unlogged_note(resdeliv_log *log, const char *channel,
+                                size_t len);
+
+/* Plan the marker `channel` owes, once per publish call (the handle's
+ * `unlogged_gen`): its data ({"lost":N,"since":MS}) into `data` of `size`
+ * bytes and, in `*upto`, the failure total it covers. Markers of calls
+ * still in flight may cover the same failures: a notice too many is safe,
+ * and `marked` only ever moves forward. @return 1 when planned, else 0. */
+int resdeliv__log_unlogged_plan(resdeliv_log *log, const char *channel,
+                                size_t len, uint64_t *upto, char *data,
+                                size_t size);
+
+/* A marker covering the channel's first `upto` failures is in the log;
+ * the channel leaves the map once every failure is covered. */
+void resdeliv__log_unlogged_marked(resdeliv_log *log, const char *channel,
+                                   size_t len, uint64_t upto);
+
 /* Messages of `channel` this handle delivered untagged because the store
  * failed and that no marker in the log announces yet (0: none). A replay
  * that reaches the end of the log reports them: they come after every
  * entry it read. */
 uint64_t resdeliv__log_unlogged_owed(const resdeliv_log *log,
                                      const char *channel, size_t len);
+
+/* Free the map (the handle's close). */
+void resdeliv__log_unlogged_free(resdeliv_log *log);
 
 /* Buffer size that always holds `data_len` bytes of data tagged with an id
  * and an epoch, and the NUL (the bound resdeliv_tag_into() documents). */
@@ -88,5 +115,66 @@ size_t resdeliv__log_tag_into(const resdeliv_log *log, const char *data,
                               const struct resdeliv_id *id,
                               const char *epoch, char *buf, size_t size,
                               uint32_t *tagged);
+
+/* ---- the replay cursor (replay.c, replay_page.c) ---- */
+
+struct resdeliv_replay {
+    resdeliv_log *log;
+    struct resdeliv_log_key key;
+    char channel[RESDELIV_MAX_CHANNEL_LEN + 1];
+    struct resdeliv_replay_status status;
+    struct resdeliv_id id;               /* the client's id */
+    char epoch[RESDELIV_EPOCH_BUFSIZE];  /* the client's epoch, "" = none */
+    int want;        /* a valid id was given: decide and replay */
+    int invalid;     /* the id or the epoch was malformed */
+    int second;      /* the info call with after = 0-0 is in flight */
+    int busy;        /* a store call is in flight */
+    int closed;      /* closed while busy: free on completion */
+    int done;
+    /* Reached the end of the log while this handle owed a marker for the
+     * channel: `tail` messages to report on the next fetch, once. */
+    uint64_t tail;
+    int tail_seen;
+    uint64_t cap;        /* replay cap, 0 = none */
+    uint64_t remaining;  /* entries still to yield */
+    struct resdeliv_id next_after;
+    /* With `check`, the next read starts just before `expect`, which the
+     * store must return first; `drop_first`: it was yielded already. */
+    int check;
+    int drop_first;
+    struct resdeliv_id expect;
+    size_t asked;        /* entries asked of the store for this page */
+    uint64_t count;
+    char *buf;           /* page buffer: events and payloads */
+    size_t buf_size;
+    struct resdeliv_replay_entry *entries;
+    size_t entries_size;
+    resdeliv_replay_open_cb open_cb;
+    resdeliv_replay_page_cb page_cb;
+    void *arg;
+};
+
+/* Tag the `n` entries of a page into the cursor's buffer, reserved once
+ * for the page. @return 0 or RESDELIV_ENOMEM. */
+int resdeliv__replay_fill_page(resdeliv_replay *cur,
+                               const struct resdeliv_stored_entry *in,
+                               size_t n, const char *epoch);
+
+/* Check a page read against the cursor's state: the epoch, the entry the
+ * read had to start with, markers. @return 0 with `*in`/`*n` the entries
+ * to hand out, RESDELIV_ESTALE with the status updated (a gap), or another
+ * negative code. */
+int resdeliv__replay_check_page(resdeliv_replay *cur,
+                                const struct resdeliv_stored_entry **in,
+                                size_t *n, const char *epoch);
+
+/* The end of the log is reached: messages this handle delivered untagged
+ * and has not marked in the log yet came after every entry read. Keep the
+ * cursor open to report them on the next fetch (once per cursor). */
+void resdeliv__replay_arm_tail(resdeliv_replay *cur);
+
+/* Report what resdeliv__replay_arm_tail() kept as a gap with reason
+ * unlogged; the cursor is done. */
+void resdeliv__replay_tail_gap(resdeliv_replay *cur);
 
 #endif /* RESDELIV_LOG_INTERNAL_H */

@@ -28,10 +28,7 @@
  * it, which is harmless as removals are idempotent. A node's users are
  * thus removed at most TTL + one period after its last refresh.
  */
-#include "presence_redis_internal.h"
-#include "presence_view_internal.h"
-#include "pusher_server_internal.h"
-#include "redis_internal.h"
+#include "presence_registry_internal.h"
 
 #include <hiredis/async.h>
 
@@ -39,149 +36,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define V_SUBSCRIBING 0 /* SUBSCRIBE sent, not yet confirmed */
-#define V_LOADING 1     /* HGETALL sent */
-#define V_READY 2
-
-/* One field change and its announcement, atomically. */
-static const char script[] =
-    "if ARGV[1] == '+' then redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) "
-    "else redis.call('HDEL', KEYS[1], ARGV[2]) end "
-    "redis.call('PUBLISH', KEYS[2], ARGV[4]) return 1";
-
-struct waiter {
-    struct waiter *next;
-    void *conn;
-    uint64_t serial;
-    size_t len;
-    char text[];
-};
-
-struct qmsg {
-    struct qmsg *next;
-    size_t len;
-    char msg[];
-};
-
-struct view {
-    struct view *next;
-    char *channel;
-    char *hkey; /* the presence hash */
-    char *bkey; /* the log's bus channel */
-    int state;
-    int idle;      /* periods seen without a local member */
-    uint64_t gen;  /* tells a load's reply from a later load's */
-    size_t locals; /* users of this node */
-    struct resdeliv__pv pv;
-    struct waiter *waiters;
-    struct qmsg *qhead, *qtail;
-    size_t nq;
-};
-
-struct rconn {
-    resdeliv_presence *pr;
-    redisAsyncContext *ac;
-    void *watch;
-    uint32_t want;
-    int sub; /* the pub/sub connection */
-};
-
-struct resdeliv_presence {
-    struct resdeliv_loop loop;
-    struct resdeliv__redis_url url;
-    char *prefix;
-    char *app_id;
-    char *node_key;
-    char node[RESDELIV__PV_NODE_MAX + 1];
-    uint64_t ttl_ms;
-    uint64_t period_ms;
-    uint64_t gen;
-    struct rconn cmd, sub;
-    void *timer;
-    struct view *views;
-    struct resdeliv__cluster_hooks hooks;
-    int attached;
-    int closing;
-};
-
-/* A change of the merged view to hand to the server once the view is
- * consistent again (the hooks may re-enter the registry). */
-struct change {
-    struct change *next;
-    char *channel;
-    char *user_id;
-    char *user_info;
-    int added;
-};
-
-/* Commands whose reply needs to know what it answered. */
-struct load_rec {
-    resdeliv_presence *pr;
-    uint64_t gen;
-    char channel[];
-};
-
+/* An EXISTS's privdata: the node it asks about. */
 struct check_rec {
     resdeliv_presence *pr;
     char node[RESDELIV__PV_NODE_MAX + 1];
 };
 
-/* ------------------------------------------------------------ changes */
-
-static void change_push(struct change **list, const char *channel,
-                        const char *user_id, const char *user_info,
-                        int added)
-{
-    struct change *c = calloc(1, sizeof(*c));
-
-    if (c == NULL) {
-        return;
-    }
-    c->channel = strdup(channel);
-    c->user_id = strdup(user_id);
-    c->user_info = user_info != NULL ? strdup(user_info) : NULL;
-    c->added = added;
-    if (c->channel == NULL || c->user_id == NULL) {
-        free(c->channel);
-        free(c->user_id);
-        free(c->user_info);
-        free(c);
-        return;
-    }
-    c->next = *list;
-    *list = c;
-}
-
-/* Hand the changes over, oldest first (the list is newest first). */
-static void changes_fire(resdeliv_presence *pr, struct change *list)
-{
-    struct change *rev = NULL;
-
-    while (list != NULL) {
-        struct change *next = list->next;
-        list->next = rev;
-        rev = list;
-        list = next;
-    }
-    while (rev != NULL) {
-        struct change *next = rev->next;
-        if (pr->attached && pr->hooks.member != NULL) {
-            pr->hooks.member(pr->hooks.arg, rev->channel, rev->user_id,
-                             rev->user_info, rev->added);
-        }
-        free(rev->channel);
-        free(rev->user_id);
-        free(rev->user_info);
-        free(rev);
-        rev = next;
-    }
-}
-
 /* --------------------------------------------------------- connections */
 
 static void on_io(void *arg, uint32_t events)
 {
-    struct rconn *rc = arg;
+    struct resdeliv__pconn *rc = arg;
 
     if ((events & RESDELIV_LOOP_READ) && rc->ac != NULL) {
         redisAsyncHandleRead(rc->ac);
@@ -191,7 +56,7 @@ static void on_io(void *arg, uint32_t events)
     }
 }
 
-static void set_want(struct rconn *rc, uint32_t want)
+static void set_want(struct resdeliv__pconn *rc, uint32_t want)
 {
     resdeliv_presence *pr = rc->pr;
 
@@ -206,44 +71,52 @@ static void set_want(struct rconn *rc, uint32_t want)
 
 static void ev_add_read(void *p)
 {
-    struct rconn *rc = p;
+    struct resdeliv__pconn *rc = p;
     set_want(rc, rc->want | RESDELIV_LOOP_READ);
 }
 
 static void ev_del_read(void *p)
 {
-    struct rconn *rc = p;
+    struct resdeliv__pconn *rc = p;
     set_want(rc, rc->want & ~RESDELIV_LOOP_READ);
 }
 
 static void ev_add_write(void *p)
 {
-    struct rconn *rc = p;
+    struct resdeliv__pconn *rc = p;
     set_want(rc, rc->want | RESDELIV_LOOP_WRITE);
 }
 
 static void ev_del_write(void *p)
 {
-    struct rconn *rc = p;
+    struct resdeliv__pconn *rc = p;
     set_want(rc, rc->want & ~RESDELIV_LOOP_WRITE);
 }
 
 static void ev_cleanup(void *p)
 {
-    struct rconn *rc = p;
+    struct resdeliv__pconn *rc = p;
 
     rc->pr->loop.unwatch(rc->pr->loop.loop, &rc->watch);
     rc->want = 0;
 }
 
-static void conn_lost(struct rconn *rc)
+/* Without the pub/sub connection a view stands on what it knows until the
+ * next period reconnects and loads it again; subscribes waiting for it go
+ * ahead rather than wait for Redis. */
+static void conn_lost(struct resdeliv__pconn *rc)
 {
+    resdeliv_presence *pr = rc->pr;
+    struct resdeliv__pview *v = pr->views;
+
     rc->ac = NULL;
-    if (rc->sub && !rc->pr->closing) {
-        /* Announcements were lost: every view loads again. */
-        for (struct view *v = rc->pr->views; v != NULL; v = v->next) {
-            v->state = V_SUBSCRIBING;
+    while (rc->sub && !pr->closing && v != NULL) {
+        struct resdeliv__pview *next = v->next;
+        if (v->state != RESDELIV__PV_READY) {
+            v->state = RESDELIV__PV_LOADING;
+            resdeliv__prs_load_done(pr, v, NULL);
         }
+        v = next;
     }
 }
 
@@ -260,19 +133,19 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     conn_lost(ac->data);
 }
 
-static void on_ignore(redisAsyncContext *ac, void *reply, void *privdata)
+void resdeliv__prs_ignore(redisAsyncContext *ac, void *reply, void *privdata)
 {
     (void)ac;
     (void)reply;
     (void)privdata;
 }
 
-static int send_argv(struct rconn *rc, redisCallbackFn *fn, void *priv,
-                     int argc, const char **argv, const size_t *lens)
+int resdeliv__prs_send(struct resdeliv__pconn *rc, redisCallbackFn *fn,
+                       void *priv, int argc, const char **argv,
+                       const size_t *lens)
 {
     if (rc->ac == NULL ||
-        redisAsyncCommandArgv(rc->ac, fn, priv, argc, argv, lens) !=
-            REDIS_OK) {
+        redisAsyncCommandArgv(rc->ac, fn, priv, argc, argv, lens) != REDIS_OK) {
         return RESDELIV_ESTORE;
     }
     return 0;
@@ -280,7 +153,7 @@ static int send_argv(struct rconn *rc, redisCallbackFn *fn, void *priv,
 
 /* AUTH and SELECT go first: hiredis sends commands in order once the
  * connection is up. */
-static void send_setup(struct rconn *rc)
+static void send_setup(struct resdeliv__pconn *rc)
 {
     const struct resdeliv__redis_url *u = &rc->pr->url;
     const char *argv[3];
@@ -297,7 +170,7 @@ static void send_setup(struct rconn *rc)
         for (int i = 0; i < n; i++) {
             lens[i] = strlen(argv[i]);
         }
-        send_argv(rc, on_ignore, NULL, n, argv, lens);
+        resdeliv__prs_send(rc, resdeliv__prs_ignore, NULL, n, argv, lens);
     }
     if (u->db != 0) {
         snprintf(db, sizeof(db), "%d", u->db);
@@ -305,11 +178,11 @@ static void send_setup(struct rconn *rc)
         argv[1] = db;
         lens[0] = 6;
         lens[1] = strlen(db);
-        send_argv(rc, on_ignore, NULL, 2, argv, lens);
+        resdeliv__prs_send(rc, resdeliv__prs_ignore, NULL, 2, argv, lens);
     }
 }
 
-static void conn_start(struct rconn *rc)
+static void conn_start(struct resdeliv__pconn *rc)
 {
     const struct resdeliv__redis_url *u = &rc->pr->url;
     redisAsyncContext *ac = u->is_unix ? redisAsyncConnectUnix(u->path)
@@ -337,453 +210,14 @@ static void conn_start(struct rconn *rc)
     send_setup(rc);
 }
 
-/* -------------------------------------------------------------- views */
-
-static struct view *view_find(resdeliv_presence *pr, const char *channel)
-{
-    struct view *v = pr->views;
-
-    while (v != NULL && strcmp(v->channel, channel) != 0) {
-        v = v->next;
-    }
-    return v;
-}
-
-static struct view *view_by_bus(resdeliv_presence *pr, const char *bkey,
-                                size_t len)
-{
-    struct view *v = pr->views;
-
-    while (v != NULL &&
-           (strlen(v->bkey) != len || memcmp(v->bkey, bkey, len) != 0)) {
-        v = v->next;
-    }
-    return v;
-}
-
-static void queue_clear(struct view *v)
-{
-    while (v->qhead != NULL) {
-        struct qmsg *q = v->qhead;
-        v->qhead = q->next;
-        free(q);
-    }
-    v->qtail = NULL;
-    v->nq = 0;
-}
-
-static void view_free(struct view *v)
-{
-    while (v->waiters != NULL) {
-        struct waiter *w = v->waiters;
-        v->waiters = w->next;
-        free(w);
-    }
-    queue_clear(v);
-    resdeliv__pv_clear(&v->pv);
-    free(v->channel);
-    free(v->hkey);
-    free(v->bkey);
-    free(v);
-}
-
-static void on_pubsub(redisAsyncContext *ac, void *reply, void *privdata);
-
-static void subscribe(resdeliv_presence *pr, struct view *v, int on)
-{
-    const char *argv[2] = {on ? "SUBSCRIBE" : "UNSUBSCRIBE", v->bkey};
-    size_t lens[2] = {strlen(argv[0]), strlen(v->bkey)};
-
-    send_argv(&pr->sub, on_pubsub, pr, 2, argv, lens);
-}
-
-static int view_new(resdeliv_presence *pr, const char *channel,
-                    struct view **out)
-{
-    size_t pl = strlen(pr->prefix), al = strlen(pr->app_id);
-    size_t cl = strlen(channel);
-    size_t n = resdeliv__redis_key_len(pr->prefix, pl, pr->app_id, al,
-                                       channel, cl);
-    struct view *v = calloc(1, sizeof(*v));
-    char *stream = malloc(n + 1), *epoch = malloc(n + sizeof(":epoch"));
-    struct resdeliv__redis_keys k;
-
-    if (v != NULL && stream != NULL && epoch != NULL) {
-        resdeliv__redis_keys_write(stream, epoch, n, pr->prefix, pl,
-                                   pr->app_id, al, channel, cl, &k);
-        v->channel = strdup(channel);
-        v->hkey = malloc(n + sizeof(":presence"));
-        v->bkey = malloc(n + sizeof(":bus"));
-    }
-    if (v == NULL || v->channel == NULL || v->hkey == NULL ||
-        v->bkey == NULL) {
-        free(stream);
-        free(epoch);
-        if (v != NULL) {
-            view_free(v);
-        }
-        return RESDELIV_ENOMEM;
-    }
-    snprintf(v->hkey, n + sizeof(":presence"), "%s:presence", stream);
-    snprintf(v->bkey, n + sizeof(":bus"), "%s:bus", stream);
-    free(stream);
-    free(epoch);
-    v->gen = ++pr->gen;
-    v->next = pr->views;
-    pr->views = v;
-    /* Without the pub/sub connection the view stands on local members
-     * alone until it comes back and the view loads. */
-    v->state = pr->sub.ac != NULL ? V_SUBSCRIBING : V_READY;
-    subscribe(pr, v, 1);
-    *out = v;
-    return 0;
-}
-
-static void view_drop(resdeliv_presence *pr, struct view *v)
-{
-    struct view **pp = &pr->views;
-
-    while (*pp != v) {
-        pp = &(*pp)->next;
-    }
-    *pp = v->next;
-    subscribe(pr, v, 0);
-    view_free(v);
-}
-
-/* ------------------------------------------------------- field writes */
-
-/* Write (`added`) or delete the field of (`node`, `user_id`) and announce
- * it, in one script. */
-static void field_send(resdeliv_presence *pr, const struct view *v,
-                       int added, const char *node, const char *user_id,
-                       const char *user_info)
-{
-    char *msg = NULL, *field;
-    size_t msg_len = 0, nl = strlen(node), il = strlen(user_id);
-    const char *argv[9];
-    size_t lens[9];
-
-    field = malloc(nl + il + 2);
-    if (field == NULL ||
-        resdeliv__pv_format(added, node, user_id, user_info, &msg,
-                            &msg_len) != 0) {
-        free(field);
-        return;
-    }
-    memcpy(field, node, nl);
-    field[nl] = '\n';
-    memcpy(field + nl + 1, user_id, il + 1);
-    argv[0] = "EVAL";
-    argv[1] = script;
-    argv[2] = "2";
-    argv[3] = v->hkey;
-    argv[4] = v->bkey;
-    argv[5] = added ? "+" : "-";
-    argv[6] = field;
-    argv[7] = added && user_info != NULL ? user_info : "";
-    argv[8] = msg;
-    for (int i = 0; i < 8; i++) {
-        lens[i] = strlen(argv[i]);
-    }
-    lens[8] = msg_len;
-    send_argv(&pr->cmd, on_ignore, NULL, 9, argv, lens);
-    free(field);
-    free(msg);
-}
-
-/* ------------------------------------------------------ announcements */
-
-static char *dup_n(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-
-    if (p != NULL) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
-/* Apply one announcement of another node to a loaded view. */
-static void apply(resdeliv_presence *pr, struct view *v,
-                  const struct resdeliv__pv_msg *m, struct change **chg)
-{
-    char *id = dup_n(m->user_id, m->user_id_len);
-    char *info =
-        m->user_info_len ? dup_n(m->user_info, m->user_info_len) : NULL;
-    int edge = 0;
-
-    if (id == NULL || (m->user_info_len && info == NULL)) {
-        free(id);
-        free(info);
-        return;
-    }
-    if (strcmp(m->node, pr->node) == 0) {
-        /* Another node took this one for dead: say again what it has. */
-        if (!m->added && resdeliv__pv_has(&v->pv, id, pr->node)) {
-            struct resdeliv__pv_user *u = resdeliv__pv_find(&v->pv, id);
-            field_send(pr, v, 1, pr->node, id, u->user_info);
-        }
-    } else if (m->added) {
-        if (resdeliv__pv_add(&v->pv, id, info, m->node, &edge) == 0 &&
-            edge) {
-            change_push(chg, v->channel, id, info, 1);
-        }
-    } else if (resdeliv__pv_remove(&v->pv, id, m->node, &edge) == 0 &&
-               edge) {
-        change_push(chg, v->channel, id, NULL, 0);
-    }
-    free(id);
-    free(info);
-}
-
-static void queue_push(struct view *v, const char *msg, size_t len)
-{
-    struct qmsg *q = malloc(sizeof(*q) + len);
-
-    if (q == NULL) {
-        return;
-    }
-    q->next = NULL;
-    q->len = len;
-    memcpy(q->msg, msg, len);
-    if (v->qtail != NULL) {
-        v->qtail->next = q;
-    } else {
-        v->qhead = q;
-    }
-    v->qtail = q;
-    v->nq++;
-}
-
-static void load_start(resdeliv_presence *pr, struct view *v);
-
-static void on_message(resdeliv_presence *pr, const redisReply *ch,
-                       const redisReply *msg)
-{
-    struct view *v = view_by_bus(pr, ch->str, ch->len);
-    struct resdeliv__pv_msg m;
-    struct change *chg = NULL;
-
-    /* Entries of the log share the channel: only RDP1 is ours. */
-    if (v == NULL || msg->type != REDIS_REPLY_STRING ||
-        resdeliv__pv_parse(msg->str, msg->len, &m) != 0) {
-        return;
-    }
-    if (v->state != V_READY) {
-        queue_push(v, msg->str, msg->len);
-        return;
-    }
-    apply(pr, v, &m, &chg);
-    changes_fire(pr, chg);
-}
-
-static int is_word(const redisReply *r, const char *w)
-{
-    return r->type == REDIS_REPLY_STRING && strlen(w) == r->len &&
-           strncasecmp(r->str, w, r->len) == 0;
-}
-
-static void on_pubsub(redisAsyncContext *ac, void *reply, void *privdata)
-{
-    resdeliv_presence *pr = privdata;
-    const redisReply *r = reply;
-    struct view *v;
-
-    (void)ac;
-    if (r == NULL || pr->closing || r->type != REDIS_REPLY_ARRAY ||
-        r->elements != 3 || r->element[1]->type != REDIS_REPLY_STRING) {
-        return;
-    }
-    if (is_word(r->element[0], "message")) {
-        on_message(pr, r->element[1], r->element[2]);
-        return;
-    }
-    v = view_by_bus(pr, r->element[1]->str, r->element[1]->len);
-    if (v == NULL) {
-        return;
-    }
-    if (is_word(r->element[0], "subscribe") && v->state == V_SUBSCRIBING) {
-        load_start(pr, v);
-    } else if (is_word(r->element[0], "unsubscribe")) {
-        /* hiredis forgot the channel: a view made again for it since
-         * needs a new subscription. */
-        v->state = V_SUBSCRIBING;
-        subscribe(pr, v, 1);
-    }
-}
-
-/* --------------------------------------------------------------- load */
-
-/* Merge one field of the snapshot: `field` is `<node>\n<user_id>`. */
-static void merge_field(resdeliv_presence *pr, struct view *v,
-                        const redisReply *f, const redisReply *val,
-                        struct change **chg)
-{
-    const char *nl = memchr(f->str, '\n', f->len);
-    char node[RESDELIV__PV_NODE_MAX + 1], *id, *info;
-    struct resdeliv__pv_user *u;
-    size_t n = nl != NULL ? (size_t)(nl - f->str) : 0;
-    int first = 0;
-
-    if (n == 0 || n > RESDELIV__PV_NODE_MAX || n + 1 >= f->len ||
-        val->type != REDIS_REPLY_STRING) {
-        return;
-    }
-    memcpy(node, f->str, n);
-    node[n] = '\0';
-    /* This node's own fields are its local members, known here. */
-    if (strcmp(node, pr->node) == 0 || !resdeliv__pv_node_id_ok(node)) {
-        return;
-    }
-    id = dup_n(nl + 1, f->len - n - 1);
-    info = val->len ? dup_n(val->str, val->len) : NULL;
-    if (id != NULL && (val->len == 0 || info != NULL)) {
-        u = resdeliv__pv_find(&v->pv, id);
-        for (size_t i = 0; u != NULL && i < u->n; i++) {
-            u->nodes[i].seen |= strcmp(u->nodes[i].id, node) == 0;
-        }
-        if (resdeliv__pv_add(&v->pv, id, info, node, &first) == 0 && first) {
-            change_push(chg, v->channel, id, info, 1);
-        }
-    }
-    free(id);
-    free(info);
-}
-
-/* Other nodes' users the snapshot does not hold have left. */
-static void merge_unseen(resdeliv_presence *pr, struct view *v,
-                         struct change **chg)
-{
-    size_t i = 0;
-
-    while (i < v->pv.n) {
-        struct resdeliv__pv_user *u = &v->pv.users[i];
-        size_t j = 0;
-        int last = 0;
-        while (!last && j < u->n) {
-            if (!u->nodes[j].seen && strcmp(u->nodes[j].id, pr->node)) {
-                char *id = strdup(u->user_id);
-                if (id == NULL) {
-                    return;
-                }
-                resdeliv__pv_remove(&v->pv, id, u->nodes[j].id, &last);
-                if (last) {
-                    change_push(chg, v->channel, id, NULL, 0);
-                }
-                free(id);
-            } else {
-                j++;
-            }
-        }
-        i += !last;
-    }
-}
-
-static void merge(resdeliv_presence *pr, struct view *v, const redisReply *r,
-                  struct change **chg)
-{
-    for (size_t i = 0; i < v->pv.n; i++) {
-        for (size_t j = 0; j < v->pv.users[i].n; j++) {
-            v->pv.users[i].nodes[j].seen = 0;
-        }
-    }
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        if (r->element[i]->type == REDIS_REPLY_STRING) {
-            merge_field(pr, v, r->element[i], r->element[i + 1], chg);
-        }
-    }
-    merge_unseen(pr, v, chg);
-}
-
-/* The view is usable: held announcements apply, then waiting subscribes
- * run again (the hooks may drop the view: it is not touched after). */
-static void load_done(resdeliv_presence *pr, struct view *v,
-                      const redisReply *r)
-{
-    struct change *chg = NULL;
-    struct waiter *w;
-
-    if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
-        merge(pr, v, r, &chg);
-    }
-    v->state = V_READY;
-    while (v->qhead != NULL) {
-        struct qmsg *q = v->qhead;
-        struct resdeliv__pv_msg m;
-        v->qhead = q->next;
-        if (resdeliv__pv_parse(q->msg, q->len, &m) == 0) {
-            apply(pr, v, &m, &chg);
-        }
-        free(q);
-    }
-    queue_clear(v);
-    w = v->waiters;
-    v->waiters = NULL;
-    /* A view made for subscribes that all went away has nothing to keep. */
-    if (v->locals == 0 && w == NULL) {
-        v->idle = 1;
-    }
-    changes_fire(pr, chg);
-    while (w != NULL) {
-        struct waiter *next = w->next;
-        if (pr->attached && !pr->closing) {
-            pr->hooks.ready(pr->hooks.arg, w->conn, w->serial, w->text,
-                            w->len);
-        }
-        free(w);
-        w = next;
-    }
-}
-
-static void on_load(redisAsyncContext *ac, void *reply, void *privdata)
-{
-    struct load_rec *rec = privdata;
-    resdeliv_presence *pr = rec->pr;
-    struct view *v;
-
-    (void)ac;
-    if (!pr->closing) {
-        v = view_find(pr, rec->channel);
-        if (v != NULL && v->gen == rec->gen && v->state == V_LOADING) {
-            load_done(pr, v, reply);
-        }
-    }
-    free(rec);
-}
-
-static void load_start(resdeliv_presence *pr, struct view *v)
-{
-    size_t cl = strlen(v->channel);
-    struct load_rec *rec = malloc(sizeof(*rec) + cl + 1);
-    const char *argv[2] = {"HGETALL", v->hkey};
-    size_t lens[2] = {7, strlen(v->hkey)};
-
-    v->state = V_LOADING;
-    v->gen = ++pr->gen;
-    if (rec == NULL) {
-        load_done(pr, v, NULL);
-        return;
-    }
-    rec->pr = pr;
-    rec->gen = v->gen;
-    memcpy(rec->channel, v->channel, cl + 1);
-    if (send_argv(&pr->cmd, on_load, rec, 2, argv, lens) != 0) {
-        free(rec);
-        /* Without the command connection: local members only for now. */
-        load_done(pr, v, NULL);
-    }
-}
-
 /* --------------------------------------------------------- node death */
 
 /* `node` has no heartbeat: its users leave every view, its fields go. */
 static void node_dead(resdeliv_presence *pr, const char *node)
 {
-    struct change *chg = NULL;
+    struct resdeliv__pchange *chg = NULL;
 
-    for (struct view *v = pr->views; v != NULL; v = v->next) {
+    for (struct resdeliv__pview *v = pr->views; v != NULL; v = v->next) {
         size_t i = 0;
         while (i < v->pv.n) {
             char *id = strdup(v->pv.users[i].user_id);
@@ -792,16 +226,16 @@ static void node_dead(resdeliv_presence *pr, const char *node)
                 break;
             }
             if (resdeliv__pv_remove(&v->pv, id, node, &last) == 0) {
-                field_send(pr, v, 0, node, id, NULL);
+                resdeliv__prs_field_send(pr, v, 0, node, id, NULL);
                 if (last) {
-                    change_push(&chg, v->channel, id, NULL, 0);
+                    resdeliv__prs_change_push(&chg, v->channel, id, NULL, 0);
                 }
             }
             i += !last;
             free(id);
         }
     }
-    changes_fire(pr, chg);
+    resdeliv__prs_changes_fire(pr, chg);
 }
 
 static void on_check(redisAsyncContext *ac, void *reply, void *privdata)
@@ -833,7 +267,7 @@ static void check_node(resdeliv_presence *pr, const char *node)
     rec->pr = pr;
     memcpy(rec->node, node, nl + 1);
     lens[1] = (size_t)sprintf(k, "%s:node:%s", pr->prefix, node);
-    if (send_argv(&pr->cmd, on_check, rec, 2, argv, lens) != 0) {
+    if (resdeliv__prs_send(&pr->cmd, on_check, rec, 2, argv, lens) != 0) {
         free(rec);
     }
     if (k != key) {
@@ -847,7 +281,7 @@ static void check_nodes(resdeliv_presence *pr)
     const char **seen = NULL;
     size_t n = 0, cap = 0;
 
-    for (struct view *v = pr->views; v != NULL; v = v->next) {
+    for (struct resdeliv__pview *v = pr->views; v != NULL; v = v->next) {
         for (size_t i = 0; i < v->pv.n; i++) {
             const struct resdeliv__pv_user *u = &v->pv.users[i];
             for (size_t j = 0; j < u->n; j++) {
@@ -891,19 +325,20 @@ static void heartbeat(resdeliv_presence *pr)
     for (int i = 0; i < 5; i++) {
         lens[i] = strlen(argv[i]);
     }
-    send_argv(&pr->cmd, on_ignore, NULL, 5, argv, lens);
+    resdeliv__prs_send(&pr->cmd, resdeliv__prs_ignore, NULL, 5, argv, lens);
 }
 
 static void drop_idle(resdeliv_presence *pr)
 {
-    struct view *v = pr->views;
+    struct resdeliv__pview *v = pr->views;
 
     while (v != NULL) {
-        struct view *next = v->next;
-        if (v->locals > 0 || v->waiters != NULL || v->state != V_READY) {
+        struct resdeliv__pview *next = v->next;
+        if (v->locals > 0 || v->waiters != NULL ||
+            v->state != RESDELIV__PV_READY) {
             v->idle = 0;
         } else if (v->idle++ > 0) {
-            view_drop(pr, v);
+            resdeliv__prs_view_drop(pr, v);
         }
         v = next;
     }
@@ -918,10 +353,10 @@ static void on_timer(void *arg)
     }
     if (pr->sub.ac == NULL) {
         conn_start(&pr->sub);
-        for (struct view *v = pr->views; v != NULL; v = v->next) {
-            v->state = V_SUBSCRIBING;
-            queue_clear(v);
-            subscribe(pr, v, 1);
+        for (struct resdeliv__pview *v = pr->views; v != NULL; v = v->next) {
+            v->state = RESDELIV__PV_SUBSCRIBING;
+            resdeliv__prs_queue_clear(v);
+            resdeliv__prs_subscribe(pr, v, 1);
         }
     }
     heartbeat(pr);
@@ -929,4 +364,250 @@ static void on_timer(void *arg)
     check_nodes(pr);
     pr->loop.timer_start(pr->loop.loop, pr->period_ms, on_timer, pr,
                          &pr->timer);
+}
+
+/* ---------------------------------------------------------------- API */
+
+static int configure(resdeliv_presence *pr,
+                     const struct resdeliv_redis_options *opts,
+                     const struct resdeliv_loop *loop, const char *app_id,
+                     const char *node_id, uint64_t ttl_ms, char *err,
+                     size_t errsize)
+{
+    const char *prefix = opts->key_prefix ? opts->key_prefix : "delivery";
+    int rc;
+
+    if (loop->struct_size < sizeof(*loop) || loop->watch == NULL ||
+        loop->unwatch == NULL || loop->timer_start == NULL ||
+        loop->timer_stop == NULL) {
+        resdeliv__errf(err, errsize, "loop: a mandatory hook is missing");
+        return RESDELIV_EINVAL;
+    }
+    if (!resdeliv__pv_node_id_ok(node_id)) {
+        resdeliv__errf(err, errsize,
+                       "node_id: 1 to 64 letters, digits, '.', '_' or '-'");
+        return RESDELIV_EINVAL;
+    }
+    if (ttl_ms != 0 && ttl_ms < 300) {
+        resdeliv__errf(err, errsize, "ttl_ms: at least 300");
+        return RESDELIV_EINVAL;
+    }
+    rc = resdeliv__redis_url_parse(opts->url, &pr->url, err, errsize);
+    if (rc != 0) {
+        return rc;
+    }
+    pr->loop = *loop;
+    pr->ttl_ms = ttl_ms ? ttl_ms : RESDELIV_PRESENCE_DEFAULT_TTL_MS;
+    pr->period_ms = pr->ttl_ms / 3;
+    strcpy(pr->node, node_id);
+    pr->prefix = strdup(prefix);
+    pr->app_id = strdup(app_id);
+    pr->node_key = malloc(strlen(prefix) + strlen(node_id) + 8);
+    if (pr->prefix == NULL || pr->app_id == NULL || pr->node_key == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    sprintf(pr->node_key, "%s:node:%s", prefix, node_id);
+    return 0;
+}
+
+int resdeliv_presence_redis_new(const struct resdeliv_redis_options *opts,
+                                const struct resdeliv_loop *loop,
+                                const char *app_id, const char *node_id,
+                                uint64_t ttl_ms, resdeliv_presence **out,
+                                char *err, size_t errsize)
+{
+    resdeliv_presence *pr;
+    int rc;
+
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (opts == NULL || loop == NULL || app_id == NULL || app_id[0] == 0 ||
+        out == NULL || opts->url == NULL) {
+        resdeliv__errf(err, errsize,
+                       "options, url, loop, app_id and out are required");
+        return RESDELIV_EINVAL;
+    }
+    if (RESDELIV_ABI_VERSION_MAJOR(opts->abi_version) != RESDELIV_ABI_MAJOR ||
+        RESDELIV_ABI_VERSION_MAJOR(loop->abi_version) != RESDELIV_ABI_MAJOR) {
+        resdeliv__errf(err, errsize, "options or loop: another ABI major");
+        return RESDELIV_EABI;
+    }
+    pr = calloc(1, sizeof(*pr));
+    if (pr == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    pr->cmd.pr = pr;
+    pr->sub.pr = pr;
+    pr->sub.sub = 1;
+    rc = configure(pr, opts, loop, app_id, node_id, ttl_ms, err, errsize);
+    if (rc == 0) {
+        conn_start(&pr->cmd);
+        conn_start(&pr->sub);
+        heartbeat(pr);
+        rc = pr->loop.timer_start(pr->loop.loop, pr->period_ms, on_timer, pr,
+                                  &pr->timer);
+    }
+    if (rc != 0) {
+        resdeliv_presence_free(pr);
+        return rc;
+    }
+    *out = pr;
+    return 0;
+}
+
+void resdeliv_presence_free(resdeliv_presence *pr)
+{
+    if (pr == NULL) {
+        return;
+    }
+    pr->closing = 1;
+    if (pr->timer != NULL) {
+        pr->loop.timer_stop(pr->loop.loop, &pr->timer);
+    }
+    if (pr->cmd.ac != NULL) {
+        redisAsyncFree(pr->cmd.ac);
+    }
+    if (pr->sub.ac != NULL) {
+        redisAsyncFree(pr->sub.ac);
+    }
+    while (pr->views != NULL) {
+        struct resdeliv__pview *v = pr->views;
+        pr->views = v->next;
+        resdeliv__prs_view_free(v);
+    }
+    free(pr->prefix);
+    free(pr->app_id);
+    free(pr->node_key);
+    free(pr);
+}
+
+int resdeliv__cluster_attach(resdeliv_presence *pr,
+                             const struct resdeliv__cluster_hooks *hooks)
+{
+    if (pr == NULL || (hooks != NULL && pr->attached)) {
+        return RESDELIV_EINVAL;
+    }
+    for (struct resdeliv__pview *v = pr->views; hooks == NULL && v != NULL;
+         v = v->next) {
+        while (v->waiters != NULL) {
+            struct resdeliv__pwaiter *w = v->waiters;
+            v->waiters = w->next;
+            free(w);
+        }
+    }
+    pr->attached = hooks != NULL;
+    if (hooks != NULL) {
+        pr->hooks = *hooks;
+    }
+    return 0;
+}
+
+int resdeliv__cluster_ready(resdeliv_presence *pr, const char *channel)
+{
+    struct resdeliv__pview *v = resdeliv__prs_view_find(pr, channel);
+
+    if (v == NULL && pr->sub.ac == NULL) {
+        return 1;
+    }
+    return v != NULL && v->state == RESDELIV__PV_READY;
+}
+
+int resdeliv__cluster_wait(resdeliv_presence *pr, const char *channel,
+                           void *conn, uint64_t serial, const char *text,
+                           size_t len)
+{
+    struct resdeliv__pview *v = resdeliv__prs_view_find(pr, channel);
+    struct resdeliv__pwaiter *w, **pp;
+    int rc;
+
+    if (v == NULL) {
+        rc = resdeliv__prs_view_new(pr, channel, &v);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    w = malloc(sizeof(*w) + len + 1);
+    if (w == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    w->next = NULL;
+    w->conn = conn;
+    w->serial = serial;
+    w->len = len;
+    memcpy(w->text, text, len);
+    w->text[len] = '\0';
+    /* In arrival order: the subscribes run again as they came. */
+    pp = &v->waiters;
+    while (*pp != NULL) {
+        pp = &(*pp)->next;
+    }
+    *pp = w;
+    return 0;
+}
+
+void resdeliv__cluster_forget(resdeliv_presence *pr, void *conn)
+{
+    for (struct resdeliv__pview *v = pr != NULL ? pr->views : NULL; v != NULL;
+         v = v->next) {
+        struct resdeliv__pwaiter **pp = &v->waiters;
+        while (*pp != NULL) {
+            struct resdeliv__pwaiter *w = *pp;
+            if (w->conn == conn) {
+                *pp = w->next;
+                free(w);
+            } else {
+                pp = &w->next;
+            }
+        }
+    }
+}
+
+int resdeliv__cluster_join(resdeliv_presence *pr, const char *channel,
+                           const char *user_id, const char *user_info,
+                           uint64_t max_members, int *first)
+{
+    struct resdeliv__pview *v = resdeliv__prs_view_find(pr, channel);
+    int rc;
+
+    *first = 0;
+    if (v == NULL) {
+        rc = resdeliv__prs_view_new(pr, channel, &v);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (resdeliv__pv_find(&v->pv, user_id) == NULL && v->pv.n >= max_members) {
+        return RESDELIV_EOVERFLOW;
+    }
+    rc = resdeliv__pv_add(&v->pv, user_id, user_info, pr->node, first);
+    if (rc != 0) {
+        return rc;
+    }
+    v->locals++;
+    resdeliv__prs_field_send(pr, v, 1, pr->node, user_id, user_info);
+    return 0;
+}
+
+void resdeliv__cluster_leave(resdeliv_presence *pr, const char *channel,
+                             const char *user_id, int *last)
+{
+    struct resdeliv__pview *v = resdeliv__prs_view_find(pr, channel);
+
+    *last = 0;
+    if (v == NULL ||
+        resdeliv__pv_remove(&v->pv, user_id, pr->node, last) != 0) {
+        return;
+    }
+    v->locals--;
+    resdeliv__prs_field_send(pr, v, 0, pr->node, user_id, NULL);
+}
+
+int resdeliv__cluster_data(resdeliv_presence *pr, const char *channel,
+                           char **out, size_t *out_len)
+{
+    struct resdeliv__pview *v = resdeliv__prs_view_find(pr, channel);
+    struct resdeliv__pv empty = {0};
+
+    return resdeliv__pv_data(v != NULL ? &v->pv : &empty, out, out_len);
 }

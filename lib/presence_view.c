@@ -148,8 +148,7 @@ void resdeliv__pv_clear(struct resdeliv__pv *v)
     memset(v, 0, sizeof(*v));
 }
 
-int resdeliv__pv_data(const struct resdeliv__pv *v, char **out,
-                      size_t *out_len)
+int resdeliv__pv_data(const struct resdeliv__pv *v, char **out, size_t *out_len)
 {
     struct resdeliv__json_buf b = {0};
     char num[24];
@@ -186,8 +185,7 @@ int resdeliv__pv_format(int added, const char *node, const char *user_id,
     if (p == NULL) {
         return RESDELIV_ENOMEM;
     }
-    n = snprintf(p, head, "RDP1 %c %s %zu\n", added ? '+' : '-', node,
-                 id_len);
+    n = snprintf(p, head, "RDP1 %c %s %zu\n", added ? '+' : '-', node, id_len);
     memcpy(p + n, user_id, id_len);
     memcpy(p + n + id_len, info_len ? user_info : "", info_len);
     p[(size_t)n + id_len + info_len] = '\0';

@@ -12,11 +12,19 @@
  * Pusher clients expect (they look themselves up in it), and the other
  * members hear member_added only once the subscription stands.
  *
+ * With a presence registry (presence.h) the member list and the
+ * announcements follow the merged view of every node: the local table
+ * still counts this server's connections per user, and a user's first and
+ * last local connection become the registry's join and leave. The first
+ * local subscribe to a presence channel waits for the registry to load
+ * the channel's members, then runs again.
+ *
  * Client events are relayed through the host's broadcast to the other
  * joined subscribers of the channel and never touch the log: they are
  * ephemeral by Pusher's design (typing indicators, cursors), and replaying
  * them to a reconnecting client would replay stale state.
  */
+#include "presence_redis_internal.h"
 #include "pusher_server_internal.h"
 
 #include <cjson/cJSON.h>
@@ -173,23 +181,53 @@ static void member_clear(struct member *m)
     memset(m, 0, sizeof(*m));
 }
 
+/* One connection of `user_id` left `channel`; `*last` when it was the
+ * user's last anywhere (this server, or every node with a registry). */
+static void member_leave(resdeliv_pusher_server *ps, const char *channel,
+                         const char *user_id, int *last)
+{
+    *last = 0;
+    if (resdeliv__presence_leave(ps->presence, channel, user_id, last) != 0 ||
+        !*last || ps->cluster == NULL) {
+        return;
+    }
+    resdeliv__cluster_leave(ps->cluster, channel, user_id, last);
+}
+
+static int member_join(resdeliv_pusher_server *ps, const char *channel,
+                       struct member *m)
+{
+    int rc = resdeliv__presence_join(ps->presence, channel, m->user_id,
+                                     m->user_info,
+                                     ps->opts.max_presence_members, &m->first);
+
+    if (rc != 0 || ps->cluster == NULL || !m->first) {
+        return rc;
+    }
+    rc = resdeliv__cluster_join(ps->cluster, channel, m->user_id,
+                                m->user_info, ps->opts.max_presence_members,
+                                &m->first);
+    if (rc != 0) {
+        resdeliv__presence_leave(ps->presence, channel, m->user_id, NULL);
+    }
+    return rc;
+}
+
 static int presence_enter(resdeliv_pusher_server *ps,
                           struct resdeliv__pusher_conn *pc,
                           const struct resdeliv_pusher_subscribe *s,
                           struct member *m)
 {
     char err[200];
-    int rc = resdeliv__presence_parse(s->channel_data, &m->user_id,
-                                      &m->user_info, err, sizeof(err));
+    int last, rc = resdeliv__presence_parse(s->channel_data, &m->user_id,
+                                            &m->user_info, err, sizeof(err));
 
     if (rc == RESDELIV_EBADFRAME) {
         send_sub_error(ps, pc, s->channel, "InvalidChannelData", err, 400);
         return rc;
     }
     if (rc == 0) {
-        rc = resdeliv__presence_join(ps->presence, s->channel, m->user_id,
-                                     m->user_info,
-                                     ps->opts.max_presence_members, &m->first);
+        rc = member_join(ps, s->channel, m);
     }
     if (rc == RESDELIV_EOVERFLOW) {
         send_sub_error(ps, pc, s->channel, "LimitReached",
@@ -198,11 +236,13 @@ static int presence_enter(resdeliv_pusher_server *ps,
         return rc;
     }
     if (rc == 0) {
-        rc = resdeliv__presence_data(ps->presence, s->channel, &m->data,
-                                     &m->data_len);
+        rc = ps->cluster != NULL
+                 ? resdeliv__cluster_data(ps->cluster, s->channel, &m->data,
+                                          &m->data_len)
+                 : resdeliv__presence_data(ps->presence, s->channel, &m->data,
+                                           &m->data_len);
         if (rc != 0) {
-            resdeliv__presence_leave(ps->presence, s->channel, m->user_id,
-                                     NULL);
+            member_leave(ps, s->channel, m->user_id, &last);
         }
     }
     return rc;
@@ -259,7 +299,8 @@ static int subscribe_authorized(resdeliv_pusher_server *ps,
         return 0;
     }
     if (m->user_id != NULL) {
-        resdeliv__presence_leave(ps->presence, s->channel, m->user_id, NULL);
+        int last;
+        member_leave(ps, s->channel, m->user_id, &last);
     }
     /* The seam answers a subscription over its limit itself. */
     if (pc != NULL && rc != RESDELIV_EOVERFLOW) {
@@ -270,9 +311,29 @@ static int subscribe_authorized(resdeliv_pusher_server *ps,
     return rc;
 }
 
+/* The registry has not loaded the channel's members yet: the frame runs
+ * again once it has (resdeliv__pusher_cluster_ready). */
+static int subscribe_later(resdeliv_pusher_server *ps,
+                           struct resdeliv__pusher_conn *pc,
+                           const struct resdeliv_pusher_subscribe *s,
+                           const char *text, size_t len)
+{
+    char msg[300];
+    int rc = resdeliv__cluster_wait(ps->cluster, s->channel, pc->conn,
+                                    pc->serial, text, len);
+
+    if (rc != 0) {
+        snprintf(msg, sizeof(msg), "could not subscribe to %s: %s",
+                 s->channel, resdeliv_strerror(rc));
+        resdeliv__pusher_send_error(ps, pc, 0, msg);
+    }
+    return rc;
+}
+
 static int subscribe_parsed(resdeliv_pusher_server *ps,
                             struct resdeliv__pusher_conn *pc,
-                            const struct resdeliv_pusher_subscribe *s)
+                            const struct resdeliv_pusher_subscribe *s,
+                            const char *text, size_t len)
 {
     int kind = channel_kind(s->channel);
     struct member m = {0};
@@ -290,6 +351,10 @@ static int subscribe_parsed(resdeliv_pusher_server *ps,
         if (rc != 0) {
             return rc;
         }
+    }
+    if (kind == KIND_PRESENCE && ps->cluster != NULL &&
+        !resdeliv__cluster_ready(ps->cluster, s->channel)) {
+        return subscribe_later(ps, pc, s, text, len);
     }
     if (kind == KIND_PRESENCE) {
         rc = presence_enter(ps, pc, s, &m);
@@ -321,7 +386,7 @@ int resdeliv__pusher_subscribe(resdeliv_pusher_server *ps,
         resdeliv__pusher_send_error(ps, pc, 0, err);
         return rc;
     }
-    rc = subscribe_parsed(ps, pc, &s);
+    rc = subscribe_parsed(ps, pc, &s, text, len);
     resdeliv_pusher_subscribe_clear(&s);
     return rc;
 }
@@ -334,10 +399,11 @@ static void sub_leave(resdeliv_pusher_server *ps, void *conn,
 {
     int last = 0;
 
-    if (s->user_id != NULL &&
-        resdeliv__presence_leave(ps->presence, s->channel, s->user_id, &last) ==
-            0 &&
-        last) {
+    if (s->user_id == NULL) {
+        return;
+    }
+    member_leave(ps, s->channel, s->user_id, &last);
+    if (last) {
         announce(ps, conn, s->channel, s->user_id, NULL, 0);
     }
 }
@@ -380,6 +446,9 @@ int resdeliv__pusher_unsubscribe(resdeliv_pusher_server *ps,
 void resdeliv__pusher_leave_all(resdeliv_pusher_server *ps,
                                 struct resdeliv__pusher_conn *pc)
 {
+    if (ps->cluster != NULL) {
+        resdeliv__cluster_forget(ps->cluster, pc->conn);
+    }
     while (pc->subs != NULL) {
         struct resdeliv__pusher_sub *s = pc->subs;
         pc->subs = s->next;
@@ -455,4 +524,51 @@ int resdeliv__pusher_client_event(resdeliv_pusher_server *ps,
                           len, pc->conn);
     free(frame);
     return rc;
+}
+
+/* ------------------------------------------------- presence across nodes */
+
+/* A member of another node came or went: the local subscribers hear it
+ * through the seam, like the local members' announcements. */
+static void cluster_member(void *arg, const char *channel, const char *user_id,
+                           const char *user_info, int added)
+{
+    announce(arg, NULL, channel, user_id, user_info, added);
+}
+
+static void cluster_ready(void *arg, void *conn, uint64_t serial,
+                          const char *text, size_t len)
+{
+    resdeliv_pusher_server *ps = arg;
+    struct resdeliv__pusher_conn *pc = still_open(ps, conn, serial);
+
+    if (pc != NULL) {
+        resdeliv__pusher_subscribe(ps, pc, text, len);
+    }
+}
+
+int resdeliv_pusher_server_set_presence(resdeliv_pusher_server *ps,
+                                        resdeliv_presence *pr)
+{
+    struct resdeliv__cluster_hooks hooks = {ps, cluster_member, cluster_ready};
+    int rc;
+
+    /* Members already counted locally would be missing from Redis. */
+    if (ps == NULL || (pr != NULL && ps->nconns > 0)) {
+        return RESDELIV_EINVAL;
+    }
+    if (pr == ps->cluster) {
+        return 0;
+    }
+    if (pr != NULL) {
+        rc = resdeliv__cluster_attach(pr, &hooks);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (ps->cluster != NULL) {
+        resdeliv__cluster_attach(ps->cluster, NULL);
+    }
+    ps->cluster = pr;
+    return 0;
 }

@@ -12,6 +12,7 @@
 #include "internal.h"
 
 #include <resdeliv/auth.h>
+#include <resdeliv/presence.h>
 #include <resdeliv/pusher_server.h>
 
 /* Frames of ours (pongs, errors) queued while the host cannot take them;
@@ -62,6 +63,9 @@ struct resdeliv_pusher_server {
     uint64_t next_serial;
     uint64_t rng; /* used only where getrandom() is unavailable */
     struct resdeliv__pusher_http_op *http_ops; /* in flight */
+    /* Presence across nodes (presence.h), borrowed; NULL: this server's
+     * members only, in `presence`. */
+    resdeliv_presence *cluster;
 };
 
 /* ---- pusher_server.c ---- */

@@ -17,6 +17,12 @@
  * not wrap hands the ring itself to the callback: no copy. The read callback
  * therefore runs with the log locked, and must not call into the same store
  * (store.h says so). Append and info callbacks run with no lock held.
+ *
+ * A full ring drops its oldest entry on every append, so each log keeps the
+ * last dropped entry's block as a spare and the next append reuses it when
+ * it is big enough: a steady stream of similar messages then appends with
+ * no malloc or free. Blocks are sized in steps of BLOCK_STEP bytes so that
+ * messages of slightly different sizes share them.
  */
 #include "internal.h"
 
@@ -30,6 +36,7 @@
 /* Results kept on the stack for small append batches. */
 #define APPEND_STACK_RESULTS 16
 #define RING_MIN_CAP 16
+#define BLOCK_STEP 32
 #define MAP_MIN_BUCKETS 64
 
 struct mem_log {
@@ -46,6 +53,8 @@ struct mem_log {
     uint64_t entries_added;
     uint64_t max_age_ms;     /* age retention of the latest append */
     uint64_t last_append_ms; /* clock time of the latest append */
+    char *spare;             /* a dropped entry's block, or NULL */
+    size_t spare_size;       /* bytes it is known to hold */
     char epoch[RESDELIV_EPOCH_BUFSIZE];
     size_t app_len;
     size_t chan_len;
@@ -111,9 +120,55 @@ static size_t phys(const struct mem_log *lg, size_t i)
     return p >= lg->cap ? p - lg->cap : p;
 }
 
-static void entry_free(const struct resdeliv_stored_entry *e)
+/* The bytes allocated for a block that must hold `need`: rounded up to
+ * BLOCK_STEP, or 0 when that overflows. */
+static size_t block_size(size_t need)
 {
-    free((void *)(uintptr_t)e->event);
+    size_t size = (need + BLOCK_STEP - 1) / BLOCK_STEP * BLOCK_STEP;
+
+    return size >= need ? size : 0;
+}
+
+/* Keep a block no longer used as the spare when it is the biggest seen,
+ * else free it. `size` is what it is known to hold. */
+static void block_release(struct mem_log *lg, char *block, size_t size)
+{
+    if (lg->spare != NULL && lg->spare_size >= size) {
+        free(block);
+        return;
+    }
+    if (lg->spare != NULL) {
+        free(lg->spare);
+    }
+    lg->spare = block;
+    lg->spare_size = size;
+}
+
+/* A block for `need` bytes (need > 0): the spare when it is big enough,
+ * else a new one; NULL when out of memory. `*size`: what it holds. */
+static char *block_take(struct mem_log *lg, size_t need, size_t *size)
+{
+    char *block;
+
+    *size = block_size(need);
+    if (*size == 0) {
+        return NULL;
+    }
+    if (lg->spare != NULL && lg->spare_size >= *size) {
+        block = lg->spare;
+        lg->spare = NULL;
+        return block;
+    }
+    return malloc(*size);
+}
+
+/* An entry's block was allocated for its event and data, rounded up: it
+ * holds at least that much. */
+static void entry_release(struct mem_log *lg,
+                          const struct resdeliv_stored_entry *e)
+{
+    block_release(lg, (char *)(uintptr_t)e->event,
+                  block_size(e->event_len + e->data_len + 2));
 }
 
 static void pop_oldest(struct mem_log *lg)
@@ -122,7 +177,7 @@ static void pop_oldest(struct mem_log *lg)
 
     lg->max_deleted = e->id;
     lg->has_max_deleted = 1;
-    entry_free(e);
+    entry_release(lg, e);
     lg->head = phys(lg, 1);
     lg->len--;
 }
@@ -163,6 +218,7 @@ static void log_free(struct mem_log *lg)
         return;
     }
     log_clear(lg);
+    free(lg->spare);
     free(lg->slots);
     pthread_mutex_destroy(&lg->lock);
     free(lg);
@@ -260,6 +316,7 @@ static int log_append(struct mem_log *lg, const struct resdeliv_append_item *it,
 {
     uint64_t max = it->retention.max_messages;
     struct resdeliv_stored_entry *e;
+    size_t size;
     char *block;
     int rc;
 
@@ -269,7 +326,7 @@ static int log_append(struct mem_log *lg, const struct resdeliv_append_item *it,
     if (it->event_len > SIZE_MAX / 2 || it->data_len > SIZE_MAX / 2 - 2) {
         return RESDELIV_ENOMEM;
     }
-    block = malloc(it->event_len + it->data_len + 2);
+    block = block_take(lg, it->event_len + it->data_len + 2, &size);
     if (block == NULL) {
         return RESDELIV_ENOMEM;
     }
@@ -280,7 +337,7 @@ static int log_append(struct mem_log *lg, const struct resdeliv_append_item *it,
     }
     rc = ring_reserve(lg, max);
     if (rc != 0) {
-        free(block);
+        block_release(lg, block, size);
         return rc;
     }
     if (it->event_len > 0) {
@@ -476,25 +533,44 @@ static int log_acquire(struct mem_store *st, uint64_t now, const char *app,
 
 /* ---- vtable ---- */
 
+/* Is `lg` the log of channel `chan` of the app whose id is `app_len`
+ * bytes long (the app being the same)? */
+static int same_channel(const struct mem_log *lg, size_t app_len,
+                        const char *chan, size_t chan_len)
+{
+    return lg->app_len == app_len && lg->chan_len == chan_len &&
+           memcmp(lg->key + app_len, chan, chan_len) == 0;
+}
+
+/* Items of one channel in a row are appended under one lookup and one
+ * lock of their log: nothing else can change it in between, and with the
+ * same clock reading it cannot have expired. */
 static int append_batch(struct mem_store *st, const char *app_id,
                         size_t app_id_len,
                         const struct resdeliv_append_item *items, size_t n,
                         struct resdeliv_append_result *res)
 {
     uint64_t now = now_ms(st);
+    struct mem_log *lg = NULL; /* locked while not NULL */
     int first_err = 0;
     size_t ok = 0;
 
     for (size_t i = 0; i < n; i++) {
         const struct resdeliv_append_item *it = &items[i];
-        struct mem_log *lg;
-        int rc = log_acquire(st, now, app_id, app_id_len, it->channel,
+        int rc = 0;
+        if (lg != NULL &&
+            !same_channel(lg, app_id_len, it->channel, it->channel_len)) {
+            pthread_mutex_unlock(&lg->lock);
+            lg = NULL;
+        }
+        if (lg == NULL) {
+            rc = log_acquire(st, now, app_id, app_id_len, it->channel,
                              it->channel_len, 1, &lg);
+        }
         memset(&res[i], 0, sizeof(res[i]));
         if (rc == 0) {
             rc = log_append(lg, it, now, &res[i].id);
             memcpy(res[i].epoch, lg->epoch, sizeof(res[i].epoch));
-            pthread_mutex_unlock(&lg->lock);
         }
         res[i].status = rc;
         if (rc == 0) {
@@ -502,6 +578,9 @@ static int append_batch(struct mem_store *st, const char *app_id,
         } else if (first_err == 0) {
             first_err = rc;
         }
+    }
+    if (lg != NULL) {
+        pthread_mutex_unlock(&lg->lock);
     }
     /* The batch fails only when nothing of it was stored. */
     return ok > 0 ? 0 : first_err;

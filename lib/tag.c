@@ -94,8 +94,7 @@ static int is_ws(char c)
 
 static char *put(char *dst, const char *src, size_t n)
 {
-    memcpy(dst, src, n);
-    return dst + n;
+    return resdeliv__copy(dst, src, n);
 }
 
 static char *put_quoted(char *dst, const char *src, size_t n)

@@ -258,6 +258,11 @@ START_TEST(bad_json)
         {"{\"name\":\"e\",\"channels\":[\"a\",7],\"data\":\"x\"}", "channel"},
         {"{\"name\":\"client-e\",\"channel\":\"a\",\"data\":\"x\"}", "client-"},
         {"{\"name\":\"pusher:x\",\"channel\":\"a\",\"data\":\"x\"}", "pusher:"},
+        /* Only the library writes resdeliv: events (gap notices, the
+         * log's unlogged markers). */
+        {"{\"name\":\"resdeliv:anything\",\"channel\":\"a\","
+         "\"data\":\"x\"}",
+         "resdeliv:"},
         {"{\"name\":\"e\",\"channel\":\"a\",\"data\":\"x\","
          "\"socket_id\":\"abc\"}",
          "socket_id"},

@@ -20,6 +20,10 @@
  * Bus channel of a log: the log's stream key followed by ":bus" (same
  * Redis Cluster hash tag). Message: `RD1 <epoch> <id> <flags> <event_len>\n`
  * then the event bytes, then the data bytes (stored data, untagged).
+ * Presence announcements (presence.h) travel on the same channel as
+ * `RDP1 <+|-> <node_id> <user_id_len>\n<user_id><user_info>`: they are not
+ * entries, and a bus ignores every message that starts with `RDP1 `
+ * without counting it as a bad message.
  *
  * Thread: the loop's thread, like the event-loop Redis store.
  */

@@ -43,10 +43,9 @@ typedef struct resdeliv_presence resdeliv_presence;
  * Thread: the loop's thread.
  */
 RESDELIV_API int resdeliv_presence_redis_new(
-    const struct resdeliv_redis_options *opts,
-    const struct resdeliv_loop *loop, const char *app_id,
-    const char *node_id, uint64_t ttl_ms, resdeliv_presence **out, char *err,
-    size_t errsize);
+    const struct resdeliv_redis_options *opts, const struct resdeliv_loop *loop,
+    const char *app_id, const char *node_id, uint64_t ttl_ms,
+    resdeliv_presence **out, char *err, size_t errsize);
 
 /** Free a registry: its connections close, its members' fields stay in
  * Redis until the other nodes see the heartbeat expire (as after a crash).
@@ -56,14 +55,14 @@ RESDELIV_API void resdeliv_presence_free(resdeliv_presence *pr);
 
 /**
  * Make `ps` keep its presence members in `pr` (borrowed; NULL detaches).
- * Call it before the first connection opens; a registry serves one server.
+ * Attach before the first connection opens; a registry serves one server.
  * Detach (or free the registry) before freeing `ps`.
- * @return 0, RESDELIV_EINVAL (ps NULL, connections already open, or pr
- * serving another server), RESDELIV_ENOTSUP (built without Redis).
+ * @return 0, RESDELIV_EINVAL (ps NULL, attaching with connections open,
+ * or pr serving another server), RESDELIV_ENOTSUP (built without Redis).
  * Ownership: borrowed. Thread: the loop's thread.
  */
-RESDELIV_API int resdeliv_pusher_server_set_presence(
-    resdeliv_pusher_server *ps, resdeliv_presence *pr);
+RESDELIV_API int resdeliv_pusher_server_set_presence(resdeliv_pusher_server *ps,
+                                                     resdeliv_presence *pr);
 
 RESDELIV_END_DECLS
 

@@ -23,6 +23,7 @@
 #include "server.h"
 #include "bus.h"
 #include "pusher_server.h"
+#include "presence.h"
 #include "plugin.h"
 
 #endif /* RESDELIV_H */

@@ -412,9 +412,9 @@ static void teardown(struct soak *s)
         soak_pub_abort(s, &s->chans[c]);
         free(s->chans[c].seqs);
     }
+    soak_check_free(s);
     free(s->clients);
     free(s->chans);
-    soak_check_free(s);
     s->clients = NULL;
     s->chans = NULL;
 }

@@ -26,8 +26,12 @@
 
 /* What the publisher knows of a seq. */
 enum { ACK_UNKNOWN = 0, ACK_OK = 1, ACK_FAILED = 2 };
-/* What the clients saw of a seq. */
+/* What the clients saw of a seq (struct soak_seq), and what one client
+ * got of it (struct soak_client's `got`). */
 enum { SEEN_TAGGED = 1, SEEN_UNTAGGED = 2 };
+/* Gap reasons the checker knows by name (soak_check.c); one more slot
+ * counts the others. */
+#define SOAK_GAP_REASONS 8
 
 struct soak_seq {
     struct resdeliv_id id; /* first tagged sighting */
@@ -111,12 +115,17 @@ struct soak_client {
     struct resdeliv_id anchor;
     uint16_t anchor_epoch;
     double subscribed_at;
+    /* Per seq of its channel, SEEN_* bits of the copies it got, so that a
+     * copy again can be told from one that came out of order. */
+    uint8_t *got;
+    uint64_t got_cap;
 };
 
 struct soak_counts {
     uint64_t checked;         /* tagged + untagged deliveries checked */
     uint64_t untagged;        /* deliveries without an id */
     uint64_t duplicates;      /* seq at or below the cursor */
+    uint64_t untagged_again;  /* a copy again, one of the two untagged */
     uint64_t id_mismatch;     /* one seq seen with two ids in one epoch */
     uint64_t gap_covered;     /* seqs skipped under a gap notice */
     uint64_t unacked_skipped; /* skipped seqs whose publish failed */
@@ -126,7 +135,7 @@ struct soak_counts {
     uint64_t server_closes; /* the server ended a connection */
     uint64_t connects, connect_failures, subscriptions;
     uint64_t gaps;
-    uint64_t gap_reasons[8];
+    uint64_t gap_reasons[SOAK_GAP_REASONS + 1];
     uint64_t pusher_errors;
     uint64_t protocol_errors; /* frames the checker did not expect */
     uint64_t published, publish_failed, requests;
