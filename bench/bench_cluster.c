@@ -19,14 +19,13 @@
  * is missed, 1 when a run fails, 2 on a bad command line, 77 without
  * redis-server.
  */
+#include "bench_cluster.h"
 #include "bench_server.h"
 
 #include "e2e_client.h"
 #include "redis_server.h"
 
 #include <resdeliv/resdeliv.h>
-
-#include <hiredis/hiredis.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -40,15 +39,11 @@
 #define SUBS 100         /* subscribers per node */
 #define PUB_PER_NODE 2   /* keep-alive publisher connections per node */
 #define DEFAULT_REPS 5
-#define MAX_REPS 99
 #define DEFAULT_MSGS 1000
 #define QUICK_MSGS 200
 #define WARM_MSGS 100
 #define LAT_MSGS 1000
 #define LAT_GAP_US 2000 /* between latency publishes: ~300-400/s */
-#define MAX_CMDS 96
-#define NCONF 4
-#define MON_MARK "bench-cluster-monitor-end"
 #define PAT_T "\\\"t\\\":"
 
 struct opts {
@@ -56,36 +51,6 @@ struct opts {
     int reps;
     int msgs;
     int lat_msgs;
-};
-
-struct fig {
-    double s[MAX_REPS];
-    int n;
-};
-
-/* Redis calls per command, from INFO commandstats. */
-struct cmdtab {
-    int n;
-    char name[MAX_CMDS][40];
-    double calls[MAX_CMDS];
-};
-
-/* One configuration of the rate runs. */
-struct conf {
-    const char *name;
-    const char *channel;
-    int first;          /* publishers spread over nodes first.. */
-    int nodes;          /* ..first + nodes - 1 */
-    struct bsub **subs; /* its subscribers */
-    size_t nsubs;
-    struct fig rate;    /* publishes/s */
-    struct fig cmds;    /* Redis calls per publish */
-    struct fig cpu;     /* server CPU (nodes + redis), us per publish */
-    struct cmdtab tot;  /* calls over the counted repetitions */
-    double msgs;        /* publishes over the counted repetitions */
-    struct cmdtab sent; /* MONITOR: commands the nodes sent ... */
-    struct cmdtab lua;  /* ... and those their scripts ran */
-    double mon_msgs;
 };
 
 struct cluster {
@@ -179,167 +144,6 @@ static double servers_cpu_us(const struct cluster *cl)
     return us;
 }
 
-/* --------------------------------------------------- INFO commandstats */
-
-static int cmdstats(struct cluster *cl, struct cmdtab *t)
-{
-    redisReply *r = redisCommand(cl->rc, "INFO commandstats");
-    const char *p;
-
-    t->n = 0;
-    if (r == NULL || r->type != REDIS_REPLY_STRING) {
-        fprintf(stderr, "bench-cluster: INFO commandstats failed\n");
-        if (r != NULL) {
-            freeReplyObject(r);
-        }
-        return -1;
-    }
-    for (p = strstr(r->str, "cmdstat_"); p != NULL && t->n < MAX_CMDS;
-         p = strstr(p, "cmdstat_")) {
-        const char *colon, *calls;
-
-        p += strlen("cmdstat_");
-        colon = strchr(p, ':');
-        calls = colon != NULL ? strstr(colon, "calls=") : NULL;
-        if (calls == NULL || colon - p >= 40) {
-            break;
-        }
-        memcpy(t->name[t->n], p, (size_t)(colon - p));
-        t->name[t->n][colon - p] = '\0';
-        t->calls[t->n++] = strtod(calls + strlen("calls="), NULL);
-    }
-    freeReplyObject(r);
-    return 0;
-}
-
-static const double *cmd_get(const struct cmdtab *t, const char *name)
-{
-    for (int i = 0; i < t->n; i++) {
-        if (strcmp(t->name[i], name) == 0) {
-            return &t->calls[i];
-        }
-    }
-    return NULL;
-}
-
-static double *cmd_slot(struct cmdtab *t, const char *name)
-{
-    for (int i = 0; i < t->n; i++) {
-        if (strcmp(t->name[i], name) == 0) {
-            return &t->calls[i];
-        }
-    }
-    if (t->n == MAX_CMDS) {
-        return NULL;
-    }
-    snprintf(t->name[t->n], sizeof(t->name[0]), "%s", name);
-    t->calls[t->n] = 0;
-    return &t->calls[t->n++];
-}
-
-/* Adds after - before to `tot` (INFO itself left out). @return the sum. */
-static double cmd_diff(const struct cmdtab *before, struct cmdtab *after,
-                       struct cmdtab *tot)
-{
-    double sum = 0;
-
-    for (int i = 0; i < after->n; i++) {
-        const double *b = cmd_get(before, after->name[i]);
-        double d = after->calls[i] - (b != NULL ? *b : 0);
-        double *t;
-
-        if (strcmp(after->name[i], "info") == 0 || d <= 0) {
-            continue;
-        }
-        sum += d;
-        t = cmd_slot(tot, after->name[i]);
-        if (t != NULL) {
-            *t += d;
-        }
-    }
-    return sum;
-}
-
-/* MONITOR shows each command once, the ones a script ran tagged `lua`:
- * it tells the commands the nodes sent from those their scripts ran,
- * which INFO commandstats counts alike. Untimed runs only. */
-static int monitor_start(struct cluster *cl)
-{
-    struct timeval tv = {10, 0};
-    redisReply *r;
-
-    cl->mon = redisConnect("127.0.0.1", cl->rs.port);
-    if (cl->mon == NULL || cl->mon->err != 0 ||
-        redisSetTimeout(cl->mon, tv) != REDIS_OK) {
-        return -1;
-    }
-    r = redisCommand(cl->mon, "MONITOR");
-    if (r == NULL) {
-        return -1;
-    }
-    freeReplyObject(r);
-    return 0;
-}
-
-/* Counts one MONITOR line: `TIME [DB ADDR] "cmd" "arg"...`. */
-static void monitor_line(const char *line, struct conf *cf)
-{
-    const char *p = strstr(line, "] \""), *q;
-    char name[40];
-    double *slot;
-    size_t n;
-
-    if (p == NULL || (q = strchr(p + 3, '"')) == NULL) {
-        return;
-    }
-    n = (size_t)(q - (p + 3));
-    if (n == 0 || n >= sizeof(name)) {
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char ch = p[3 + i];
-        name[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
-    }
-    name[n] = '\0';
-    if (strcmp(name, "info") == 0 || strcmp(name, "echo") == 0) {
-        return;
-    }
-    slot = cmd_slot(memmem(line, (size_t)(p - line), " lua", 4) != NULL
-                        ? &cf->lua
-                        : &cf->sent,
-                    name);
-    if (slot != NULL) {
-        *slot += 1;
-    }
-}
-
-/* Reads what MONITOR showed up to a marker, then stops monitoring. */
-static int monitor_collect(struct cluster *cl, struct conf *cf)
-{
-    redisReply *r = redisCommand(cl->rc, "ECHO %s", MON_MARK);
-    int rc = -1;
-
-    if (r == NULL) {
-        return -1;
-    }
-    freeReplyObject(r);
-    while (redisGetReply(cl->mon, (void **)&r) == REDIS_OK && r != NULL) {
-        int end = r->type == REDIS_REPLY_STATUS &&
-                  strstr(r->str, MON_MARK) != NULL;
-        if (r->type == REDIS_REPLY_STATUS && !end) {
-            monitor_line(r->str, cf);
-        }
-        freeReplyObject(r);
-        if (end) {
-            rc = 0;
-            break;
-        }
-    }
-    redisFree(cl->mon);
-    cl->mon = NULL;
-    return rc;
-}
-
 /* ------------------------------------------------------------- client */
 
 static void lat_take(struct cluster *cl, struct bsub *s, const char *text,
@@ -431,15 +235,16 @@ static int rate_once(struct cluster *cl, struct conf *cf, int msgs, int count)
     struct bench *b = &cl->b;
     double c0, c1, calls;
     uint64_t t0, t1;
+    int rc;
 
     if (pubs_open(cl, cf->first, cf->nodes) != 0 ||
         bs_prepare(b, cf->channel, cl->next_n, (size_t)msgs, 1) != 0 ||
-        (!count && monitor_start(cl) != 0)) {
+        (!count && (cl->mon = bc_monitor_start(cl->rs.port)) == NULL)) {
         return -1;
     }
     cl->next_n += msgs;
     bs_goal(b, cf->subs, cf->nsubs, msgs, NULL);
-    if (cmdstats(cl, &before) != 0) {
+    if (bc_cmdstats(cl->rc, &before) != 0) {
         return -1;
     }
     c0 = servers_cpu_us(cl);
@@ -453,12 +258,14 @@ static int rate_once(struct cluster *cl, struct conf *cf, int msgs, int count)
     usleep(20000); /* lets the nodes' trailing Redis calls land */
     if (!count) {
         cf->mon_msgs += msgs;
-        return monitor_collect(cl, cf);
+        rc = bc_monitor_collect(cl->rc, cl->mon, cf);
+        cl->mon = NULL;
+        return rc;
     }
-    if (cmdstats(cl, &after) != 0) {
+    if (bc_cmdstats(cl->rc, &after) != 0) {
         return -1;
     }
-    calls = cmd_diff(&before, &after, &cf->tot);
+    calls = bc_cmd_diff(&before, &after, &cf->tot);
     add(&cf->rate, msgs / ((double)(t1 - t0) / 1e9));
     add(&cf->cmds, calls / msgs);
     add(&cf->cpu, (c1 - c0) / msgs);
@@ -637,78 +444,6 @@ static int run_latency(struct cluster *cl)
 
 /* ------------------------------------------------------------- report */
 
-/* Whether an earlier configuration already printed the command. */
-static int printed(const struct cluster *cl, int conf, const char *name)
-{
-    for (int j = 0; j < conf; j++) {
-        if (cmd_get(&cl->conf[j].tot, name) != NULL) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static void print_cmds(const struct cluster *cl)
-{
-    printf("\nRedis calls per publish, by command (INFO commandstats; "
-           "commands inside\nMULTI/EXEC and scripts count on their own):\n");
-    printf("%-16s", "command");
-    for (int i = 0; i < NCONF; i++) {
-        printf(" %14s", cl->conf[i].name);
-    }
-    printf("\n");
-    for (int i = 0; i < NCONF; i++) {
-        const struct cmdtab *t = &cl->conf[i].tot;
-        for (int k = 0; k < t->n; k++) {
-            if (printed(cl, i, t->name[k])) {
-                continue;
-            }
-            printf("%-16s", t->name[k]);
-            for (int j = 0; j < NCONF; j++) {
-                const double *v = cmd_get(&cl->conf[j].tot, t->name[k]);
-                printf(" %14.3f", v != NULL && cl->conf[j].msgs > 0
-                                      ? *v / cl->conf[j].msgs
-                                      : 0.0);
-            }
-            printf("\n");
-        }
-    }
-}
-
-static void print_sent(const struct cluster *cl)
-{
-    printf("\nCommands per publish seen by MONITOR in the untimed warm-up "
-           "(%d publishes):\n", WARM_MSGS);
-    printf("%-14s %10s %10s  %s\n", "configuration", "sent", "in script",
-           "sent, by command");
-    for (int i = 0; i < NCONF; i++) {
-        const struct conf *cf = &cl->conf[i];
-        double sent = 0, lua = 0, m = cf->mon_msgs > 0 ? cf->mon_msgs : 1;
-
-        for (int k = 0; k < cf->sent.n; k++) {
-            sent += cf->sent.calls[k];
-        }
-        for (int k = 0; k < cf->lua.n; k++) {
-            lua += cf->lua.calls[k];
-        }
-        printf("%-14s %10.3f %10.3f ", cf->name, sent / m, lua / m);
-        for (int k = 0; k < cf->sent.n; k++) {
-            printf(" %s=%.3f", cf->sent.name[k], cf->sent.calls[k] / m);
-        }
-        printf("\n");
-    }
-}
-
-static double sent_per_pub(const struct conf *cf)
-{
-    double sent = 0;
-
-    for (int k = 0; k < cf->sent.n; k++) {
-        sent += cf->sent.calls[k];
-    }
-    return cf->mon_msgs > 0 ? sent / cf->mon_msgs : 0;
-}
-
 static void print_rates(struct cluster *cl)
 {
     printf("%-14s %5s %5s %10s %10s %12s %10s %10s\n", "configuration",
@@ -727,41 +462,59 @@ static void print_rates(struct cluster *cl)
     }
 }
 
-static void print_results(struct cluster *cl)
+static void result(const char *name, double v, const char *unit,
+                   double ratio, const char *target, const char *verdict)
 {
-    double r3 = median(&cl->conf[0].rate), r1 = median(&cl->conf[1].rate);
-    double r13 = median(&cl->conf[2].rate), c3 = median(&cl->conf[0].cmds);
-    double c1 = median(&cl->conf[1].cmds), c13 = median(&cl->conf[2].cmds);
+    printf("RESULT %s=%.3f %s ratio=%.3f target=%s %s\n", name, v, unit,
+           ratio, target, verdict);
+}
+
+static void print_latency(struct cluster *cl)
+{
     size_t n = (size_t)cl->o.lat_msgs;
     double sm = quantile(cl->lat_s, n, 0.5), s99 = quantile(cl->lat_s, n, .99);
     double xm = quantile(cl->lat_x, n, 0.5), x99 = quantile(cl->lat_x, n, .99);
+    double om = quantile(cl->lat_o, n, 0.5), o99 = quantile(cl->lat_o, n, .99);
 
-    printf("\nLatency over %zu messages, publish on node 1 (HTTP):\n", n);
-    printf("%-28s %10s %10s\n", "subscriber", "median ms", "p99 ms");
-    printf("%-28s %10.3f %10.3f\n", "same node (1)", sm, s99);
-    printf("%-28s %10.3f %10.3f\n", "other node (2)", xm, x99);
+    printf("\nLatency, HTTP publish to delivery, %zu messages each, "
+           "~%d us apart:\n", n, LAT_GAP_US);
+    printf("%-40s %10s %10s\n", "publish on -> subscriber on", "median ms",
+           "p99 ms");
+    printf("%-40s %10.3f %10.3f\n", "node 1 -> node 1 (same node)", sm, s99);
+    printf("%-40s %10.3f %10.3f\n", "node 1 -> node 2 (cross node)", xm, x99);
+    printf("%-40s %10.3f %10.3f\n", "solo -> solo (no --cluster)", om, o99);
     printf("\n");
-    printf("RESULT rate_3nodes_x100=%.1f pub/s ratio=%.3f target=none info\n",
-           r3, r3 / r1);
-    printf("RESULT rate_3nodes_vs_1node_x300=%.1f pub/s ratio=%.3f "
-           "target=none info\n", r3, r3 / r13);
-    printf("RESULT rate_1node_x100=%.1f pub/s ratio=1 target=none info\n", r1);
-    printf("RESULT rate_1node_x300=%.1f pub/s ratio=%.3f target=none info\n",
-           r13, r13 / r1);
-    printf("RESULT redis_cmds_per_pub_3nodes=%.3f cmd/pub ratio=%.3f "
-           "target=<=2 %s\n", c3, c3 / c1, c3 <= 2 ? "ok" : "MISS");
-    printf("RESULT redis_cmds_per_pub_1node_x100=%.3f cmd/pub ratio=1 "
-           "target=<=2 %s\n", c1, c1 <= 2 ? "ok" : "MISS");
-    printf("RESULT redis_cmds_per_pub_1node_x300=%.3f cmd/pub ratio=%.3f "
-           "target=<=2 %s\n", c13, c13 / c1, c13 <= 2 ? "ok" : "MISS");
-    printf("RESULT latency_cross_node_median=%.3f ms ratio=%.3f target=none "
-           "info\n", xm, xm / sm);
-    printf("RESULT latency_cross_node_p99=%.3f ms ratio=%.3f target=none "
-           "info\n", x99, x99 / s99);
-    printf("RESULT latency_same_node_median=%.3f ms ratio=1 target=none "
-           "info\n", sm);
-    printf("RESULT latency_same_node_p99=%.3f ms ratio=1 target=none info\n",
-           s99);
+    result("latency_cross_node_median", xm, "ms", xm / sm, "none", "info");
+    result("latency_cross_node_p99", x99, "ms", x99 / s99, "none", "info");
+    result("latency_same_node_median", sm, "ms", sm / om, "none", "info");
+    result("latency_same_node_p99", s99, "ms", s99 / o99, "none", "info");
+    result("latency_solo_median", om, "ms", 1, "none", "info");
+    result("latency_solo_p99", o99, "ms", 1, "none", "info");
+}
+
+static void print_results(struct cluster *cl)
+{
+    const struct conf *cf = cl->conf;
+    double r3 = median(&cf[0].rate), r1 = median(&cf[1].rate);
+    double r13 = median(&cf[2].rate), ro = median(&cf[3].rate);
+    double c3 = median(&cf[0].cmds), c1 = median(&cf[1].cmds);
+    double s3 = bc_sent_per_pub(&cf[0]), s1 = bc_sent_per_pub(&cf[1]);
+
+    print_latency(cl);
+    result("rate_3nodes_x100", r3, "pub/s", r3 / r1, "none", "info");
+    result("rate_3nodes_x100_vs_1node_x300", r3, "pub/s", r3 / r13, "none",
+           "info");
+    result("rate_1node_x100", r1, "pub/s", r1 / ro, "none", "info");
+    result("rate_1node_x300", r13, "pub/s", r13 / r1, "none", "info");
+    result("rate_solo_x100", ro, "pub/s", 1, "none", "info");
+    result("redis_calls_per_pub_3nodes", c3, "cmd/pub", c3 / c1, "<=2",
+           c3 <= 2 ? "ok" : "MISS");
+    result("redis_calls_per_pub_1node", c1, "cmd/pub", 1, "<=2",
+           c1 <= 2 ? "ok" : "MISS");
+    result("redis_sent_per_pub_3nodes", s3, "cmd/pub", s1 > 0 ? s3 / s1 : 0,
+           "<=2", s3 <= 2 ? "ok" : "MISS");
+    result("redis_sent_per_pub_1node", s1, "cmd/pub", 1, "<=2",
+           s1 <= 2 ? "ok" : "MISS");
 }
 
 /* ---------------------------------------------------------------- main */
@@ -838,13 +591,13 @@ static int run(struct cluster *cl)
         run_latency(cl) != 0) {
         return -1;
     }
-    printf("resdeliv-server --cluster: %d nodes, one redis-server, %d "
-           "repetitions of %d publishes (200-byte data), %d publisher "
-           "connections\n\n", NODES, cl->o.reps, cl->o.msgs,
-           PUB_PER_NODE * NODES);
+    printf("resdeliv-server: %d --cluster nodes and one without (solo) on "
+           "one redis-server;\nmedians of %d repetitions of %d publishes "
+           "(200-byte data) over %d connections\n\n", NODES, cl->o.reps,
+           cl->o.msgs, PUB_PER_NODE * NODES);
     print_rates(cl);
-    print_cmds(cl);
-    print_sent(cl);
+    bc_print_cmds(cl->conf, NCONF);
+    bc_print_sent(cl->conf, NCONF, WARM_MSGS);
     print_results(cl);
     return 0;
 }

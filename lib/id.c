@@ -156,6 +156,29 @@ int resdeliv_id_format(const struct resdeliv_id *id, char *buf, size_t size)
     return (int)total;
 }
 
+int resdeliv__id_format_seq(const struct resdeliv_id *id, char *buf,
+                            size_t *ms_len)
+{
+    char tmp[RESDELIV_ID_BUFSIZE];
+    char *end = tmp + sizeof(tmp);
+    size_t nseq;
+
+    if (id == NULL || buf == NULL || ms_len == NULL) {
+        return RESDELIV_EINVAL;
+    }
+    /* Right to left into tmp, as resdeliv_id_format() does. */
+    nseq = u64_write(end, id->seq);
+    *(end - nseq - 1) = '-';
+    if (*ms_len == 0) {
+        *ms_len = u64_write(end - nseq - 1, id->ms);
+        resdeliv__copy(buf, end - nseq - 1 - *ms_len, *ms_len + 1 + nseq);
+    } else {
+        resdeliv__copy(buf + *ms_len, end - nseq - 1, nseq + 1);
+    }
+    buf[*ms_len + 1 + nseq] = '\0';
+    return (int)(*ms_len + 1 + nseq);
+}
+
 int resdeliv_id_cmp(const struct resdeliv_id *a, const struct resdeliv_id *b)
 {
     if (a == NULL || b == NULL) {

@@ -240,4 +240,41 @@ static inline char *resdeliv__copy(char *dst, const char *src, size_t n)
     return dst + n;
 }
 
+/* ---- tag values kept across entries (tag.c, id.c) ---- */
+
+/* resdeliv_id_format() into `buf` of RESDELIV_ID_BUFSIZE bytes. When
+ * `*ms_len` is not 0, buf already starts with the `*ms_len` digits of
+ * id->ms and only "-seq" is written after them; else the whole id is, and
+ * `*ms_len` is set. @return the length (a NUL follows). */
+int resdeliv__id_format_seq(const struct resdeliv_id *id, char *buf,
+                            size_t *ms_len);
+
+/* The texts a tag splices in. A replay tags runs of entries with one
+ * epoch, and ids of one burst share their ms: resdeliv__tag_values_init()
+ * once takes the epoch's length, resdeliv__tag_values_id() per entry
+ * formats only the seq when the ms is the previous entry's. */
+struct resdeliv__tag_values {
+    char id[RESDELIV_ID_BUFSIZE];
+    size_t id_len;
+    size_t ms_len; /* digits of `ms` at the start of id[]; 0: none */
+    uint64_t ms;
+    const char *epoch; /* borrowed; NULL or "": none */
+    size_t epoch_len;
+};
+
+/* `epoch` is borrowed and must have passed resdeliv_epoch_check(), or be
+ * NULL or "". */
+void resdeliv__tag_values_init(struct resdeliv__tag_values *v,
+                               const struct resdeliv__tag_fields *f,
+                               const char *epoch);
+/* Set the id. @return 0 (an error code only for a bad argument). */
+int resdeliv__tag_values_id(struct resdeliv__tag_values *v,
+                            const struct resdeliv_id *id);
+
+/* resdeliv__tag_insert() with the values already set. */
+long resdeliv__tag_insert_values(const char *data, size_t len,
+                                 const struct resdeliv__tag_fields *fields,
+                                 const struct resdeliv__tag_values *v,
+                                 char *buf, size_t size);
+
 #endif /* RESDELIV_INTERNAL_H */

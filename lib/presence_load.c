@@ -377,11 +377,19 @@ static void merge_field(resdeliv_presence *pr, struct resdeliv__pview *v,
     }
     memcpy(node, f->str, n);
     node[n] = '\0';
-    /* This node's own fields are its local members, known here. */
-    if (strcmp(node, pr->node) == 0 || !resdeliv__pv_node_id_ok(node)) {
+    if (!resdeliv__pv_node_id_ok(node)) {
         return;
     }
     id = dup_n(nl + 1, f->len - n - 1);
+    /* This node's own fields are its local members, known here; one it
+     * does not have was left by an earlier run with the same node id. */
+    if (strcmp(node, pr->node) == 0) {
+        if (id != NULL && !resdeliv__pv_has(&v->pv, id, pr->node)) {
+            resdeliv__prs_field_send(pr, v, 0, pr->node, id, NULL);
+        }
+        free(id);
+        return;
+    }
     info = val->len ? dup_n(val->str, val->len) : NULL;
     if (id != NULL && (val->len == 0 || info != NULL)) {
         u = resdeliv__pv_find(&v->pv, id);
@@ -515,7 +523,8 @@ static void load_start(resdeliv_presence *pr, struct resdeliv__pview *v)
     memcpy(rec->channel, v->channel, cl + 1);
     if (resdeliv__prs_send(&pr->cmd, on_load, rec, 2, argv, lens) != 0) {
         free(rec);
-        /* Without the command connection: local members only for now. */
+        /* Without the command connection the view starts from the local
+         * members and the announcements it hears. */
         resdeliv__prs_load_done(pr, v, NULL);
     }
 }

@@ -353,7 +353,8 @@ static void on_timer(void *arg)
     }
     if (pr->sub.ac == NULL) {
         conn_start(&pr->sub);
-        for (struct resdeliv__pview *v = pr->views; v != NULL; v = v->next) {
+        for (struct resdeliv__pview *v = pr->views;
+             pr->sub.ac != NULL && v != NULL; v = v->next) {
             v->state = RESDELIV__PV_SUBSCRIBING;
             resdeliv__prs_queue_clear(v);
             resdeliv__prs_subscribe(pr, v, 1);

@@ -62,27 +62,42 @@ int resdeliv__tag_fields_init(struct resdeliv__tag_fields *f,
 }
 
 /* What goes in: the id text and the epoch (len 0: none). */
-struct values {
-    char id[RESDELIV_ID_BUFSIZE];
-    size_t id_len;
-    const char *epoch;
-    size_t epoch_len;
-};
-
-static int values_init(struct values *v, const struct resdeliv__tag_fields *f,
+static int values_init(struct resdeliv__tag_values *v,
+                       const struct resdeliv__tag_fields *f,
                        const struct resdeliv_id *id, const char *epoch)
 {
-    int n = resdeliv_id_format(id, v->id, sizeof(v->id));
+    resdeliv__tag_values_init(v, f, epoch);
+    return resdeliv__tag_values_id(v, id);
+}
 
-    if (n < 0) {
-        return n;
-    }
-    v->id_len = (size_t)n;
+void resdeliv__tag_values_init(struct resdeliv__tag_values *v,
+                               const struct resdeliv__tag_fields *f,
+                               const char *epoch)
+{
+    v->id_len = 0;
+    v->ms_len = 0;
+    v->ms = 0;
     v->epoch = epoch;
     v->epoch_len = 0;
     if (epoch != NULL && f->epoch != NULL) {
         v->epoch_len = strlen(epoch);
     }
+}
+
+int resdeliv__tag_values_id(struct resdeliv__tag_values *v,
+                            const struct resdeliv_id *id)
+{
+    int n;
+
+    if (v->ms_len == 0 || id->ms != v->ms) {
+        v->ms_len = 0;
+        v->ms = id->ms;
+    }
+    n = resdeliv__id_format_seq(id, v->id, &v->ms_len);
+    if (n < 0) {
+        return n;
+    }
+    v->id_len = (size_t)n;
     return 0;
 }
 
@@ -120,7 +135,7 @@ static char *put_member(char *dst, int comma, const char *name, size_t name_len,
 /* The members added at the insertion point: those not already present. */
 static char *put_added(char *dst, int comma,
                        const struct resdeliv__tag_fields *f,
-                       const struct values *v, const int present[2])
+                       const struct resdeliv__tag_values *v, const int present[2])
 {
     if (!present[RESDELIV__TAG_ID]) {
         dst = put_member(dst, comma, f->id, f->id_len, v->id, v->id_len);
@@ -133,7 +148,7 @@ static char *put_added(char *dst, int comma,
     return dst;
 }
 
-static const char *value_of(const struct values *v, uint32_t which, size_t *len)
+static const char *value_of(const struct resdeliv__tag_values *v, uint32_t which, size_t *len)
 {
     if (which == RESDELIV__TAG_ID) {
         *len = v->id_len;
@@ -146,7 +161,7 @@ static const char *value_of(const struct values *v, uint32_t which, size_t *len)
 /* Length of the tagged text, without the NUL. A present epoch member is
  * only replaced when an epoch is given. */
 static size_t planned_len(size_t len, const struct resdeliv__tag_plan *pl,
-                          const struct values *v, int present[2])
+                          const struct resdeliv__tag_values *v, int present[2])
 {
     const struct resdeliv__tag_fields *f = pl->fields;
     size_t total = len;
@@ -172,7 +187,7 @@ static size_t planned_len(size_t len, const struct resdeliv__tag_plan *pl,
 
 static long apply_values(const char *data, size_t len,
                          const struct resdeliv__tag_plan *pl,
-                         const struct values *v, char *buf, size_t size)
+                         const struct resdeliv__tag_values *v, char *buf, size_t size)
 {
     int present[2];
     size_t total = planned_len(len, pl, v, present);
@@ -207,7 +222,7 @@ long resdeliv__tag_apply(const char *data, size_t len,
                          const struct resdeliv_id *id, const char *epoch,
                          char *buf, size_t size)
 {
-    struct values v;
+    struct resdeliv__tag_values v;
     int rc = values_init(&v, plan->fields, id, epoch);
 
     if (rc < 0) {
@@ -221,14 +236,26 @@ long resdeliv__tag_insert(const char *data, size_t len,
                           const struct resdeliv_id *id, const char *epoch,
                           char *buf, size_t size)
 {
+    struct resdeliv__tag_values v;
+    int rc = values_init(&v, fields, id, epoch);
+
+    if (rc < 0) {
+        return rc;
+    }
+    return resdeliv__tag_insert_values(data, len, fields, &v, buf, size);
+}
+
+long resdeliv__tag_insert_values(const char *data, size_t len,
+                                 const struct resdeliv__tag_fields *fields,
+                                 const struct resdeliv__tag_values *v,
+                                 char *buf, size_t size)
+{
     static const int absent[2] = {0, 0};
-    struct values v;
     size_t close = len;
     size_t at;
     size_t total;
     int members;
     char *dst;
-    int rc;
 
     while (close > 0 && is_ws(data[close - 1])) {
         close--;
@@ -246,19 +273,15 @@ long resdeliv__tag_insert(const char *data, size_t len,
     /* No value of a member ends in '{', so this is the empty object. */
     members = data[at - 1] != '{';
     at = members ? at : close;
-    rc = values_init(&v, fields, id, epoch);
-    if (rc < 0) {
-        return rc;
-    }
-    total = len + (size_t)members + fields->id_len + v.id_len + 5;
-    if (v.epoch_len > 0) {
-        total += 1 + fields->epoch_len + v.epoch_len + 5;
+    total = len + (size_t)members + fields->id_len + v->id_len + 5;
+    if (v->epoch_len > 0) {
+        total += 1 + fields->epoch_len + v->epoch_len + 5;
     }
     if (size <= total) {
         return RESDELIV_ENOSPC;
     }
     dst = put(buf, data, at);
-    dst = put_added(dst, members, fields, &v, absent);
+    dst = put_added(dst, members, fields, v, absent);
     dst = put(dst, data + at, len - at);
     *dst = '\0';
     return (long)total;
@@ -316,7 +339,7 @@ int resdeliv_tag(const char *data, size_t len, const char *id_field,
 {
     struct resdeliv__tag_fields fields;
     struct resdeliv__tag_plan plan;
-    struct values v;
+    struct resdeliv__tag_values v;
     int present[2];
     size_t total;
     char *buf;

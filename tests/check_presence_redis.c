@@ -347,6 +347,36 @@ START_TEST(test_dead_node_found_on_load)
 }
 END_TEST
 
+/* A field an earlier run of the same node id left behind is neither
+ * listed nor kept. */
+START_TEST(test_stale_own_field)
+{
+    static const char ch[] = "presence-room-7";
+    redisContext *c = redisConnect("127.0.0.1", srv.port);
+    struct node a;
+    redisReply *r;
+    cJSON *p;
+
+    ck_assert_ptr_nonnull(c);
+    r = redisCommand(c, "HSET delivery:{" T_APP_ID ":%s}:presence %s {}", ch,
+                     "node-a7\n\"stale\"");
+    ck_assert_ptr_nonnull(r);
+    freeReplyObject(r);
+    redisFree(c);
+    ck_assert_int_eq(hash_len(ch), 1);
+    loop_setup();
+    node_up(&a, "node-a7");
+    p = join(&a, 0, ch, "fresh");
+    ck_assert_int_eq(count_of(p), 1);
+    ck_assert(!has_id(p, "stale"));
+    cJSON_Delete(p);
+    spin(100);
+    ck_assert_int_eq(hash_len(ch), 1);
+    node_down(&a);
+    loop_teardown();
+}
+END_TEST
+
 /* ------------------------------------------------------------- format */
 
 START_TEST(test_format_roundtrip)
@@ -507,6 +537,7 @@ static Suite *presence_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_dead_node_members_removed);
     tcase_add_test(tc, test_dead_node_found_on_load);
+    tcase_add_test(tc, test_stale_own_field);
     suite_add_tcase(s, tc);
     tc = tcase_create("bad_input");
     tcase_add_test(tc, test_new_bad_input);
