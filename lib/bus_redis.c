@@ -130,6 +130,12 @@ static void on_message(resdeliv__bus_t *b, struct resdeliv__bus_chan *ch,
 {
     struct resdeliv__bus_msg m;
 
+    /* Presence announcements share the channel; the presence registry
+     * reads them on its own connection. */
+    if (r->type == REDIS_REPLY_STRING && r->len >= 5 &&
+        memcmp(r->str, "RDP1 ", 5) == 0) {
+        return;
+    }
     if (r->type != REDIS_REPLY_STRING ||
         resdeliv__bus_parse(r->str, (size_t)r->len, &m) != 0) {
         b->stats.bad_messages++;

@@ -244,6 +244,10 @@ void resdeliv_pusher_server_free(resdeliv_pusher_server *ps)
     if (ps == NULL) {
         return;
     }
+    /* A presence registry must never call into a freed server. */
+    if (ps->cluster != NULL) {
+        resdeliv_pusher_server_set_presence(ps, NULL);
+    }
     resdeliv__pusher_http_detach_all(ps);
     resdeliv_server_free(ps->seam);
     for (size_t i = 0; ps->by_ptr != NULL && i < ps->nbuckets; i++) {

@@ -19,10 +19,13 @@
  * (store.h says so). Append and info callbacks run with no lock held.
  *
  * A full ring drops its oldest entry on every append, so each log keeps the
- * last dropped entry's block as a spare and the next append reuses it when
- * it is big enough: a steady stream of similar messages then appends with
- * no malloc or free. Blocks are sized in steps of BLOCK_STEP bytes so that
- * messages of slightly different sizes share them.
+ * last dropped entry's block as a spare, and the next append reuses it when
+ * it is of the size that append needs: a steady stream of similar messages
+ * then appends with no malloc or free. Blocks are sized in steps of
+ * BLOCK_STEP bytes, so messages a few bytes apart share a size; a block
+ * only ever holds entries of its own size, so a big block never ends up
+ * holding a small entry, and a log keeps at most one block more than its
+ * entries need.
  */
 #include "internal.h"
 
@@ -129,14 +132,10 @@ static size_t block_size(size_t need)
     return size >= need ? size : 0;
 }
 
-/* Keep a block no longer used as the spare when it is the biggest seen,
- * else free it. `size` is what it is known to hold. */
+/* A block of `size` bytes no longer used becomes the spare; the previous
+ * spare is freed. */
 static void block_release(struct mem_log *lg, char *block, size_t size)
 {
-    if (lg->spare != NULL && lg->spare_size >= size) {
-        free(block);
-        return;
-    }
     if (lg->spare != NULL) {
         free(lg->spare);
     }
@@ -144,8 +143,9 @@ static void block_release(struct mem_log *lg, char *block, size_t size)
     lg->spare_size = size;
 }
 
-/* A block for `need` bytes (need > 0): the spare when it is big enough,
- * else a new one; NULL when out of memory. `*size`: what it holds. */
+/* A block for `need` bytes (need > 0): the spare when it has the size
+ * that takes, else a new one; NULL when out of memory. `*size`: its
+ * size. */
 static char *block_take(struct mem_log *lg, size_t need, size_t *size)
 {
     char *block;
@@ -154,7 +154,7 @@ static char *block_take(struct mem_log *lg, size_t need, size_t *size)
     if (*size == 0) {
         return NULL;
     }
-    if (lg->spare != NULL && lg->spare_size >= *size) {
+    if (lg->spare != NULL && lg->spare_size == *size) {
         block = lg->spare;
         lg->spare = NULL;
         return block;
@@ -162,8 +162,7 @@ static char *block_take(struct mem_log *lg, size_t need, size_t *size)
     return malloc(*size);
 }
 
-/* An entry's block was allocated for its event and data, rounded up: it
- * holds at least that much. */
+/* An entry's block has the size of its event and data, rounded up. */
 static void entry_release(struct mem_log *lg,
                           const struct resdeliv_stored_entry *e)
 {

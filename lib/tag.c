@@ -89,6 +89,9 @@ int resdeliv__tag_values_id(struct resdeliv__tag_values *v,
 {
     int n;
 
+    if (id == NULL) {
+        return RESDELIV_EINVAL;
+    }
     if (v->ms_len == 0 || id->ms != v->ms) {
         v->ms_len = 0;
         v->ms = id->ms;

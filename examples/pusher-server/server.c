@@ -55,6 +55,7 @@ struct app {
     resdeliv_log *log;
     resdeliv_lws *rl;
     resdeliv_bus *bus;
+    resdeliv_presence *presence;
     const char *node_id;
     int cluster;
     int stopping;
@@ -383,6 +384,11 @@ static int open_store(struct app *app, const char *app_id, char *err,
     if (rc == 0 && app->cluster) {
         rc = open_bus(app, &ro, app_id, err, errsize);
     }
+    if (rc == 0 && app->cluster) {
+        /* Presence members of every node, merged (presence.h). */
+        rc = resdeliv_presence_redis_new(&ro, &hooks, app_id, app->node_id, 0,
+                                         &app->presence, err, errsize);
+    }
     return rc;
 }
 
@@ -390,8 +396,11 @@ static int open_store(struct app *app, const char *app_id, char *err,
  * connection is closed, main() again in case the context never started. */
 static void app_release(struct app *app)
 {
+    /* The server detaches the presence registry as it goes. */
     resdeliv_lws_free(app->rl);
     app->rl = NULL;
+    resdeliv_presence_free(app->presence);
+    app->presence = NULL;
     /* After the seam (whose last unsubscriptions it may still take),
      * before the store it borrows. */
     resdeliv_bus_free(app->bus);
@@ -464,6 +473,10 @@ static int start_library(struct app *app, const struct cli *c)
             po.seam.on_channel_arg = app;
         }
         rc = resdeliv_lws_new(app->log, &po, NULL, &app->rl, err, sizeof(err));
+    }
+    if (rc == 0 && app->presence != NULL) {
+        rc = resdeliv_pusher_server_set_presence(resdeliv_lws_pusher(app->rl),
+                                                 app->presence);
     }
     if (rc != 0) {
         fprintf(stderr, "resdeliv-server: %s%s%s\n", resdeliv_strerror(rc),

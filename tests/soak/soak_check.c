@@ -32,9 +32,8 @@
 
 /* The wire names of the gap reasons, RESDELIV_GAP_TRIMMED (1) onwards. */
 static const char *const reasons[SOAK_GAP_REASONS + 1] = {
-    "trimmed",           "missing",    "epoch_changed", "ahead",
-    "store_unavailable", "invalid_id", "cap",           "unlogged",
-    NULL};
+    "trimmed",    "missing", "epoch_changed", "ahead", "store_unavailable",
+    "invalid_id", "cap",     "unlogged",      NULL};
 
 int soak_check_init(struct soak *s)
 {
@@ -194,8 +193,7 @@ static void again(struct soak *s, struct soak_client *cl, uint64_t seq,
         return;
     }
     if (s->c.duplicates++ < MAX_REPORTED) {
-        fprintf(stderr,
-                "soak: client %d %s: seq %llu (%s) after %llu (%s)\n",
+        fprintf(stderr, "soak: client %d %s: seq %llu (%s) after %llu (%s)\n",
                 cl->index, ch->name, (unsigned long long)seq,
                 kind == SEEN_TAGGED ? "tagged" : "untagged",
                 (unsigned long long)cl->cursor,

@@ -31,8 +31,8 @@
 #define FRAME_SHOWN 300
 
 static const char *const state_names[] = {
-    "down", "connecting", "upgrading", "welcome",
-    "subscribing", "live", "half-open"};
+    "down",        "connecting", "upgrading", "welcome",
+    "subscribing", "live",       "half-open"};
 
 /* A frame the client did not expect: counted, and the first few shown
  * with the client's state, so that a failing run says what they were. */
@@ -268,8 +268,7 @@ static void on_subscribed(struct soak *s, struct soak_client *cl,
     const char *epoch;
 
     if (cl->state != CS_SUBSCRIBING) {
-        unexpected(s, cl, "subscription_succeeded when not subscribing",
-                   text);
+        unexpected(s, cl, "subscription_succeeded when not subscribing", text);
     }
     s->c.subscriptions++;
     cl->state = CS_LIVE;
