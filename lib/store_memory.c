@@ -137,7 +137,7 @@ static size_t block_size(size_t need)
 static void block_release(struct mem_log *lg, char *block, size_t size)
 {
     if (lg->spare != NULL) {
-        free(lg->spare);
+        free(lg->spare); /* not a call per append when there is none */
     }
     lg->spare = block;
     lg->spare_size = size;

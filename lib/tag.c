@@ -138,7 +138,8 @@ static char *put_member(char *dst, int comma, const char *name, size_t name_len,
 /* The members added at the insertion point: those not already present. */
 static char *put_added(char *dst, int comma,
                        const struct resdeliv__tag_fields *f,
-                       const struct resdeliv__tag_values *v, const int present[2])
+                       const struct resdeliv__tag_values *v,
+                       const int present[2])
 {
     if (!present[RESDELIV__TAG_ID]) {
         dst = put_member(dst, comma, f->id, f->id_len, v->id, v->id_len);
@@ -151,7 +152,8 @@ static char *put_added(char *dst, int comma,
     return dst;
 }
 
-static const char *value_of(const struct resdeliv__tag_values *v, uint32_t which, size_t *len)
+static const char *value_of(const struct resdeliv__tag_values *v,
+                            uint32_t which, size_t *len)
 {
     if (which == RESDELIV__TAG_ID) {
         *len = v->id_len;
@@ -190,7 +192,8 @@ static size_t planned_len(size_t len, const struct resdeliv__tag_plan *pl,
 
 static long apply_values(const char *data, size_t len,
                          const struct resdeliv__tag_plan *pl,
-                         const struct resdeliv__tag_values *v, char *buf, size_t size)
+                         const struct resdeliv__tag_values *v, char *buf,
+                         size_t size)
 {
     int present[2];
     size_t total = planned_len(len, pl, v, present);
