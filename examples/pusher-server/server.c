@@ -426,10 +426,7 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 }
 
 static const struct lws_protocols protocols[] = {
-    /* tx_packet_size lets the shim send a run of queued frames (a replay
-     * page) in one write of up to 64 KiB. */
-    {"resdeliv-pusher", on_lws, sizeof(struct resdeliv_lws_pss), 0, 0, NULL,
-     65536},
+    {"resdeliv-pusher", on_lws, sizeof(struct resdeliv_lws_pss), 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
