@@ -53,6 +53,7 @@ int resdeliv__replay_fill_page(resdeliv_replay *cur,
     /* Per entry: the event's NUL and the tag bound of empty data. */
     size_t fixed = resdeliv__log_tag_bound(log, 0) + 1;
     size_t bytes = 0;
+    struct resdeliv__tag_values tv;
     int fast = epoch[0] == '\0' ||
                resdeliv_epoch_check(epoch, strlen(epoch)) == 0;
     char *p;
@@ -66,6 +67,8 @@ int resdeliv__replay_fill_page(resdeliv_replay *cur,
         return rc;
     }
     p = cur->buf;
+    /* The epoch is the page's; ids in a row share their ms. */
+    resdeliv__tag_values_init(&tv, &log->fields, fast ? epoch : NULL);
     for (size_t i = 0; i < n; i++) {
         struct resdeliv_replay_entry *e = &cur->entries[i];
         size_t bound = in[i].data_len + fixed - 1;
@@ -80,8 +83,9 @@ int resdeliv__replay_fill_page(resdeliv_replay *cur,
         e->event_len = in[i].event_len;
         p += in[i].event_len + 1;
         if (fast && (in[i].flags & RESDELIV_ENTRY_OBJECT)) {
-            w = resdeliv__tag_insert(in[i].data, in[i].data_len, &log->fields,
-                                     &e->id, epoch, p, bound);
+            resdeliv__tag_values_id(&tv, &e->id);
+            w = resdeliv__tag_insert_values(in[i].data, in[i].data_len,
+                                            &log->fields, &tv, p, bound);
         }
         if (w >= 0) {
             e->payload_len = (size_t)w;
