@@ -6,6 +6,8 @@
 # ends with one line "N passed, N failed".
 #   sh tests/run-tests.sh            # every suite
 #   sh tests/run-tests.sh --valgrind # also the unit suite under memcheck
+#   sh tests/run-tests.sh --fuzz     # also every fuzz target for 60 s
+# In CI (CI=true) the fuzz targets always run, 60 s each.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -47,6 +49,17 @@ if [ "${1:-}" = "--valgrind" ]; then
         --setup valgrind --suite unit || status=1
 fi
 
+# The fuzz targets (clang + libFuzzer): each one a bounded run over a
+# scratch copy of its seed corpus; a crash, leak or mismatch fails.
+fuzz_failed=0
+if [ "${1:-}" = "--fuzz" ] || [ "${CI:-}" = "true" ]; then
+    if ! sh fuzz/run.sh -b "${build}-fuzz" "${FUZZ_SECONDS:-60}"; then
+        echo "fuzz: a target found a failure"
+        fuzz_failed=1
+        status=1
+    fi
+fi
+
 # meson's summary: "Ok: N", "Expected Fail", "Fail: N", "Unexpected Pass",
 # "Skipped: N", "Timeout: N".
 summary() {
@@ -56,7 +69,7 @@ ok=$(summary 'Ok')
 fail=$(summary 'Fail')
 timeout=$(summary 'Timeout')
 skipped=$(summary 'Skipped')
-fail=$(( ${fail:-0} + ${timeout:-0} ))
+fail=$(( ${fail:-0} + ${timeout:-0} + fuzz_failed ))
 if [ "${CI:-}" = "true" ] && [ "${skipped:-0}" != 0 ]; then
     echo "CI: ${skipped} test(s) skipped; a skip is a failure here"
     fail=$(( fail + skipped ))
