@@ -9,7 +9,8 @@
 # usage: fuzz/run.sh [-b BUILDDIR] [-t TARGET]... [SECONDS]
 #   BUILDDIR  meson build directory (default build-fuzz in the source root);
 #             configured with clang and -Dfuzz=enabled when missing
-#   TARGET    id, config, tag, pusher_frame or dedup (default: all)
+#   TARGET    id, config, tag, pusher_frame, dedup or http_body
+#             (default: all)
 #   SECONDS   time per target (default $FUZZ_SECONDS or 60)
 # Extra libFuzzer flags can be given in FUZZ_ARGS.
 # Exit status: 0 when every target ran clean, 1 when one found a failure.
@@ -18,13 +19,13 @@ set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 build="$src/build-fuzz"
 targets=""
-all="id config tag pusher_frame dedup"
+all="id config tag pusher_frame dedup http_body"
 
 while getopts b:t:h opt; do
     case $opt in
     b) build=$OPTARG ;;
     t) targets="$targets $OPTARG" ;;
-    *) sed -n '3,15p' "$0"; exit 2 ;;
+    *) sed -n '3,16p' "$0"; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))

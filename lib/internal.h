@@ -277,4 +277,17 @@ long resdeliv__tag_insert_values(const char *data, size_t len,
                                  const struct resdeliv__tag_values *v,
                                  char *buf, size_t size);
 
+/* resdeliv__tag_plan() walking the members by the general token walk even
+ * where the block index allows the shorter one: the reference that the
+ * tests hold the shorter walk to (tag_scan.c). */
+int resdeliv__tag_plan_ref(const char *data, size_t len,
+                           const struct resdeliv__tag_fields *fields,
+                           struct resdeliv__tag_plan *plan);
+
+/* Does the raw text of a key (between its quotes, escapes already checked,
+ * at least one backslash) name `name` once decoded? "_replay\u005fid"
+ * names the same member as "_replay_id". (tag.c) */
+int resdeliv__tag_escaped_name_is(const char *key, size_t key_len,
+                                  const char *name, size_t name_len);
+
 #endif /* RESDELIV_INTERNAL_H */

@@ -26,7 +26,10 @@
  * leave the views (member_removed where they had no other node) and its
  * fields are deleted and announced as removals, by every node that sees
  * it, which is harmless as removals are idempotent. A node's users are
- * thus removed at most TTL + one period after its last refresh.
+ * thus removed at most TTL + one period after its last refresh. The key
+ * holds a token of the node's run: a node whose token changed since the
+ * last check restarted with the same id and is handled as dead too (its
+ * new run writes its members again when it hears their removal).
  */
 #include "presence_registry_internal.h"
 
@@ -35,8 +38,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-/* An EXISTS's privdata: the node it asks about. */
+/* A heartbeat GET's privdata: the node it asks about. */
 struct check_rec {
     resdeliv_presence *pr;
     char node[RESDELIV__PV_NODE_MAX + 1];
@@ -238,14 +243,58 @@ static void node_dead(resdeliv_presence *pr, const char *node)
     resdeliv__prs_changes_fire(pr, chg);
 }
 
+/* 1 when `node`'s heartbeat holds another run's token than when last
+ * seen: it restarted with the same id, its earlier run's fields are
+ * stale. The first token seen after none (r NULL: the key is gone) is
+ * remembered. */
+static int node_restarted(resdeliv_presence *pr, const char *node,
+                          const redisReply *r)
+{
+    struct resdeliv__prun *e = pr->runs;
+    size_t n = r == NULL                   ? 0
+               : r->len <= RESDELIV__PRUN_MAX ? r->len
+                                              : RESDELIV__PRUN_MAX;
+    int changed;
+
+    while (e != NULL && strcmp(e->node, node) != 0) {
+        e = e->next;
+    }
+    if (e == NULL && r == NULL) {
+        return 0;
+    }
+    if (e == NULL) {
+        e = calloc(1, sizeof(*e));
+        if (e == NULL) {
+            return 0;
+        }
+        memcpy(e->node, node, strlen(node) + 1);
+        memcpy(e->run, r->str, n);
+        e->next = pr->runs;
+        pr->runs = e;
+        return 0;
+    }
+    changed = e->run[0] != '\0' &&
+              (strlen(e->run) != n || memcmp(e->run, r->str, n) != 0);
+    memcpy(e->run, r != NULL ? r->str : "", n);
+    e->run[n] = '\0';
+    return changed;
+}
+
 static void on_check(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct check_rec *rec = privdata;
     const redisReply *r = reply;
 
     (void)ac;
-    if (r != NULL && !rec->pr->closing && r->type == REDIS_REPLY_INTEGER &&
-        r->integer == 0) {
+    if (r == NULL || rec->pr->closing) {
+        free(rec);
+        return;
+    }
+    if (r->type == REDIS_REPLY_NIL) {
+        node_restarted(rec->pr, rec->node, NULL);
+        node_dead(rec->pr, rec->node);
+    } else if (r->type == REDIS_REPLY_STRING &&
+               node_restarted(rec->pr, rec->node, r)) {
         node_dead(rec->pr, rec->node);
     }
     free(rec);
@@ -257,8 +306,8 @@ static void check_node(resdeliv_presence *pr, const char *node)
     size_t pl = strlen(pr->prefix), nl = strlen(node);
     char key[RESDELIV__PV_NODE_MAX + 16];
     char *k = pl + nl + 8 <= sizeof(key) ? key : malloc(pl + nl + 8);
-    const char *argv[2] = {"EXISTS", k};
-    size_t lens[2] = {6, 0};
+    const char *argv[2] = {"GET", k};
+    size_t lens[2] = {3, 0};
 
     if (rec == NULL || k == NULL) {
         free(rec);
@@ -318,7 +367,7 @@ out:
 static void heartbeat(resdeliv_presence *pr)
 {
     char ttl[24];
-    const char *argv[5] = {"SET", pr->node_key, "1", "PX", ttl};
+    const char *argv[5] = {"SET", pr->node_key, pr->run, "PX", ttl};
     size_t lens[5];
 
     snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)pr->ttl_ms);
@@ -443,6 +492,11 @@ int resdeliv_presence_redis_new(const struct resdeliv_redis_options *opts,
     pr->sub.sub = 1;
     rc = configure(pr, opts, loop, app_id, node_id, ttl_ms, err, errsize);
     if (rc == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(pr->run, sizeof(pr->run), "%llx.%lx.%lx",
+                 (unsigned long long)ts.tv_sec, (unsigned long)ts.tv_nsec,
+                 (unsigned long)getpid());
         conn_start(&pr->cmd);
         conn_start(&pr->sub);
         heartbeat(pr);
@@ -480,6 +534,11 @@ void resdeliv_presence_free(resdeliv_presence *pr)
     free(pr->prefix);
     free(pr->app_id);
     free(pr->node_key);
+    while (pr->runs != NULL) {
+        struct resdeliv__prun *e = pr->runs;
+        pr->runs = e->next;
+        free(e);
+    }
     free(pr);
 }
 

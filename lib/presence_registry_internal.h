@@ -55,6 +55,17 @@ struct resdeliv__pconn {
     int sub; /* the pub/sub connection */
 };
 
+#define RESDELIV__PRUN_MAX 40
+
+/* The run token another node's heartbeat held when last checked: a new
+ * token means the node restarted with the same id, and the fields of its
+ * earlier run would otherwise outlive it behind a live heartbeat. */
+struct resdeliv__prun {
+    struct resdeliv__prun *next;
+    char node[RESDELIV__PV_NODE_MAX + 1];
+    char run[RESDELIV__PRUN_MAX + 1];
+};
+
 struct resdeliv_presence {
     struct resdeliv_loop loop;
     struct resdeliv__redis_url url;
@@ -69,6 +80,8 @@ struct resdeliv_presence {
     void *timer;
     struct resdeliv__pview *views;
     struct resdeliv__cluster_hooks hooks;
+    char run[RESDELIV__PRUN_MAX + 1]; /* this run's heartbeat value */
+    struct resdeliv__prun *runs;      /* other nodes' last seen tokens */
     int attached;
     int closing;
 };

@@ -7,7 +7,7 @@
  * linear structural pass, no allocation; tag_scan.c) and an apply (one copy
  * with the splice, no scan; here). The log plans before the store append,
  * when the id is not known yet, and applies after it; the public calls do
- * both at once.
+ * both at once. Keys spelled with escapes are decoded here for the plan.
  */
 #include "internal.h"
 
@@ -291,6 +291,123 @@ long resdeliv__tag_insert_values(const char *data, size_t len,
     dst = put(dst, data + at, len - at);
     *dst = '\0';
     return (long)total;
+}
+
+/* ---- member names spelled with escapes (for tag_scan.c) -------------- */
+
+static int hexdig(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+static long hex4(const char *p, const char *end)
+{
+    long v = 0;
+
+    if (end - p < 4) {
+        return -1;
+    }
+    for (int i = 0; i < 4; i++) {
+        int d = hexdig(p[i]);
+        if (d < 0) {
+            return -1;
+        }
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* Append code point `cp` as UTF-8 to out[*n], at most `cap` bytes. */
+static int put_utf8(unsigned long cp, char *out, size_t *n, size_t cap)
+{
+    char b[4];
+    size_t k;
+
+    if (cp < 0x80) {
+        b[0] = (char)cp;
+        k = 1;
+    } else if (cp < 0x800) {
+        b[0] = (char)(0xc0 | (cp >> 6));
+        b[1] = (char)(0x80 | (cp & 0x3f));
+        k = 2;
+    } else if (cp < 0x10000) {
+        b[0] = (char)(0xe0 | (cp >> 12));
+        b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        b[2] = (char)(0x80 | (cp & 0x3f));
+        k = 3;
+    } else {
+        b[0] = (char)(0xf0 | (cp >> 18));
+        b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        b[3] = (char)(0x80 | (cp & 0x3f));
+        k = 4;
+    }
+    if (*n + k > cap) {
+        return -1;
+    }
+    memcpy(out + *n, b, k);
+    *n += k;
+    return 0;
+}
+
+/* Decode one escape at p (past the backslash) into out; the escapes were
+ * checked by the plan's scan. @return the byte after it, or NULL on overflow. */
+static const char *unescape_one(const char *p, const char *end, char *out,
+                                size_t *n, size_t cap)
+{
+    static const char from[] = "\"\\/bfnrt";
+    static const char to[] = "\"\\/\b\f\n\r\t";
+    const char *hit = memchr(from, *p, sizeof(from) - 1);
+    long cp, lo;
+
+    if (hit != NULL) {
+        return put_utf8((unsigned char)to[hit - from], out, n, cap) == 0
+                   ? p + 1
+                   : NULL;
+    }
+    cp = hex4(p + 1, end);
+    p += 5;
+    if (cp >= 0xd800 && cp < 0xdc00 && end - p >= 6 && p[0] == '\\' &&
+        p[1] == 'u' && (lo = hex4(p + 2, end)) >= 0xdc00 && lo < 0xe000) {
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        p += 6;
+    }
+    if (cp < 0 || put_utf8((unsigned long)cp, out, n, cap) != 0) {
+        return NULL;
+    }
+    return p;
+}
+
+int resdeliv__tag_escaped_name_is(const char *key, size_t key_len,
+                                  const char *name, size_t name_len)
+{
+    char buf[RESDELIV_MAX_FIELD_LEN + 4];
+    const char *p = key;
+    const char *end = key + key_len;
+    size_t n = 0;
+
+    while (p < end) {
+        if (*p == '\\') {
+            p = unescape_one(p + 1, end, buf, &n, sizeof buf);
+            if (p == NULL) {
+                return 0;
+            }
+        } else if (n < sizeof buf) {
+            buf[n++] = *p++;
+        } else {
+            return 0;
+        }
+    }
+    return n == name_len && memcmp(buf, name, n) == 0;
 }
 
 /* ---- public entry points ----------------------------------------------- */

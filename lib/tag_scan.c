@@ -11,6 +11,9 @@
  * strings are let through, as before. Runs of string bytes and of bytes
  * between brackets are crossed eight at a time (a word-wide test for the
  * few bytes that end them), which is where a typical payload's time goes.
+ * Data small enough for the block index is walked by a shorter copy of the
+ * member walk that takes string ends from the index and compares only keys
+ * as long as a field name; the general walk stays the reference for it.
  *
  * A tag field that occurs more than once at the top level makes the data
  * untaggable: replacing one copy would leave the others disagreeing, and
@@ -345,12 +348,21 @@ static int index_build(const char *data, size_t len, struct index *ix)
     for (size_t b = 0; b < ix->nblocks; b++) {
         const char *p = data + b * 64;
         uint64_t q, bs, br, esc, str, e;
-        if (len - b * 64 < 64) {
+        size_t rest = len - b * 64;
+        if (rest >= 64) {
+            block_masks(p, &q, &bs, &br);
+        } else if (len >= 64) {
+            /* The last 64 bytes, shifted so the bytes before the block
+             * drop out. */
+            block_masks(data + len - 64, &q, &bs, &br);
+            q >>= 64 - rest;
+            bs >>= 64 - rest;
+            br >>= 64 - rest;
+        } else {
             memset(tail, ' ', sizeof(tail));
-            memcpy(tail, p, len - b * 64);
-            p = tail;
+            memcpy(tail, p, rest);
+            block_masks(tail, &q, &bs, &br);
         }
-        block_masks(p, &q, &bs, &br);
         esc = (bs | carry) != 0 ? escaped_bytes(bs, &carry) : 0;
         q &= ~esc;
         str = prefix_xor(q) ^ in_str;
@@ -370,7 +382,8 @@ static int index_build(const char *data, size_t len, struct index *ix)
 }
 
 /* Position of the first set bit at or after `pos`, or SIZE_MAX. */
-static size_t next_bit(const uint64_t *bits, size_t nblocks, size_t pos)
+static inline size_t next_bit(const uint64_t *bits, size_t nblocks,
+                              size_t pos)
 {
     size_t b = pos / 64;
     uint64_t w;
@@ -378,31 +391,40 @@ static size_t next_bit(const uint64_t *bits, size_t nblocks, size_t pos)
     if (b >= nblocks) {
         return SIZE_MAX;
     }
-    w = bits[b] & (~0ull << (pos % 64));
-    while (w == 0) {
-        if (++b >= nblocks) {
-            return SIZE_MAX;
-        }
-        w = bits[b];
+    w = bits[b] >> (pos % 64);
+    if (w != 0) {
+        return pos + (size_t)__builtin_ctzll(w);
     }
-    return b * 64 + (size_t)__builtin_ctzll(w);
+    while (++b < nblocks) {
+        if (bits[b] != 0) {
+            return b * 64 + (size_t)__builtin_ctzll(bits[b]);
+        }
+    }
+    return SIZE_MAX;
 }
 
-/* p is at '{' or '[' of a member's value: visit only the brackets. */
+/* p is at '{' or '[' of a member's value: visit only the brackets, a word
+ * of the index at a time. */
 static const char *index_nested(const struct index *ix, const char *data,
                                 const char *p)
 {
     char stack[RESDELIV_TAG_MAX_DEPTH];
     int depth = 0;
     size_t pos = (size_t)(p - data);
+    size_t b = pos / 64;
+    uint64_t w = ix->bracket[b] & (~0ull << (pos % 64));
 
     for (;;) {
         char c;
-        pos = next_bit(ix->bracket, ix->nblocks, pos);
-        if (pos == SIZE_MAX) {
-            return NULL;
+        while (w == 0) {
+            if (++b >= ix->nblocks) {
+                return NULL;
+            }
+            w = ix->bracket[b];
         }
-        c = data[pos++];
+        pos = b * 64 + (size_t)__builtin_ctzll(w);
+        w &= w - 1;
+        c = data[pos];
         if (c == '{' || c == '[') {
             if (depth + 1 >= RESDELIV_TAG_MAX_DEPTH) {
                 return NULL;
@@ -411,7 +433,7 @@ static const char *index_nested(const struct index *ix, const char *data,
         } else if (depth == 0 || stack[--depth] != c) {
             return NULL;
         } else if (depth == 0) {
-            return data + pos;
+            return data + pos + 1;
         }
     }
 }
@@ -423,6 +445,7 @@ struct scan {
     const struct resdeliv__tag_fields *f;
     struct resdeliv__tag_plan *plan;
     const struct index *ix; /* NULL: scan by tokens */
+    size_t min_name;        /* shorter keys name no tag field */
     int seen[2];
     int dup;
 };
@@ -463,123 +486,6 @@ static const char *scan_value(const struct scan *sc, const char *p)
     }
 }
 
-static int hexdig(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-static long hex4(const char *p, const char *end)
-{
-    long v = 0;
-
-    if (end - p < 4) {
-        return -1;
-    }
-    for (int i = 0; i < 4; i++) {
-        int d = hexdig(p[i]);
-        if (d < 0) {
-            return -1;
-        }
-        v = v * 16 + d;
-    }
-    return v;
-}
-
-/* Append code point `cp` as UTF-8 to out[*n], at most `cap` bytes. */
-static int put_utf8(unsigned long cp, char *out, size_t *n, size_t cap)
-{
-    char b[4];
-    size_t k;
-
-    if (cp < 0x80) {
-        b[0] = (char)cp;
-        k = 1;
-    } else if (cp < 0x800) {
-        b[0] = (char)(0xc0 | (cp >> 6));
-        b[1] = (char)(0x80 | (cp & 0x3f));
-        k = 2;
-    } else if (cp < 0x10000) {
-        b[0] = (char)(0xe0 | (cp >> 12));
-        b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        b[2] = (char)(0x80 | (cp & 0x3f));
-        k = 3;
-    } else {
-        b[0] = (char)(0xf0 | (cp >> 18));
-        b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        b[3] = (char)(0x80 | (cp & 0x3f));
-        k = 4;
-    }
-    if (*n + k > cap) {
-        return -1;
-    }
-    memcpy(out + *n, b, k);
-    *n += k;
-    return 0;
-}
-
-/* Decode one escape at p (past the backslash) into out; the escapes were
- * checked by the scan. @return the byte after it, or NULL on overflow. */
-static const char *unescape_one(const char *p, const char *end, char *out,
-                                size_t *n, size_t cap)
-{
-    static const char from[] = "\"\\/bfnrt";
-    static const char to[] = "\"\\/\b\f\n\r\t";
-    const char *hit = memchr(from, *p, sizeof(from) - 1);
-    long cp, lo;
-
-    if (hit != NULL) {
-        return put_utf8((unsigned char)to[hit - from], out, n, cap) == 0
-                   ? p + 1
-                   : NULL;
-    }
-    cp = hex4(p + 1, end);
-    p += 5;
-    if (cp >= 0xd800 && cp < 0xdc00 && end - p >= 6 && p[0] == '\\' &&
-        p[1] == 'u' && (lo = hex4(p + 2, end)) >= 0xdc00 && lo < 0xe000) {
-        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-        p += 6;
-    }
-    if (cp < 0 || put_utf8((unsigned long)cp, out, n, cap) != 0) {
-        return NULL;
-    }
-    return p;
-}
-
-/* Does the raw key text, which holds a backslash, name `name` once
- * decoded? ("_replay\u005fid" names the same member as "_replay_id".) */
-static int escaped_name_is(const char *key, size_t key_len, const char *name,
-                           size_t name_len)
-{
-    char buf[RESDELIV_MAX_FIELD_LEN + 4];
-    const char *p = key;
-    const char *end = key + key_len;
-    size_t n = 0;
-
-    while (p < end) {
-        if (*p == '\\') {
-            p = unescape_one(p + 1, end, buf, &n, sizeof buf);
-            if (p == NULL) {
-                return 0;
-            }
-        } else if (n < sizeof buf) {
-            buf[n++] = *p++;
-        } else {
-            return 0;
-        }
-    }
-    return n == name_len && memcmp(buf, name, n) == 0;
-}
-
 /* Does the raw key text (between its quotes) name `name`? Decoding never
  * lengthens a key and names hold no backslash, so a key no longer than the
  * name matches only byte for byte: most keys are settled by their length,
@@ -594,7 +500,7 @@ static inline int name_is(const char *key, size_t key_len, const char *name,
         return memcmp(key, name, key_len) == 0;
     }
     return memchr(key, '\\', key_len) != NULL &&
-           escaped_name_is(key, key_len, name, name_len);
+           resdeliv__tag_escaped_name_is(key, key_len, name, name_len);
 }
 
 static void note_member(struct scan *sc, const char *key, size_t key_len,
@@ -681,9 +587,110 @@ static const char *scan_members(struct scan *sc, const char *p)
     return p < end && *p == '}' ? p : NULL;
 }
 
-int resdeliv__tag_plan(const char *data, size_t len,
-                       const struct resdeliv__tag_fields *fields,
-                       struct resdeliv__tag_plan *plan)
+/* White space from p on; the caller knows a byte that is not lies ahead. */
+static inline const char *skip_ws_to(const char *p)
+{
+    while ((unsigned char)*p <= ' ' && ucls(p) == C_WS) {
+        p++;
+    }
+    return p;
+}
+
+/* scan_value() for indexed data whose closing brace is at `last`. */
+static inline const char *index_value(const struct scan *sc, const char *p,
+                                      const char *last)
+{
+    size_t q;
+
+    switch (ucls(p)) {
+    case C_QUOTE:
+        q = next_bit(sc->ix->quote, sc->ix->nblocks,
+                     (size_t)(p + 1 - sc->data));
+        return q == SIZE_MAX ? NULL : sc->data + q + 1;
+    case C_OPEN:
+        p = index_nested(sc->ix, sc->data, p);
+        /* Ending at the last brace leaves the object unclosed. */
+        return p != NULL && p <= last ? p : NULL;
+    case C_PLAIN:
+        do {
+            p++;
+        } while (ucls(p) == C_PLAIN);
+        return p;
+    default:
+        return NULL;
+    }
+}
+
+/* scan_members() for indexed data, which it must match on every input
+ * (the tests compare the two): string ends come from the index, keys
+ * shorter than both names are not compared, and no read needs a bounds
+ * check. The last byte that is not white space must be a closing brace
+ * (else scan_members() fails too), and the index puts it outside every
+ * string: each token walked ends before it, except a nested value, which
+ * index_value() holds to it. */
+static const char *index_members(struct scan *sc, const char *p)
+{
+    const char *data = sc->data;
+    const char *last = sc->end - 1;
+    const size_t min = sc->min_name;
+
+    while (last >= p && ucls(last) == C_WS) {
+        last--;
+    }
+    if (last < p || *last != '}') {
+        return NULL;
+    }
+    p = skip_ws_to(p);
+    if (*p == '}') {
+        return p;
+    }
+    for (;;) {
+        size_t key;
+        size_t q;
+        const char *val;
+        if (*p != '"') {
+            return NULL;
+        }
+        key = (size_t)(p + 1 - data);
+        q = next_bit(sc->ix->quote, sc->ix->nblocks, key);
+        if (q == SIZE_MAX) {
+            return NULL;
+        }
+        p = skip_ws_to(data + q + 1);
+        if (*p != ':') {
+            return NULL;
+        }
+        val = skip_ws_to(p + 1);
+        p = index_value(sc, val, last);
+        if (p == NULL) {
+            return NULL;
+        }
+        if (q - key >= min) {
+            note_member(sc, data + key, q - key, val, p);
+        }
+        sc->plan->insert = (size_t)(p - data);
+        sc->plan->members = 1;
+        p = skip_ws_to(p);
+        if (*p != ',') {
+            break;
+        }
+        p = skip_ws_to(p + 1);
+    }
+    return *p == '}' ? p : NULL;
+}
+
+/* The length of the shorter field name, or SIZE_MAX with none. */
+static size_t min_name(const struct resdeliv__tag_fields *f)
+{
+    size_t n = f->id != NULL ? f->id_len : SIZE_MAX;
+
+    return f->epoch != NULL && f->epoch_len < n ? f->epoch_len : n;
+}
+
+/* `fast`: walk indexed data with index_members(). */
+static int plan_scan(const char *data, size_t len,
+                     const struct resdeliv__tag_fields *fields,
+                     struct resdeliv__tag_plan *plan, int fast)
 {
     struct index ix;
     struct scan sc;
@@ -699,6 +706,7 @@ int resdeliv__tag_plan(const char *data, size_t len,
     sc.end = data + len;
     sc.f = fields;
     sc.plan = plan;
+    sc.min_name = min_name(fields);
     if (len <= INDEX_MAX) {
         switch (index_build(data, len, &ix)) {
         case INDEX_OK:
@@ -714,7 +722,8 @@ int resdeliv__tag_plan(const char *data, size_t len,
     if (p >= sc.end || *p != '{') {
         return RESDELIV_EBADJSON;
     }
-    p = scan_members(&sc, p + 1);
+    p = fast && sc.ix != NULL ? index_members(&sc, p + 1)
+                              : scan_members(&sc, p + 1);
     if (p == NULL || skip_ws(p + 1, sc.end) != sc.end || sc.dup) {
         return RESDELIV_EBADJSON;
     }
@@ -729,6 +738,20 @@ int resdeliv__tag_plan(const char *data, size_t len,
         plan->rep[1] = t;
     }
     return 0;
+}
+
+int resdeliv__tag_plan(const char *data, size_t len,
+                       const struct resdeliv__tag_fields *fields,
+                       struct resdeliv__tag_plan *pl)
+{
+    return plan_scan(data, len, fields, pl, 1);
+}
+
+int resdeliv__tag_plan_ref(const char *data, size_t len,
+                           const struct resdeliv__tag_fields *fields,
+                           struct resdeliv__tag_plan *pl)
+{
+    return plan_scan(data, len, fields, pl, 0);
 }
 
 int resdeliv_tag_is_object(const char *data, size_t len)

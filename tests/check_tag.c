@@ -767,6 +767,157 @@ START_TEST(test_block_edges)
 }
 END_TEST
 
+/* --- the indexed member walk against the general one ------------------ */
+
+/* Top-level keys that name a field under some of the field sets below,
+ * spelled plainly and with escapes, and near misses. */
+static void gen_top_object(struct gen *g)
+{
+    static const char *keys[] = {
+        "\"_replay_id\"",        "\"_replay_epoch\"",   "\"_replay\\u005fid\"",
+        "\"\\u005freplay_epoch\"", "\"_replay_i\"",     "\"_replay_idx\"",
+        "\"a\"",                 "\"ab\"",              "\"\\u0061\"",
+        "\"a\\\"\"",             "\"\"",                "\"ba\"",
+        "\"\\n_replay_id\"",     "\"_replay_id\\/\""};
+    unsigned n = rnd(g, 7);
+
+    gen_ws(g);
+    emits(g, "{");
+    gen_ws(g);
+    for (unsigned i = 0; i < n; i++) {
+        if (i > 0) {
+            emits(g, ",");
+            gen_ws(g);
+        }
+        emits(g, keys[rnd(g, sizeof(keys) / sizeof(keys[0]))]);
+        gen_ws(g);
+        emits(g, ":");
+        gen_ws(g);
+        gen_value(g, 2);
+        gen_ws(g);
+    }
+    emits(g, "}");
+    gen_ws(g);
+}
+
+/* Damage g->buf: overwrite, delete or insert bytes that matter to the
+ * walk, or cut it short. */
+static void mutate(struct gen *g)
+{
+    static const char junk[] = "{}[]\",:\\ \t\n\vx1u_=/";
+
+    for (unsigned k = rnd(g, 4); k > 0 && g->len > 0; k--) {
+        size_t pos = rnd(g, (unsigned)g->len);
+        unsigned how = rnd(g, 4);
+        if (how == 0) {
+            /* Mostly a structural byte, where the walks decide. */
+            size_t at = pos + strcspn(g->buf + pos, "{}[]\":,");
+            g->buf[at < g->len && rnd(g, 4) != 0 ? at : pos] =
+                junk[rnd(g, sizeof(junk) - 1)];
+        } else if (how == 1) {
+            memmove(g->buf + pos, g->buf + pos + 1, g->len - pos);
+            g->len--;
+        } else if (how == 2) {
+            emit(g, " ", 1);
+            memmove(g->buf + pos + 1, g->buf + pos, g->len - pos - 1);
+            g->buf[pos] = junk[rnd(g, sizeof(junk) - 1)];
+        } else {
+            g->len = pos;
+            g->buf[pos] = '\0';
+        }
+    }
+}
+
+/* Both walks on an exact-size copy of the data, so that a read past it
+ * is caught by the address sanitizer. */
+static void expect_same_plan(const char *text, size_t len,
+                             const struct resdeliv__tag_fields *f)
+{
+    struct resdeliv__tag_plan a;
+    struct resdeliv__tag_plan b;
+    char *data = malloc(len > 0 ? len : 1);
+    int ra;
+    int rb;
+
+    ck_assert_ptr_nonnull(data);
+    memcpy(data, text, len);
+    ra = resdeliv__tag_plan(data, len, f, &a);
+    rb = resdeliv__tag_plan_ref(data, len, f, &b);
+    free(data);
+
+    ck_assert_msg(ra == rb, "%d vs %d: %.*s", ra, rb, (int)len, data);
+    if (ra != 0) {
+        return; /* a failed plan is not used */
+    }
+    ck_assert_ptr_eq(a.fields, b.fields);
+    ck_assert_msg(a.close == b.close && a.insert == b.insert &&
+                      a.members == b.members && a.nrep == b.nrep,
+                  "plans differ: %.*s", (int)len, data);
+    for (uint32_t i = 0; i < a.nrep && i < 2; i++) {
+        ck_assert_uint_eq(a.rep[i].off, b.rep[i].off);
+        ck_assert_uint_eq(a.rep[i].len, b.rep[i].len);
+        ck_assert_uint_eq(a.rep[i].field, b.rep[i].field);
+    }
+}
+
+START_TEST(test_walks_agree)
+{
+    static const char *names[][2] = {
+        {IDF, EPF}, {IDF, NULL}, {"a", "ab"}, {"ab", "a"}, {"ba", NULL},
+    };
+    struct resdeliv__tag_fields sets[6];
+    const size_t nsets = sizeof(names) / sizeof(names[0]);
+    struct gen g = {0x5eedull + (uint64_t)_i, NULL, 0, 0};
+    int fed[2] = {0, 0};
+
+    for (size_t i = 0; i < nsets; i++) {
+        ck_assert_int_eq(
+            resdeliv__tag_fields_init(&sets[i], names[i][0], names[i][1]), 0);
+    }
+    memset(&sets[nsets], 0, sizeof(sets[nsets]));
+    for (int iter = 0; iter < 6000; iter++) {
+        struct resdeliv__tag_plan pl;
+        g.len = 0;
+        emits(&g, "");
+        gen_top_object(&g);
+        if (iter % 4 != 0) {
+            mutate(&g);
+        }
+        for (size_t i = 0; i <= nsets; i++) {
+            expect_same_plan(g.buf, g.len, &sets[i]);
+        }
+        fed[resdeliv__tag_plan(g.buf, g.len, &sets[0], &pl) == 0]++;
+    }
+    /* Both outcomes were well represented. */
+    ck_assert_int_gt(fed[0], 1000);
+    ck_assert_int_gt(fed[1], 1000);
+    free(g.buf);
+}
+END_TEST
+
+/* Members whose strings and brackets cross the 64-byte blocks of the
+ * index at every offset. */
+START_TEST(test_walks_block_edges)
+{
+    struct resdeliv__tag_fields f;
+    char buf[400];
+
+    ck_assert_int_eq(resdeliv__tag_fields_init(&f, IDF, EPF), 0);
+    for (size_t pad = 0; pad < 140; pad++) {
+        int n = snprintf(buf, sizeof(buf),
+                         "{\"%*s\":[{\"x\":\"]\"}] , \"_replay_id\" :"
+                         " {\"k\":[1]},\"n\":12 ,\"_replay\\u005fepoch\":"
+                         "\"e\"}",
+                         (int)pad, "");
+        ck_assert_int_gt(n, 0);
+        expect_same_plan(buf, (size_t)n, &f);
+        for (int cut = n - 1; cut > n - 60; cut--) {
+            expect_same_plan(buf, (size_t)cut, &f);
+        }
+    }
+}
+END_TEST
+
 static Suite *tag_suite(void)
 {
     Suite *s = suite_create("tag");
@@ -791,6 +942,11 @@ static Suite *tag_suite(void)
     tcase_add_loop_test(tc, test_random_mutations, 0, 4);
     tcase_add_loop_test(tc, test_paths_agree, 0, 4);
     tcase_add_test(tc, test_block_edges);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("walks");
+    tcase_add_loop_test(tc, test_walks_agree, 0, 4);
+    tcase_add_test(tc, test_walks_block_edges);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -21,6 +21,7 @@
 #include "e2e_scenarios.h"
 
 #include <resdeliv/auth.h>
+#include <resdeliv/presence.h>
 
 #include <hiredis/hiredis.h>
 
@@ -169,7 +170,8 @@ static void expect_members(cJSON *data, const char *const *users, int n)
         const cJSON *info = cJSON_GetObjectItemCaseSensitive(hash, users[i]);
         cJSON_ArrayForEach(id, ids)
         {
-            seen += cJSON_IsString(id) && strcmp(id->valuestring, users[i]) == 0;
+            seen += cJSON_IsString(id) &&
+                    strcmp(id->valuestring, users[i]) == 0;
         }
         ck_assert_msg(seen == 1, "%s listed %d times in ids", users[i], seen);
         ck_assert_msg(info != NULL, "%s missing from hash", users[i]);
@@ -240,6 +242,7 @@ START_TEST(members_span_nodes)
     static const char *const u12[] = {"u1", "u2"};
     static const char *const u123[] = {"u1", "u2", "u3"};
     static const char *const u23[] = {"u2", "u3"};
+    static const char *const u1239[] = {"u1", "u2", "u3", "u9"};
     struct e2e_server s[NODES];
     struct e2e_pusher a1, b2, b1, c3, late;
 
@@ -267,8 +270,7 @@ START_TEST(members_span_nodes)
     expect_no_member_news(&b2);
     expect_no_member_news(&b1);
     expect_no_member_news(&c3);
-    expect_members(join(&late, s, NODE_A, ch, "u9"), (const char *const[]){
-                       "u1", "u2", "u3", "u9"}, 4);
+    expect_members(join(&late, s, NODE_A, ch, "u9"), u1239, 4);
     expect_once(&b2, "pusher_internal:member_added", "u9");
     expect_once(&c3, "pusher_internal:member_added", "u9");
     e2e_pusher_close(&late);
@@ -348,6 +350,54 @@ START_TEST(dead_node_members_removed)
 }
 END_TEST
 
+/* Node C is killed and started again at once with the same node id, and
+ * nobody subscribes there again: its heartbeat never lapses, but the
+ * earlier run's u3 must still leave the other nodes' views. */
+START_TEST(node_restarted_same_id)
+{
+    static const char ch[] = "presence-cl-restart";
+    static const char *const u123[] = {"u1", "u2", "u3"};
+    static const char *const u13[] = {"u1", "u3"};
+    struct e2e_server s[NODES];
+    struct e2e_pusher a1, b2, c3;
+    char id[16];
+    const char *args[] = {"--store",   redis.url, "--cluster",
+                          "--node-id", id,        NULL};
+    uint64_t t0, took;
+    int status = 0;
+
+    start_nodes(s);
+    expect_members(join(&a1, s, NODE_A, ch, "u1"), u123, 1);
+    wait_fields(ch, 1);
+    expect_members(join(&c3, s, NODE_C, ch, "u3"), u13, 2);
+    expect_once(&a1, "pusher_internal:member_added", "u3");
+    wait_fields(ch, 2);
+    /* Node A asks about node C once per heartbeat period (ttl/3). */
+    usleep(RESDELIV_PRESENCE_DEFAULT_TTL_MS / 3 * 1000 + 500000);
+
+    t0 = now_ms();
+    ck_assert_int_eq(kill(s[NODE_C].pid, SIGKILL), 0);
+    ck_assert_int_eq(waitpid(s[NODE_C].pid, &status, 0), s[NODE_C].pid);
+    e2e_pusher_close(&c3);
+    snprintf(id, sizeof(id), "node-%d", NODE_C);
+    ck_assert_int_eq(e2e_server_start(&s[NODE_C], server_bin, args), 0);
+    expect_member(&a1, "pusher_internal:member_removed", "u3",
+                  REMOVAL_LIMIT_MS + 5000);
+    took = now_ms() - t0;
+    printf("restarted node's earlier member removed after %llu ms\n",
+           (unsigned long long)took);
+    fflush(stdout);
+    ck_assert_msg(took <= REMOVAL_LIMIT_MS, "removal took %llu ms",
+                  (unsigned long long)took);
+    expect_no_member_news(&a1);
+    wait_fields(ch, 1);
+    expect_members(join(&b2, s, NODE_B, ch, "u2"), u123, 2);
+    e2e_pusher_close(&a1);
+    e2e_pusher_close(&b2);
+    stop_nodes(s);
+}
+END_TEST
+
 static Suite *cluster_presence_suite(void)
 {
     Suite *s = suite_create("cluster_presence");
@@ -357,6 +407,7 @@ static Suite *cluster_presence_suite(void)
     tcase_add_test(span, members_span_nodes);
     tcase_set_timeout(span, 120);
     tcase_add_test(faults, dead_node_members_removed);
+    tcase_add_test(faults, node_restarted_same_id);
     tcase_set_timeout(faults, 120);
     suite_add_tcase(s, span);
     suite_add_tcase(s, faults);
