@@ -360,7 +360,7 @@ static int put_utf8(unsigned long cp, char *out, size_t *n, size_t cap)
 }
 
 /* Decode one escape at p (past the backslash) into out; the escapes were
- * checked by the plan's scan. @return the byte after it, or NULL on overflow. */
+ * checked by the plan. @return the byte after it, or NULL on overflow. */
 static const char *unescape_one(const char *p, const char *end, char *out,
                                 size_t *n, size_t cap)
 {

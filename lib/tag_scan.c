@@ -382,8 +382,7 @@ static int index_build(const char *data, size_t len, struct index *ix)
 }
 
 /* Position of the first set bit at or after `pos`, or SIZE_MAX. */
-static inline size_t next_bit(const uint64_t *bits, size_t nblocks,
-                              size_t pos)
+static inline size_t next_bit(const uint64_t *bits, size_t nblocks, size_t pos)
 {
     size_t b = pos / 64;
     uint64_t w;

@@ -773,12 +773,20 @@ END_TEST
  * spelled plainly and with escapes, and near misses. */
 static void gen_top_object(struct gen *g)
 {
-    static const char *keys[] = {
-        "\"_replay_id\"",        "\"_replay_epoch\"",   "\"_replay\\u005fid\"",
-        "\"\\u005freplay_epoch\"", "\"_replay_i\"",     "\"_replay_idx\"",
-        "\"a\"",                 "\"ab\"",              "\"\\u0061\"",
-        "\"a\\\"\"",             "\"\"",                "\"ba\"",
-        "\"\\n_replay_id\"",     "\"_replay_id\\/\""};
+    static const char *keys[] = {"\"_replay_id\"",
+                                 "\"_replay_epoch\"",
+                                 "\"_replay\\u005fid\"",
+                                 "\"\\u005freplay_epoch\"",
+                                 "\"_replay_i\"",
+                                 "\"_replay_idx\"",
+                                 "\"a\"",
+                                 "\"ab\"",
+                                 "\"\\u0061\"",
+                                 "\"a\\\"\"",
+                                 "\"\"",
+                                 "\"ba\"",
+                                 "\"\\n_replay_id\"",
+                                 "\"_replay_id\\/\""};
     unsigned n = rnd(g, 7);
 
     gen_ws(g);
