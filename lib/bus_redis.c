@@ -37,93 +37,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BACKOFF_MIN_MS 50u
-#define BACKOFF_MAX_MS 5000u
+/* ---- the connection's hooks ---- */
 
-/* ---- hiredis ev hooks over the loop vtable ---- */
-
-static void on_io(void *arg, uint32_t events)
+static void io_enter(void *owner)
 {
-    resdeliv__bus_t *b = arg;
-
-    resdeliv__bus_enter(b);
-    if ((events & RESDELIV_LOOP_READ) && b->ac != NULL) {
-        redisAsyncHandleRead(b->ac);
-    }
-    if ((events & RESDELIV_LOOP_WRITE) && b->ac != NULL && !b->closing) {
-        struct resdeliv__pipe_guard g;
-        resdeliv__pipe_enter(&g, b->pipe_ignored);
-        redisAsyncHandleWrite(b->ac);
-        resdeliv__pipe_leave(&g, b->ac == NULL || b->ac->err != 0);
-    }
-    resdeliv__bus_leave(b);
+    resdeliv__bus_enter(owner);
 }
 
-static void set_want(resdeliv__bus_t *b, uint32_t want)
+static void io_leave(void *owner)
 {
-    if (want == b->want && b->watch != NULL) {
-        return;
-    }
-    if (b->loop.watch(b->loop.loop, b->fd, want, on_io, b, &b->watch) != 0) {
-        snprintf(b->errmsg, sizeof(b->errmsg),
-                 "event loop refused to watch the Redis socket");
-        return;
-    }
-    b->want = want;
-}
-
-static void ev_add_read(void *p)
-{
-    resdeliv__bus_t *b = p;
-    set_want(b, b->want | RESDELIV_LOOP_READ);
-}
-
-static void ev_del_read(void *p)
-{
-    resdeliv__bus_t *b = p;
-    set_want(b, b->want & ~RESDELIV_LOOP_READ);
-}
-
-static void ev_add_write(void *p)
-{
-    resdeliv__bus_t *b = p;
-    set_want(b, b->want | RESDELIV_LOOP_WRITE);
-}
-
-static void ev_del_write(void *p)
-{
-    resdeliv__bus_t *b = p;
-    set_want(b, b->want & ~RESDELIV_LOOP_WRITE);
+    resdeliv__bus_leave(owner);
 }
 
 static void conn_gone(resdeliv__bus_t *b);
 
-static void ev_cleanup(void *p)
+static void io_gone(void *owner)
 {
-    conn_gone(p);
+    conn_gone(owner);
 }
 
-static void attach(resdeliv__bus_t *b, redisAsyncContext *ac)
-{
-    ac->data = b;
-    ac->ev.data = b;
-    ac->ev.addRead = ev_add_read;
-    ac->ev.delRead = ev_del_read;
-    ac->ev.addWrite = ev_add_write;
-    ac->ev.delWrite = ev_del_write;
-    ac->ev.cleanup = ev_cleanup;
-}
-
-static void detach(redisAsyncContext *ac)
-{
-    ac->data = NULL;
-    ac->ev.data = NULL;
-    ac->ev.addRead = NULL;
-    ac->ev.delRead = NULL;
-    ac->ev.addWrite = NULL;
-    ac->ev.delWrite = NULL;
-    ac->ev.cleanup = NULL;
-}
+static const struct resdeliv__redis_loop_ops io_ops = {
+    .enter = io_enter,
+    .leave = io_leave,
+    .gone = io_gone,
+};
 
 static void on_message(resdeliv__bus_t *b, struct resdeliv__bus_chan *ch,
                        const redisReply *r)
@@ -239,9 +176,9 @@ static int send_batch(resdeliv__bus_t *b, const char *cmd,
         argv[i + 1] = chs[i]->key;
         len[i + 1] = chs[i]->key_len;
     }
-    if (b->ac == NULL || b->freeing ||
-        redisAsyncCommandArgv(b->ac, on_sub, b, (int)n + 1, argv, len) !=
-            REDIS_OK) {
+    if (b->io.ac == NULL || b->freeing ||
+        redisAsyncCommandArgv(b->io.ac, on_sub, b, (int)n + 1, argv,
+                              len) != REDIS_OK) {
         return RESDELIV_ESTORE;
     }
     return 0;
@@ -289,7 +226,8 @@ static void flush(resdeliv__bus_t *b)
     size_t ns, nu;
     int failed = 0;
 
-    while (!failed && b->ac != NULL && !b->freeing && b->pend_head != NULL) {
+    while (!failed && b->io.ac != NULL && !b->freeing &&
+           b->pend_head != NULL) {
         take_pending(b, subs, &ns, unsubs, &nu);
         if (ns > 0 && send_batch(b, "SUBSCRIBE", subs, ns) != 0) {
             repend(subs, ns);
@@ -364,41 +302,28 @@ static void arm(resdeliv__bus_t *b, uint64_t ms)
 
 static uint64_t backoff_ms(resdeliv__bus_t *b)
 {
-    uint32_t shift = b->failures > 1 ? b->failures - 1 : 0;
-    uint64_t d = BACKOFF_MAX_MS;
-
-    if (shift < 16) {
-        d = (uint64_t)BACKOFF_MIN_MS << shift;
-        d = d > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d;
-    }
-    /* xorshift64: jitter keeps many nodes from reconnecting in step. */
-    b->rng ^= b->rng << 13;
-    b->rng ^= b->rng >> 7;
-    b->rng ^= b->rng << 17;
-    return d / 2 + b->rng % (d / 2 + 1);
+    return resdeliv__redis_loop_backoff(b->failures, &b->rng);
 }
 
 /* Drop the connection; hiredis answers with NULL replies and runs the
  * cleanup hook (at once, or when its callback returns). */
 static void abort_conn(resdeliv__bus_t *b, const char *why)
 {
-    if (b->ac == NULL || b->freeing) {
+    if (b->io.ac == NULL || b->freeing) {
         return;
     }
     if (why != NULL) {
         snprintf(b->errmsg, sizeof(b->errmsg), "%s", why);
     }
     b->freeing = 1;
-    redisAsyncFree(b->ac);
+    redisAsyncFree(b->io.ac);
 }
 
 /* The connection is gone (cleanup hook): every channel is subscribed
  * again on the next one and checked for what it missed. */
 static void conn_gone(resdeliv__bus_t *b)
 {
-    b->loop.unwatch(b->loop.loop, &b->watch);
-    b->want = 0;
-    b->ac = NULL;
+    b->io.ac = NULL;
     b->freeing = 0;
     b->failures = b->established ? 1 : b->failures + 1;
     b->established = 0;
@@ -481,31 +406,23 @@ static int send_auth(resdeliv__bus_t *b)
     argv[n] = b->url.password;
     len[n] = strlen(b->url.password);
     n++;
-    return redisAsyncCommandArgv(b->ac, on_auth, b, n, argv, len) == REDIS_OK
+    return redisAsyncCommandArgv(b->io.ac, on_auth, b, n, argv, len) ==
+                   REDIS_OK
                ? 0
                : RESDELIV_ESTORE;
 }
 
 static void start_connect(resdeliv__bus_t *b)
 {
-    redisAsyncContext *ac = b->url.is_unix
-                                ? redisAsyncConnectUnix(b->url.path)
-                                : redisAsyncConnect(b->url.host, b->url.port);
+    redisAsyncContext *ac;
 
-    if (ac == NULL || ac->err) {
-        snprintf(b->errmsg, sizeof(b->errmsg), "Redis bus connect: %s",
-                 ac != NULL ? ac->errstr : "out of memory");
-        if (ac != NULL) {
-            redisAsyncFree(ac);
-        }
+    if (resdeliv__redis_loop_connect(&b->io, &b->url, "Redis bus connect") !=
+        0) {
         b->failures++;
         arm(b, backoff_ms(b));
         return;
     }
-    b->ac = ac;
-    b->fd = ac->c.fd;
-    b->pipe_ignored = resdeliv__pipe_ignored();
-    attach(b, ac);
+    ac = b->io.ac;
     redisAsyncSetConnectCallback(ac, on_connect);
     if (!b->url.is_unix) {
         /* An idle subscriber notices a vanished server only this way. */
@@ -526,7 +443,7 @@ static void on_timer(void *arg)
     resdeliv__bus_enter(b);
     if (b->closing) {
         /* nothing: the bus is going */
-    } else if (b->ac == NULL) {
+    } else if (b->io.ac == NULL) {
         start_connect(b);
     } else if (!b->established) {
         char msg[96];
@@ -621,6 +538,11 @@ int resdeliv_bus_redis_new(const struct resdeliv_redis_options *opts,
     if (b == NULL) {
         return RESDELIV_ENOMEM;
     }
+    resdeliv__redis_loop_init(&b->io, &b->loop, &io_ops, b);
+    b->io.closing = &b->closing;
+    b->io.guard = 1;
+    b->io.errmsg = b->errmsg;
+    b->io.errsize = sizeof(b->errmsg);
     rc = check_callbacks(cb, &b->cb, err, errsize);
     if (rc == 0) {
         rc = configure(b, opts, loop, err, errsize);
@@ -653,11 +575,11 @@ void resdeliv_bus_free(resdeliv_bus *b)
     b->loop.timer_stop(b->loop.loop, &b->timer);
     b->loop.timer_stop(b->loop.loop, &b->work);
     b->loop.timer_stop(b->loop.loop, &b->retry);
-    b->loop.unwatch(b->loop.loop, &b->watch);
-    ac = b->ac;
-    b->ac = NULL;
+    b->loop.unwatch(b->loop.loop, &b->io.watch);
+    ac = b->io.ac;
+    b->io.ac = NULL;
     if (ac != NULL) {
-        detach(ac);
+        resdeliv__redis_loop_detach(ac);
         if (!b->freeing) {
             /* Inside one of its callbacks hiredis frees it on return;
              * its NULL replies then find the bus closing, still there. */

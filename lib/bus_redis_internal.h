@@ -7,7 +7,7 @@
 #ifndef RESDELIV_BUS_REDIS_INTERNAL_H
 #define RESDELIV_BUS_REDIS_INTERNAL_H
 
-#include "redis_internal.h"
+#include "redis_loop_internal.h"
 
 #include <resdeliv/bus.h>
 #include <resdeliv/loop.h>
@@ -117,10 +117,7 @@ struct resdeliv_bus {
     struct resdeliv_loop loop;
     struct resdeliv_bus_callbacks cb;
     resdeliv_store *store;
-    struct redisAsyncContext *ac;
-    int fd;
-    uint32_t want;
-    void *watch;
+    struct resdeliv__redis_loop io; /* the pub/sub connection */
     void *timer; /* reconnect backoff, or the connect deadline */
     void *work;  /* zero-delay: pending (un)subscribes, catch-up reads */
     void *retry; /* failed catch-up calls */
@@ -129,7 +126,6 @@ struct resdeliv_bus {
     int connected_once;
     int closing;
     int depth;
-    int pipe_ignored;
     uint32_t failures;
     uint64_t rng;
     struct resdeliv__redis_url url;

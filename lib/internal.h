@@ -290,4 +290,20 @@ int resdeliv__tag_plan_ref(const char *data, size_t len,
 int resdeliv__tag_escaped_name_is(const char *key, size_t key_len,
                                   const char *name, size_t name_len);
 
+/* The value of the hex digit `c` (either case), -1 when it is none; `c`
+ * is a char or an unsigned char widened to int. */
+static inline int resdeliv__hexval(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
 #endif /* RESDELIV_INTERNAL_H */

@@ -176,8 +176,8 @@ int resdeliv__prs_view_new(resdeliv_presence *pr, const char *channel,
     pr->views = v;
     /* Without the pub/sub connection the view stands on local members
      * alone until it comes back and the view loads. */
-    v->state =
-        pr->sub.ac != NULL ? RESDELIV__PV_SUBSCRIBING : RESDELIV__PV_READY;
+    v->state = pr->sub.io.ac != NULL ? RESDELIV__PV_SUBSCRIBING
+                                     : RESDELIV__PV_READY;
     resdeliv__prs_subscribe(pr, v, 1);
     *out = v;
     return 0;

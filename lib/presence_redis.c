@@ -49,63 +49,6 @@ struct check_rec {
 
 /* --------------------------------------------------------- connections */
 
-static void on_io(void *arg, uint32_t events)
-{
-    struct resdeliv__pconn *rc = arg;
-
-    if ((events & RESDELIV_LOOP_READ) && rc->ac != NULL) {
-        redisAsyncHandleRead(rc->ac);
-    }
-    if ((events & RESDELIV_LOOP_WRITE) && rc->ac != NULL) {
-        redisAsyncHandleWrite(rc->ac);
-    }
-}
-
-static void set_want(struct resdeliv__pconn *rc, uint32_t want)
-{
-    resdeliv_presence *pr = rc->pr;
-
-    if (rc->ac == NULL || (want == rc->want && rc->watch != NULL)) {
-        return;
-    }
-    if (pr->loop.watch(pr->loop.loop, rc->ac->c.fd, want, on_io, rc,
-                       &rc->watch) == 0) {
-        rc->want = want;
-    }
-}
-
-static void ev_add_read(void *p)
-{
-    struct resdeliv__pconn *rc = p;
-    set_want(rc, rc->want | RESDELIV_LOOP_READ);
-}
-
-static void ev_del_read(void *p)
-{
-    struct resdeliv__pconn *rc = p;
-    set_want(rc, rc->want & ~RESDELIV_LOOP_READ);
-}
-
-static void ev_add_write(void *p)
-{
-    struct resdeliv__pconn *rc = p;
-    set_want(rc, rc->want | RESDELIV_LOOP_WRITE);
-}
-
-static void ev_del_write(void *p)
-{
-    struct resdeliv__pconn *rc = p;
-    set_want(rc, rc->want & ~RESDELIV_LOOP_WRITE);
-}
-
-static void ev_cleanup(void *p)
-{
-    struct resdeliv__pconn *rc = p;
-
-    rc->pr->loop.unwatch(rc->pr->loop.loop, &rc->watch);
-    rc->want = 0;
-}
-
 /* Without the pub/sub connection a view stands on what it knows until the
  * next period reconnects and loads it again; subscribes waiting for it go
  * ahead rather than wait for Redis. */
@@ -114,7 +57,7 @@ static void conn_lost(struct resdeliv__pconn *rc)
     resdeliv_presence *pr = rc->pr;
     struct resdeliv__pview *v = pr->views;
 
-    rc->ac = NULL;
+    rc->io.ac = NULL;
     while (rc->sub && !pr->closing && v != NULL) {
         struct resdeliv__pview *next = v->next;
         if (v->state != RESDELIV__PV_READY) {
@@ -149,8 +92,8 @@ int resdeliv__prs_send(struct resdeliv__pconn *rc, redisCallbackFn *fn,
                        void *priv, int argc, const char **argv,
                        const size_t *lens)
 {
-    if (rc->ac == NULL ||
-        redisAsyncCommandArgv(rc->ac, fn, priv, argc, argv, lens) != REDIS_OK) {
+    if (rc->io.ac == NULL || redisAsyncCommandArgv(rc->io.ac, fn, priv, argc,
+                                                   argv, lens) != REDIS_OK) {
         return RESDELIV_ESTORE;
     }
     return 0;
@@ -189,29 +132,17 @@ static void send_setup(struct resdeliv__pconn *rc)
 
 static void conn_start(struct resdeliv__pconn *rc)
 {
-    const struct resdeliv__redis_url *u = &rc->pr->url;
-    redisAsyncContext *ac = u->is_unix ? redisAsyncConnectUnix(u->path)
-                                       : redisAsyncConnect(u->host, u->port);
+    redisAsyncContext *ac;
 
-    if (ac == NULL) {
+    if (resdeliv__redis_loop_connect(&rc->io, &rc->pr->url,
+                                     "Redis presence connect") != 0) {
         return;
     }
-    if (ac->err != 0) {
-        redisAsyncFree(ac);
-        return;
-    }
-    ac->data = rc;
-    ac->ev.data = rc;
-    ac->ev.addRead = ev_add_read;
-    ac->ev.delRead = ev_del_read;
-    ac->ev.addWrite = ev_add_write;
-    ac->ev.delWrite = ev_del_write;
-    ac->ev.cleanup = ev_cleanup;
-    rc->ac = ac;
+    ac = rc->io.ac;
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     /* hiredis watched nothing yet: wait for the connect to complete. */
-    ev_add_write(rc);
+    resdeliv__redis_loop_want(&rc->io, rc->io.want | RESDELIV_LOOP_WRITE);
     send_setup(rc);
 }
 
@@ -397,13 +328,13 @@ static void on_timer(void *arg)
 {
     resdeliv_presence *pr = arg;
 
-    if (pr->cmd.ac == NULL) {
+    if (pr->cmd.io.ac == NULL) {
         conn_start(&pr->cmd);
     }
-    if (pr->sub.ac == NULL) {
+    if (pr->sub.io.ac == NULL) {
         conn_start(&pr->sub);
         for (struct resdeliv__pview *v = pr->views;
-             pr->sub.ac != NULL && v != NULL; v = v->next) {
+             pr->sub.io.ac != NULL && v != NULL; v = v->next) {
             v->state = RESDELIV__PV_SUBSCRIBING;
             resdeliv__prs_queue_clear(v);
             resdeliv__prs_subscribe(pr, v, 1);
@@ -489,6 +420,8 @@ int resdeliv_presence_redis_new(const struct resdeliv_redis_options *opts,
     }
     pr->cmd.pr = pr;
     pr->sub.pr = pr;
+    resdeliv__redis_loop_init(&pr->cmd.io, &pr->loop, NULL, &pr->cmd);
+    resdeliv__redis_loop_init(&pr->sub.io, &pr->loop, NULL, &pr->sub);
     pr->sub.sub = 1;
     rc = configure(pr, opts, loop, app_id, node_id, ttl_ms, err, errsize);
     if (rc == 0) {
@@ -520,11 +453,11 @@ void resdeliv_presence_free(resdeliv_presence *pr)
     if (pr->timer != NULL) {
         pr->loop.timer_stop(pr->loop.loop, &pr->timer);
     }
-    if (pr->cmd.ac != NULL) {
-        redisAsyncFree(pr->cmd.ac);
+    if (pr->cmd.io.ac != NULL) {
+        redisAsyncFree(pr->cmd.io.ac);
     }
-    if (pr->sub.ac != NULL) {
-        redisAsyncFree(pr->sub.ac);
+    if (pr->sub.io.ac != NULL) {
+        redisAsyncFree(pr->sub.io.ac);
     }
     while (pr->views != NULL) {
         struct resdeliv__pview *v = pr->views;
@@ -567,7 +500,7 @@ int resdeliv__cluster_ready(resdeliv_presence *pr, const char *channel)
 {
     struct resdeliv__pview *v = resdeliv__prs_view_find(pr, channel);
 
-    if (v == NULL && pr->sub.ac == NULL) {
+    if (v == NULL && pr->sub.io.ac == NULL) {
         return 1;
     }
     return v != NULL && v->state == RESDELIV__PV_READY;

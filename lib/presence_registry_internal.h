@@ -9,7 +9,7 @@
 
 #include "presence_redis_internal.h"
 #include "presence_view_internal.h"
-#include "redis_internal.h"
+#include "redis_loop_internal.h"
 
 #include <hiredis/async.h>
 
@@ -49,9 +49,7 @@ struct resdeliv__pview {
 
 struct resdeliv__pconn {
     resdeliv_presence *pr;
-    redisAsyncContext *ac;
-    void *watch;
-    uint32_t want;
+    struct resdeliv__redis_loop io;
     int sub; /* the pub/sub connection */
 };
 

@@ -42,20 +42,6 @@ static const char *quote(char *dst, size_t size, const char *src, size_t len)
     return dst;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 static unsigned char lower(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
@@ -203,8 +189,11 @@ static long decode(const char *src, size_t len, char *dst, int raw)
         if (!raw && c == '+') {
             c = ' ';
         } else if (!raw && c == '%') {
-            int hi = i + 2 < len ? hexval((unsigned char)src[i + 1]) : -1;
-            int lo = hi >= 0 ? hexval((unsigned char)src[i + 2]) : -1;
+            int hi = i + 2 < len
+                         ? resdeliv__hexval((unsigned char)src[i + 1])
+                         : -1;
+            int lo =
+                hi >= 0 ? resdeliv__hexval((unsigned char)src[i + 2]) : -1;
             if (lo < 0) {
                 return -1;
             }

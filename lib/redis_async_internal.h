@@ -8,11 +8,7 @@
 #ifndef RESDELIV_REDIS_ASYNC_INTERNAL_H
 #define RESDELIV_REDIS_ASYNC_INTERNAL_H
 
-#include "redis_internal.h"
-
-#include <resdeliv/loop.h>
-
-#include <hiredis/async.h>
+#include "redis_loop_internal.h"
 
 /* Connection states. */
 #define RESDELIV__RA_DOWN 0
@@ -68,12 +64,8 @@ struct resdeliv__ra_op {
 
 struct resdeliv__ra_store {
     struct resdeliv_loop loop;
-    redisAsyncContext *ac;
-    int fd;
-    uint32_t want;    /* events hiredis asked for */
-    void *watch;
+    struct resdeliv__redis_loop io; /* the connection on the loop */
     void *timer;
-    void *hr_timer;   /* hiredis 1.x scheduleTimer */
     int armed;
     int state;
     int freeing;      /* redisAsyncFree() was called on ac */
@@ -93,7 +85,6 @@ struct resdeliv__ra_store {
     uint32_t failures;
     uint64_t rng;
     struct resdeliv__redis_epochs epochs;
-    int pipe_ignored; /* SIGPIPE was ignored when we connected */
     uint64_t last_progress;
     size_t cmds_out;  /* commands awaiting a reply on ac */
     struct resdeliv__ra_op *ops_head, *ops_tail;

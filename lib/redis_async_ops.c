@@ -633,38 +633,6 @@ static int copy_loop(const struct resdeliv_loop *loop, struct resdeliv_loop *l,
     return 0;
 }
 
-static int copy_options(const struct resdeliv_redis_options *opts,
-                        struct resdeliv_redis_options *o, char *err,
-                        size_t errsize)
-{
-    struct resdeliv_redis_options given;
-
-    resdeliv_redis_options_init(o);
-    if (opts == NULL || opts->url == NULL) {
-        resdeliv__errf(err, errsize, "Redis store: options and url needed");
-        return RESDELIV_EINVAL;
-    }
-    if (RESDELIV_ABI_VERSION_MAJOR(opts->abi_version) != RESDELIV_ABI_MAJOR) {
-        resdeliv__errf(err, errsize, "Redis store: options of ABI major %u",
-                       (unsigned)RESDELIV_ABI_VERSION_MAJOR(opts->abi_version));
-        return RESDELIV_EABI;
-    }
-    memset(&given, 0, sizeof(given));
-    memcpy(&given, opts, opts->struct_size < sizeof(given)
-                             ? opts->struct_size
-                             : sizeof(given));
-    o->url = given.url;
-    o->key_prefix = given.key_prefix ? given.key_prefix : o->key_prefix;
-    if (given.connect_timeout_ms != 0) {
-        o->connect_timeout_ms = given.connect_timeout_ms;
-    }
-    if (given.command_timeout_ms != 0) {
-        o->command_timeout_ms = given.command_timeout_ms;
-    }
-    o->publish = given.publish != 0;
-    return 0;
-}
-
 int resdeliv__ra_configure(store *s, const struct resdeliv_redis_options *opts,
                            const struct resdeliv_loop *loop, char *err,
                            size_t errsize)
@@ -672,7 +640,7 @@ int resdeliv__ra_configure(store *s, const struct resdeliv_redis_options *opts,
     struct resdeliv_redis_options given;
     struct resdeliv_redis_options *o = &given;
     struct timespec ts;
-    int rc = copy_options(opts, o, err, errsize);
+    int rc = resdeliv__redis_options_copy(opts, o, err, errsize);
 
     if (rc == 0) {
         rc = copy_loop(loop, &s->loop, err, errsize);
@@ -680,15 +648,13 @@ int resdeliv__ra_configure(store *s, const struct resdeliv_redis_options *opts,
     if (rc == 0) {
         rc = resdeliv__redis_url_parse(o->url, &s->url, err, errsize);
     }
+    if (rc == 0) {
+        rc = resdeliv__redis_prefix_dup(o->key_prefix, &s->prefix,
+                                        &s->prefix_len);
+    }
     if (rc != 0) {
         return rc;
     }
-    s->prefix_len = strlen(o->key_prefix);
-    s->prefix = malloc(s->prefix_len + 1);
-    if (s->prefix == NULL) {
-        return RESDELIV_ENOMEM;
-    }
-    memcpy(s->prefix, o->key_prefix, s->prefix_len + 1);
     s->connect_ms = o->connect_timeout_ms;
     s->command_ms = o->command_timeout_ms;
     s->publish = (int)o->publish;

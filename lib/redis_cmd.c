@@ -581,3 +581,49 @@ int resdeliv__redis_decode_xinfo(const redisReply *r,
     }
     return 0;
 }
+
+/* Both clients take their options the same way: the caller's struct may
+ * be older (shorter) than ours, and zero means the default. */
+int resdeliv__redis_options_copy(const struct resdeliv_redis_options *opts,
+                                 struct resdeliv_redis_options *o, char *err,
+                                 size_t errsize)
+{
+    struct resdeliv_redis_options given;
+
+    resdeliv_redis_options_init(o);
+    if (opts == NULL || opts->url == NULL) {
+        resdeliv__errf(err, errsize, "Redis store: options and url needed");
+        return RESDELIV_EINVAL;
+    }
+    if (RESDELIV_ABI_VERSION_MAJOR(opts->abi_version) != RESDELIV_ABI_MAJOR) {
+        resdeliv__errf(err, errsize, "Redis store: options of ABI major %u",
+                       (unsigned)RESDELIV_ABI_VERSION_MAJOR(opts->abi_version));
+        return RESDELIV_EABI;
+    }
+    memset(&given, 0, sizeof(given));
+    memcpy(&given, opts, opts->struct_size < sizeof(given)
+                             ? opts->struct_size
+                             : sizeof(given));
+    o->url = given.url;
+    o->key_prefix = given.key_prefix ? given.key_prefix : o->key_prefix;
+    if (given.connect_timeout_ms != 0) {
+        o->connect_timeout_ms = given.connect_timeout_ms;
+    }
+    if (given.command_timeout_ms != 0) {
+        o->command_timeout_ms = given.command_timeout_ms;
+    }
+    o->publish = given.publish != 0;
+    return 0;
+}
+
+int resdeliv__redis_prefix_dup(const char *key_prefix, char **prefix,
+                               size_t *prefix_len)
+{
+    *prefix_len = strlen(key_prefix);
+    *prefix = malloc(*prefix_len + 1);
+    if (*prefix == NULL) {
+        return RESDELIV_ENOMEM;
+    }
+    memcpy(*prefix, key_prefix, *prefix_len + 1);
+    return 0;
+}

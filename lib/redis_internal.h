@@ -280,6 +280,15 @@ int resdeliv__redis_decode_xinfo(const redisReply *r,
 /* 1 when an error reply is NOSCRIPT. */
 int resdeliv__redis_is_noscript(const redisReply *r);
 
+/* Check `opts` and copy them over the defaults into `o` (borrowing its
+ * strings): 0, RESDELIV_EINVAL or RESDELIV_EABI with a message. */
+int resdeliv__redis_options_copy(const struct resdeliv_redis_options *opts,
+                                 struct resdeliv_redis_options *o, char *err,
+                                 size_t errsize);
+/* Copy the key prefix: 0 or RESDELIV_ENOMEM. */
+int resdeliv__redis_prefix_dup(const char *key_prefix, char **prefix,
+                               size_t *prefix_len);
+
 #endif /* RESDELIV_HAVE_REDIS */
 
 #ifdef RESDELIV_HAVE_REDIS

@@ -14,20 +14,6 @@
 #include <string.h>
 #include <strings.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Percent-decode s[0..len) into dst of `size`; refuses NUL bytes. */
 static int pct_decode(const char *s, size_t len, char *dst, size_t size,
                       const char *part, char *err, size_t errsize)
@@ -37,8 +23,8 @@ static int pct_decode(const char *s, size_t len, char *dst, size_t size,
     for (size_t i = 0; i < len; i++) {
         int c = (unsigned char)s[i];
         if (c == '%') {
-            int h = i + 2 < len ? hexval(s[i + 1]) : -1;
-            int l = i + 2 < len ? hexval(s[i + 2]) : -1;
+            int h = i + 2 < len ? resdeliv__hexval(s[i + 1]) : -1;
+            int l = i + 2 < len ? resdeliv__hexval(s[i + 2]) : -1;
             if (h < 0 || l < 0 || (h == 0 && l == 0)) {
                 resdeliv__errf(err, errsize,
                                "bad percent escape in URL %s", part);

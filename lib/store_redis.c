@@ -513,39 +513,6 @@ static const struct resdeliv_store_ops redis_ops = {
 
 /* ---- construction ---- */
 
-static int copy_options(const struct resdeliv_redis_options *opts,
-                        struct resdeliv_redis_options *o, char *err,
-                        size_t errsize)
-{
-    resdeliv_redis_options_init(o);
-    if (opts == NULL || opts->url == NULL) {
-        resdeliv__errf(err, errsize, "Redis store: options and url needed");
-        return RESDELIV_EINVAL;
-    }
-    if (RESDELIV_ABI_VERSION_MAJOR(opts->abi_version) != RESDELIV_ABI_MAJOR) {
-        resdeliv__errf(err, errsize, "Redis store: options of ABI major %u",
-                       (unsigned)RESDELIV_ABI_VERSION_MAJOR(opts->abi_version));
-        return RESDELIV_EABI;
-    }
-    size_t n = opts->struct_size < sizeof(*o) ? opts->struct_size
-                                              : sizeof(*o);
-    struct resdeliv_redis_options given;
-    memset(&given, 0, sizeof(given));
-    memcpy(&given, opts, n);
-    o->url = given.url;
-    if (given.key_prefix != NULL) {
-        o->key_prefix = given.key_prefix;
-    }
-    if (given.connect_timeout_ms != 0) {
-        o->connect_timeout_ms = given.connect_timeout_ms;
-    }
-    if (given.command_timeout_ms != 0) {
-        o->command_timeout_ms = given.command_timeout_ms;
-    }
-    o->publish = given.publish != 0;
-    return 0;
-}
-
 static int store_init(struct redis_store *s,
                       const struct resdeliv_redis_options *o, char *err,
                       size_t errsize)
@@ -555,12 +522,11 @@ static int store_init(struct redis_store *s,
     if (rc != 0) {
         return rc;
     }
-    s->prefix_len = strlen(o->key_prefix);
-    s->prefix = malloc(s->prefix_len + 1);
-    if (s->prefix == NULL) {
-        return RESDELIV_ENOMEM;
+    rc = resdeliv__redis_prefix_dup(o->key_prefix, &s->prefix,
+                                    &s->prefix_len);
+    if (rc != 0) {
+        return rc;
     }
-    memcpy(s->prefix, o->key_prefix, s->prefix_len + 1);
     s->conn.connect_ms = o->connect_timeout_ms;
     s->conn.command_ms = o->command_timeout_ms;
     s->publish = (int)o->publish;
@@ -589,7 +555,7 @@ int resdeliv_store_redis_new(const struct resdeliv_redis_options *opts,
         return RESDELIV_EINVAL;
     }
     *out = NULL;
-    rc = copy_options(opts, &o, err, errsize);
+    rc = resdeliv__redis_options_copy(opts, &o, err, errsize);
     if (rc != 0) {
         return rc;
     }

@@ -40,9 +40,6 @@
 #include <string.h>
 #include <time.h>
 
-#define BACKOFF_MIN_MS 50u
-#define BACKOFF_MAX_MS 5000u
-
 #define ST_DOWN RESDELIV__RA_DOWN
 #define ST_CONNECTING RESDELIV__RA_CONNECTING
 #define ST_READY RESDELIV__RA_READY
@@ -144,119 +141,30 @@ static void fail_and_free(op_t *op, int status)
     }
 }
 
-/* ---- hiredis ev hooks over the loop vtable ---- */
+/* ---- the connection's hooks ---- */
 
-static void on_io(void *arg, uint32_t events)
+static void io_enter(void *owner)
 {
-    store *s = arg;
-
-    resdeliv__ra_enter(s);
-    if ((events & RESDELIV_LOOP_READ) && s->ac != NULL) {
-        redisAsyncHandleRead(s->ac);
-    }
-    if ((events & RESDELIV_LOOP_WRITE) && s->ac != NULL && !s->closing) {
-        /* See redis_conn.c: a failed write drops the connection. */
-        struct resdeliv__pipe_guard g;
-        resdeliv__pipe_enter(&g, s->pipe_ignored);
-        redisAsyncHandleWrite(s->ac);
-        resdeliv__pipe_leave(&g, s->ac == NULL || s->ac->err != 0 || s->lost);
-    }
-    resdeliv__ra_leave(s);
+    resdeliv__ra_enter(owner);
 }
 
-static void set_want(store *s, uint32_t want)
+static void io_leave(void *owner)
 {
-    if (want == s->want && s->watch != NULL) {
-        return;
-    }
-    if (s->loop.watch(s->loop.loop, s->fd, want, on_io, s, &s->watch) != 0) {
-        /* The watchdog drops a connection that never gets its events. */
-        snprintf(s->errmsg, sizeof(s->errmsg),
-                 "event loop refused to watch the Redis socket");
-        return;
-    }
-    s->want = want;
-}
-
-static void ev_add_read(void *p)
-{
-    store *s = p;
-    set_want(s, s->want | RESDELIV_LOOP_READ);
-}
-
-static void ev_del_read(void *p)
-{
-    store *s = p;
-    set_want(s, s->want & ~RESDELIV_LOOP_READ);
-}
-
-static void ev_add_write(void *p)
-{
-    store *s = p;
-    set_want(s, s->want | RESDELIV_LOOP_WRITE);
-}
-
-static void ev_del_write(void *p)
-{
-    store *s = p;
-    set_want(s, s->want & ~RESDELIV_LOOP_WRITE);
+    resdeliv__ra_leave(owner);
 }
 
 static void conn_gone(store *s);
 
-static void ev_cleanup(void *p)
+static void io_gone(void *owner)
 {
-    conn_gone(p);
+    conn_gone(owner);
 }
 
-#if HIREDIS_MAJOR >= 1
-static void on_hr_timer(void *arg)
-{
-    store *s = arg;
-
-    resdeliv__ra_enter(s);
-    if (s->ac != NULL && !s->closing) {
-        redisAsyncHandleTimeout(s->ac);
-    }
-    resdeliv__ra_leave(s);
-}
-
-static void ev_schedule_timer(void *p, struct timeval tv)
-{
-    store *s = p;
-    uint64_t ms = (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
-    s->loop.timer_start(s->loop.loop, ms, on_hr_timer, s, &s->hr_timer);
-}
-#endif
-
-static void attach(store *s, redisAsyncContext *ac)
-{
-    ac->data = s;
-    ac->ev.data = s;
-    ac->ev.addRead = ev_add_read;
-    ac->ev.delRead = ev_del_read;
-    ac->ev.addWrite = ev_add_write;
-    ac->ev.delWrite = ev_del_write;
-    ac->ev.cleanup = ev_cleanup;
-#if HIREDIS_MAJOR >= 1
-    ac->ev.scheduleTimer = ev_schedule_timer;
-#endif
-}
-
-/* Make hiredis forget the store: no hook runs after this. */
-static void detach(redisAsyncContext *ac)
-{
-    ac->data = NULL;
-    ac->ev.data = NULL;
-    ac->ev.addRead = NULL;
-    ac->ev.delRead = NULL;
-    ac->ev.addWrite = NULL;
-    ac->ev.delWrite = NULL;
-    ac->ev.cleanup = NULL;
-#if HIREDIS_MAJOR >= 1
-    ac->ev.scheduleTimer = NULL;
-#endif
-}
+static const struct resdeliv__redis_loop_ops io_ops = {
+    .enter = io_enter,
+    .leave = io_leave,
+    .gone = io_gone,
+};
 
 /* ---- connection ---- */
 
@@ -269,25 +177,15 @@ static void arm(store *s, uint64_t ms)
 
 static uint64_t backoff_ms(store *s)
 {
-    uint32_t shift = s->failures > 1 ? s->failures - 1 : 0;
-    uint64_t d = BACKOFF_MAX_MS;
-
-    if (shift < 16) {
-        d = (uint64_t)BACKOFF_MIN_MS << shift;
-        d = d > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d;
-    }
-    /* xorshift64: jitter keeps many nodes from reconnecting in step. */
-    s->rng ^= s->rng << 13;
-    s->rng ^= s->rng >> 7;
-    s->rng ^= s->rng << 17;
-    return d / 2 + s->rng % (d / 2 + 1);
+    return resdeliv__redis_loop_backoff(s->failures, &s->rng);
 }
 
 /* Drop the connection; hiredis answers its commands with NULL replies and
- * then runs ev_cleanup (later, when called from one of its callbacks). */
+ * then runs its cleanup hook (later, when called from one of its
+ * callbacks). */
 static void abort_conn(store *s, const char *why)
 {
-    if (s->ac == NULL || s->freeing) {
+    if (s->io.ac == NULL || s->freeing) {
         return;
     }
     if (why != NULL) {
@@ -295,14 +193,14 @@ static void abort_conn(store *s, const char *why)
     }
     s->freeing = 1;
     s->lost = 1;
-    redisAsyncFree(s->ac);
+    redisAsyncFree(s->io.ac);
 }
 
 /* Drop the connection from the next timer callback: the caller may be
  * in the middle of an op that the NULL replies would complete. */
 void resdeliv__ra_abort(store *s, const char *why)
 {
-    if (s->ac == NULL || s->doomed) {
+    if (s->io.ac == NULL || s->doomed) {
         return;
     }
     snprintf(s->errmsg, sizeof(s->errmsg), "%s", why);
@@ -316,10 +214,7 @@ static void conn_gone(store *s)
 {
     op_t *op;
 
-    s->loop.unwatch(s->loop.loop, &s->watch);
-    s->loop.timer_stop(s->loop.loop, &s->hr_timer);
-    s->want = 0;
-    s->ac = NULL;
+    s->io.ac = NULL;
     s->freeing = s->lost = s->doomed = 0;
     s->cmds_out = 0;
     s->failures = s->state == ST_READY ? 1 : s->failures + 1;
@@ -354,8 +249,8 @@ int resdeliv__ra_send(store *s, op_t *op,
 
 int resdeliv__ra_sendv(store *s, op_t *op, const struct resdeliv__redis_cmd *a)
 {
-    if (s->ac == NULL || s->freeing || s->lost ||
-        redisAsyncCommandArgv(s->ac, on_reply, op, a->argc, a->argv,
+    if (s->io.ac == NULL || s->freeing || s->lost ||
+        redisAsyncCommandArgv(s->io.ac, on_reply, op, a->argc, a->argv,
                               a->len) != REDIS_OK) {
         return RESDELIV_ESTORE;
     }
@@ -435,25 +330,12 @@ static int handshake(store *s)
 
 static void start_connect(store *s)
 {
-    redisAsyncContext *ac = s->url.is_unix
-                                ? redisAsyncConnectUnix(s->url.path)
-                                : redisAsyncConnect(s->url.host, s->url.port);
-
-    if (ac == NULL || ac->err) {
-        snprintf(s->errmsg, sizeof(s->errmsg), "Redis connect: %s",
-                 ac != NULL ? ac->errstr : "out of memory");
-        if (ac != NULL) {
-            redisAsyncFree(ac);
-        }
+    if (resdeliv__redis_loop_connect(&s->io, &s->url, "Redis connect") != 0) {
         s->failures++;
         arm(s, backoff_ms(s));
         return;
     }
-    s->ac = ac;
-    s->fd = ac->c.fd;
     s->state = ST_CONNECTING;
-    s->pipe_ignored = resdeliv__pipe_ignored();
-    attach(s, ac);
     arm(s, s->connect_ms);
     if (handshake(s) != 0) {
         abort_conn(s, "Redis connect: cannot queue the handshake");
@@ -631,7 +513,7 @@ int resdeliv__ra_submit(store *s, op_t *op)
 static void ra_destroy(void *self)
 {
     store *s = self;
-    redisAsyncContext *ac = s->ac;
+    redisAsyncContext *ac = s->io.ac;
     op_t *op;
 
     if (s->closing) {
@@ -640,12 +522,12 @@ static void ra_destroy(void *self)
     resdeliv__ra_enter(s);
     s->closing = 1;
     s->loop.timer_stop(s->loop.loop, &s->timer);
-    s->loop.timer_stop(s->loop.loop, &s->hr_timer);
-    s->loop.unwatch(s->loop.loop, &s->watch);
-    s->ac = NULL;
+    s->loop.timer_stop(s->loop.loop, &s->io.hr_timer);
+    s->loop.unwatch(s->loop.loop, &s->io.watch);
+    s->io.ac = NULL;
     s->wait_head = s->wait_tail = NULL;
     if (ac != NULL) {
-        detach(ac);
+        resdeliv__redis_loop_detach(ac);
         if (!s->freeing) {
             /* Outside a hiredis callback this answers every command now
              * (ECLOSED); inside one, hiredis does it when it returns and
@@ -700,6 +582,12 @@ int resdeliv_store_redis_async_new(const struct resdeliv_redis_options *opts,
     if (s == NULL) {
         return RESDELIV_ENOMEM;
     }
+    resdeliv__redis_loop_init(&s->io, &s->loop, &io_ops, s);
+    s->io.closing = &s->closing;
+    s->io.lost = &s->lost;
+    s->io.guard = 1;
+    s->io.errmsg = s->errmsg;
+    s->io.errsize = sizeof(s->errmsg);
     rc = resdeliv__ra_configure(s, opts, loop, err, errsize);
     if (rc == 0) {
         rc = resdeliv_store_new(&ra_ops, s, out);

@@ -295,20 +295,6 @@ long resdeliv__tag_insert_values(const char *data, size_t len,
 
 /* ---- member names spelled with escapes (for tag_scan.c) -------------- */
 
-static int hexdig(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 static long hex4(const char *p, const char *end)
 {
     long v = 0;
@@ -317,7 +303,7 @@ static long hex4(const char *p, const char *end)
         return -1;
     }
     for (int i = 0; i < 4; i++) {
-        int d = hexdig(p[i]);
+        int d = resdeliv__hexval(p[i]);
         if (d < 0) {
             return -1;
         }
