@@ -12,11 +12,12 @@
  * the body is over the limit); a 200 only for a body that cJSON reads as an
  * object with the members the API requires (name, data, a channel or
  * channels, an optional socket id; for a batch, a "batch" array of 1 to 10
- * such events). The other way round, a body the reference accepts must get
- * a 200 where cJSON and JSON agree: nothing is compared for bytes cJSON
- * reads and JSON refuses (raw control bytes, `\u` without four hex digits
- * or `\u0000`, a byte order mark), for invalid UTF-8, which the server
- * refuses before cJSON sees it, or for nesting near the server's limit.
+ * such events), with nothing but white space after it. The other way
+ * round, a body the reference accepts must get a 200 where cJSON and JSON
+ * agree: nothing is compared for bytes cJSON reads and JSON refuses (raw
+ * control bytes, in strings or not, `\u` without four hex digits or
+ * `\u0000`, a byte order mark), for invalid UTF-8, which the server refuses
+ * before cJSON sees it, or for nesting near the server's limit.
  */
 #include <resdeliv/resdeliv.h>
 
@@ -123,12 +124,24 @@ static int is_hex(char c)
 /* 1 when cJSON may accept text that JSON refuses. */
 static int cjson_lax(const uint8_t *t, size_t len)
 {
+    int in_string = 0;
+
     if (len >= 3 && memcmp(t, "\xef\xbb\xbf", 3) == 0) {
         return 1;
     }
     for (size_t i = 0; i < len; i++) {
-        if (t[i] < 0x20 && t[i] != '\t' && t[i] != '\n' && t[i] != '\r') {
+        /* cJSON takes a raw control byte inside a string as it is, and any
+         * outside one as white space. */
+        if (t[i] < 0x20 &&
+            (in_string || (t[i] != '\t' && t[i] != '\n' && t[i] != '\r'))) {
             return 1;
+        }
+        if (t[i] == '"') {
+            in_string = !in_string;
+        }
+        if (t[i] == '\\' && in_string && i + 1 < len && t[i + 1] != 'u') {
+            i++;
+            continue;
         }
         if (t[i] == '\\' && i + 1 < len && t[i + 1] == 'u') {
             for (size_t k = i + 2; k < i + 6; k++) {
@@ -311,6 +324,26 @@ static int body_ok(const cJSON *root, int batch)
     return 1;
 }
 
+/* cJSON reading all of `t`: cJSON_ParseWithLength() stops after the first
+ * value and ignores what follows, which JSON refuses unless it is white
+ * space. */
+static cJSON *parse_whole(const uint8_t *t, size_t len)
+{
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts((const char *)t, len, &end, 0);
+
+    if (root == NULL) {
+        return NULL;
+    }
+    for (size_t i = (size_t)((const uint8_t *)end - t); i < len; i++) {
+        if (t[i] != ' ' && t[i] != '\t' && t[i] != '\n' && t[i] != '\r') {
+            cJSON_Delete(root);
+            return NULL;
+        }
+    }
+    return root;
+}
+
 /* ---- one request ---- */
 
 static resdeliv_pusher_server *server_new(struct host *h, resdeliv_store **st,
@@ -388,7 +421,7 @@ static void post(const char *path, const uint8_t *data, size_t size,
     if (a.status == 413) {
         return;
     }
-    root = cJSON_ParseWithLength((const char *)data, size);
+    root = parse_whole(data, size);
     if (a.status == 200 && !body_ok(root, batch)) {
         fail("200 for a body the reference refuses", path, data, size, 200);
     }

@@ -306,4 +306,10 @@ static inline int resdeliv__hexval(int c)
     return -1;
 }
 
+/* Parse `len` bytes as exactly one JSON value: white space may follow it,
+ * anything else makes it NULL (cJSON alone stops after the first value).
+ * Defined in json_text.c; free with cJSON_Delete(). */
+struct cJSON;
+struct cJSON *resdeliv__json_parse_whole(const char *text, size_t len);
+
 #endif /* RESDELIV_INTERNAL_H */

@@ -16,6 +16,8 @@
  */
 #include "internal.h"
 
+#include <cjson/cJSON.h>
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,4 +354,20 @@ int resdeliv__json_scan(const char *text, size_t len, const char *what,
         }
     }
     return 0;
+}
+
+cJSON *resdeliv__json_parse_whole(const char *text, size_t len)
+{
+    const char *end = NULL;
+    cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+
+    while (v != NULL && end < text + len &&
+           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) {
+        end++;
+    }
+    if (v != NULL && end != text + len) {
+        cJSON_Delete(v);
+        v = NULL;
+    }
+    return v;
 }

@@ -27,24 +27,6 @@
 
 /* ------------------------------------------------------------- parsing */
 
-/* One JSON value filling `text` (white space around it allowed), or NULL.
- * cJSON alone would accept trailing garbage. */
-static cJSON *parse_whole(const char *text, size_t len)
-{
-    const char *end = NULL;
-    cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-
-    while (v != NULL && end < text + len &&
-           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) {
-        end++;
-    }
-    if (v != NULL && end != text + len) {
-        cJSON_Delete(v);
-        v = NULL;
-    }
-    return v;
-}
-
 /* Scan and parse `text` as one JSON object; `what` names it in errors. */
 static int parse_object(const char *text, size_t len, const char *what,
                         cJSON **root, char *err, size_t errsize)
@@ -58,7 +40,7 @@ static int parse_object(const char *text, size_t len, const char *what,
     if (rc != 0) {
         return rc;
     }
-    cJSON *obj = parse_whole(text, len);
+    cJSON *obj = resdeliv__json_parse_whole(text, len);
     if (obj == NULL) {
         resdeliv__errf(err, errsize, "%s is not valid JSON", what);
     } else if (!cJSON_IsObject(obj)) {
@@ -504,7 +486,7 @@ int resdeliv_pusher_build_subscribed(const char *channel, const char *data,
         data_len = 2;
     }
     /* The tagger checks structure only; the client must get valid JSON. */
-    cJSON *obj = parse_whole(data, data_len);
+    cJSON *obj = resdeliv__json_parse_whole(data, data_len);
     int is_object = cJSON_IsObject(obj);
     cJSON_Delete(obj);
     if (!is_object) {

@@ -391,7 +391,7 @@ static int parse_body(resdeliv_pusher_server *ps,
     if (rc != 0) {
         return RESDELIV_EBADJSON;
     }
-    op->root = cJSON_ParseWithLength(req->body, req->body_len);
+    op->root = resdeliv__json_parse_whole(req->body, req->body_len);
     if (op->root == NULL) {
         resdeliv__errf(err, errsize, "the body is not valid JSON");
         return RESDELIV_EBADJSON;

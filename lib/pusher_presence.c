@@ -398,7 +398,7 @@ int resdeliv__presence_parse(const char *channel_data, char **user_id,
     if (rc != 0) {
         return rc;
     }
-    root = cJSON_ParseWithLength(channel_data, len);
+    root = resdeliv__json_parse_whole(channel_data, len);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         resdeliv__errf(err, errsize, "channel_data is not a JSON object");

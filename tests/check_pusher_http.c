@@ -267,6 +267,10 @@ START_TEST(bad_json)
          "\"socket_id\":\"abc\"}",
          "socket_id"},
         {"{\"name\":\"e\",\"channel\":\"a\",\"data\":\"\\u0000\"}", "body"},
+        /* cJSON stops after the first value; what follows must not be
+         * ignored (found by fuzz_http_body). */
+        {"{\"name\":\"e\",\"channel\":\"a\",\"data\":\"x\"} \"x\"", "JSON"},
+        {"{\"name\":\"e\",\"channel\":\"a\",\"data\":\"x\"} {}", "JSON"},
     };
     struct tresp r;
 

@@ -564,6 +564,8 @@ START_TEST(presence_bad_channel_data)
 {
     static const char *const bad[] = {
         "not json", "{}", "{\"user_id\":\"\"}", "{\"user_id\":true}", "[1]",
+        /* One object and then more: not one JSON value. */
+        "{\"user_id\":\"1\"} \"x\"", "{\"user_id\":\"1\"}{}",
     };
     struct tconn *c = t_open(&H, 0);
 
