@@ -3,10 +3,11 @@
  * Operations of the event-loop Redis store: append, read, info and drop as
  * ops (see store_redis_async.c), their commands and the handling of their
  * replies. The commands are the blocking store's, from redis_cmd.c and
- * redis_cmd_batch.c: an append is one EVALSHA of the append script per log
- * of the batch, or a MULTI exchange for a lone item of a log, written in
- * one go; the script follows when the MULTI found no log (or no epoch
- * key), and an EVAL when the server lost the script (NOSCRIPT);
+ * redis_cmd_batch.c: an append is, per log of the batch, a plain pipeline
+ * of XADDs between two GETs of the epoch or one EVALSHA of the append
+ * script, written in one go; the script follows when the pipeline found
+ * no log (or no epoch key), and an EVAL when the server lost the script
+ * (NOSCRIPT);
  * read and info run in MULTI ... EXEC so that the entries and the epoch
  * they are reported with come from the same instant.
  *
@@ -134,15 +135,15 @@ static int append_one(store *s, op_t *op, size_t g, int eval)
     return rc;
 }
 
-/* Send the MULTI exchange of group g, awaited in queue order like a
- * script call. Nonzero when nothing was sent; when only part of it was,
- * the connection is dropped and the group expects the replies of that
- * part, which fail it. */
-static int append_multi(store *s, op_t *op, size_t g)
+/* Send the pipeline of group g, awaited in queue order like a script
+ * call. Nonzero when nothing was sent; when only part of it was, the
+ * connection is dropped and the group expects the replies of that part,
+ * which fail it. */
+static int append_pipe(store *s, op_t *op, size_t g)
 {
-    struct resdeliv__redis_cmd cmds[RESDELIV__REDIS_MULTI_MAX];
+    struct resdeliv__redis_cmd *cmds = op->batch.cmds;
     struct resdeliv__redis_group *grp = &op->batch.groups[g];
-    size_t n = resdeliv__redis_batch_multi(
+    size_t n = resdeliv__redis_batch_pipe(
         &op->batch, g, op->items, resdeliv__redis_server_ms(s->skew_ms), cmds);
 
     op->batch.queue[op->otail++] = g;
@@ -166,7 +167,7 @@ static int append_send(store *s, op_t *op)
 {
     for (size_t g = 0; g < op->batch.ngroups; g++) {
         int rc = resdeliv__redis_batch_fast(&op->batch, g, s->version)
-                     ? append_multi(s, op, g)
+                     ? append_pipe(s, op, g)
                      : append_one(s, op, g, 0);
         if (rc != 0) {
             if (op->inflight == 0) {
@@ -180,8 +181,8 @@ static int append_send(store *s, op_t *op)
     return 0;
 }
 
-/* One reply of group g's MULTI exchange. */
-static void multi_reply(store *s, op_t *op, size_t g, const redisReply *r)
+/* One reply of group g's pipeline. */
+static void pipe_reply(store *s, op_t *op, size_t g, const redisReply *r)
 {
     struct resdeliv__redis_group *grp = &op->batch.groups[g];
     int st;
@@ -189,8 +190,8 @@ static void multi_reply(store *s, op_t *op, size_t g, const redisReply *r)
     if (r == NULL && grp->status == 0) {
         grp->status = op->status;
     }
-    st = resdeliv__redis_batch_multi_reply(&op->batch, g, r, s->errmsg,
-                                           sizeof(s->errmsg));
+    st = resdeliv__redis_batch_pipe_reply(&op->batch, g, r, s->errmsg,
+                                          sizeof(s->errmsg));
     if (st == RESDELIV__REDIS_MORE) {
         return;
     }
@@ -220,8 +221,8 @@ static void append_reply(store *s, op_t *op, const redisReply *r)
 {
     size_t g = op->batch.queue[op->ohead];
 
-    if (op->batch.groups[g].multi) {
-        multi_reply(s, op, g, r);
+    if (op->batch.groups[g].pipe) {
+        pipe_reply(s, op, g, r);
     } else {
         script_reply(s, op, g, r);
     }

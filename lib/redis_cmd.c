@@ -13,7 +13,9 @@
  *   appended; with an epoch key on Redis >= 6.2 the first XADD is
  *   NOMKSTREAM and doubles as the stream's existence check (it appends
  *   nothing when the stream is missing), which saves a call per script;
- * - one XADD per item (event and data from ARGV[5], ARGV[6], ...); the
+ * - one XADD per item (event and data from ARGV[6], ARGV[7], ...; the
+ *   data under the field name ARGV[5], "d", or "o" for data marked
+ *   RESDELIV_ENTRY_OBJECT, so that readers get the flag back); the
  *   last one with `MAXLEN ~ N` when N (ARGV[1]) > 0: trimming is by whole
  *   nodes, so once per call trims as much as once per item, for less;
  * - with an age (ARGV[2] ms): one XTRIM `MINID ~ (last id's ms - age)` on
@@ -24,13 +26,13 @@
  * - with publishing on (ARGV[4]'s second byte is 'p', the store's
  *   `publish` option): a PUBLISH of each entry on the log's bus channel,
  *   KEYS[1] .. ":bus", right after its XADD, in the bus.h message form
- *   with flags 0 (the stream keeps no flags). Append and notification are
+ *   with the entry's flags. Append and notification are
  *   then one atomic step, and the notifications' order is the ids' order;
  * - returns {epoch, {id1, id2, ...}}.
  * One call per log and batch, not per item: the server's cost of a script
- * call is mostly the call itself, not the commands inside it. A lone item
- * for a log that exists needs no script at all: redis_cmd_batch.c, which
- * groups batches into script calls, has that MULTI form.
+ * call is mostly the call itself, not the commands inside it. Appends to
+ * a log that exists need no script at all: redis_cmd_batch.c, which
+ * groups batches into script calls, has that plain pipeline.
  */
 #include "redis_internal.h"
 
@@ -44,42 +46,44 @@ const char resdeliv__redis_append_lua[] =
     "local cap = ARGV[1]\n"
     "local v62 = string.byte(ARGV[4], 1) == 49\n"
     "local bus = string.byte(ARGV[4], 2) == 112 and KEYS[1] .. ':bus'\n"
+    "local f = ARGV[5]\n"
+    "local fl = f == 'o' and ' 1 ' or ' 0 '\n"
     "local last = #ARGV - 1\n"
     "local ids = {}\n"
     "local k = 0\n"
-    "local first = 5\n"
+    "local first = 6\n"
     "local id\n"
     "local keep = false\n"
     "local function add(i, mk)\n"
     "  if i == last and cap ~= '0' then\n"
     "    if mk then\n"
     "      return redis.call('XADD', KEYS[1], 'NOMKSTREAM', 'MAXLEN', '~',\n"
-    "                        cap, '*', 'e', ARGV[i], 'd', ARGV[i + 1])\n"
+    "                        cap, '*', 'e', ARGV[i], f, ARGV[i + 1])\n"
     "    end\n"
     "    return redis.call('XADD', KEYS[1], 'MAXLEN', '~', cap, '*',\n"
-    "                      'e', ARGV[i], 'd', ARGV[i + 1])\n"
+    "                      'e', ARGV[i], f, ARGV[i + 1])\n"
     "  end\n"
     "  if mk then\n"
     "    return redis.call('XADD', KEYS[1], 'NOMKSTREAM', '*', 'e', ARGV[i],\n"
-    "                      'd', ARGV[i + 1])\n"
+    "                      f, ARGV[i + 1])\n"
     "  end\n"
-    "  return redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], 'd', ARGV[i + 1])\n"
+    "  return redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], f, ARGV[i + 1])\n"
     "end\n"
     "local function put(i, mk)\n"
     "  local got = add(i, mk)\n"
     "  if got and bus then\n"
-    "    redis.call('PUBLISH', bus, 'RD1 ' .. ep .. ' ' .. got .. ' 0 ' ..\n"
+    "    redis.call('PUBLISH', bus, 'RD1 ' .. ep .. ' ' .. got .. fl ..\n"
     "               #ARGV[i] .. '\\n' .. ARGV[i] .. ARGV[i + 1])\n"
     "  end\n"
     "  return got\n"
     "end\n"
     "if ep and v62 then\n"
-    "  id = put(5, true)\n"
+    "  id = put(6, true)\n"
     "  if id then\n"
     "    keep = true\n"
     "    k = 1\n"
     "    ids[1] = id\n"
-    "    first = 7\n"
+    "    first = 8\n"
     "  end\n"
     "elseif ep then\n"
     "  keep = redis.call('EXISTS', KEYS[1]) == 1\n"
@@ -250,6 +254,7 @@ void resdeliv__redis_argv_append(struct resdeliv__redis_argv *a,
     push_u64(a, 1, item->retention.max_age_ms);
     push_str(a, new_epoch);
     push_str(a, version >= RESDELIV__REDIS_V(6, 2, 0) ? "1" : "0");
+    push_str(a, (item->flags & RESDELIV_ENTRY_OBJECT) ? "o" : "d");
     push(a, item->event ? item->event : "", item->event_len);
     push(a, item->data ? item->data : "", item->data_len);
 }
@@ -421,7 +426,7 @@ static int is_str(const redisReply *r)
 }
 
 /* The field name of a stream entry, one byte (the store writes "e" and
- * "d"); 0 for any other name. */
+ * "d" or "o"); 0 for any other name. */
 static char field1(const redisReply *r)
 {
     return r->type == REDIS_REPLY_STRING && r->len == 1 ? r->str[0] : 0;
@@ -478,7 +483,7 @@ static int decode_entry(const redisReply *r, struct resdeliv_stored_entry *e)
     }
     e->event = e->data = "";
     e->event_len = e->data_len = 0;
-    /* Entry flags are not stored in the stream: readers do the full tag. */
+    /* Data under "o" was marked RESDELIV_ENTRY_OBJECT by its publisher. */
     e->flags = 0;
     e->reserved = 0;
     for (size_t i = 0; i + 1 < f->elements; i += 2) {
@@ -490,9 +495,10 @@ static int decode_entry(const redisReply *r, struct resdeliv_stored_entry *e)
         if (name == 'e') {
             e->event = v->str;
             e->event_len = v->len;
-        } else if (name == 'd') {
+        } else if (name == 'd' || name == 'o') {
             e->data = v->str;
             e->data_len = v->len;
+            e->flags = name == 'o' ? RESDELIV_ENTRY_OBJECT : 0;
         }
     }
     return 0;

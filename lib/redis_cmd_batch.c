@@ -4,53 +4,55 @@
  * the keys, the append script and the other commands), shared by the
  * blocking and the event-loop client, and the info counts of a log.
  *
- * A batch becomes one script call per log and retention (items of one log
- * keep their order), because the server's cost of a script call is mostly
- * the call itself: 64 items in one call cost a little more than 64 plain
- * XADDs, 64 calls of one item five times that.
+ * A batch becomes one group per log, retention and data field (items of
+ * one log keep their order). A group is appended by one script call, or,
+ * when it is its log's only group, the server has NOMKSTREAM (Redis >=
+ * 6.2) and the batch does not publish, by a plain pipeline in the same
+ * round trip:
  *
- * For a lone item, the only one of its log in the batch, even one script
- * call costs the server several times a plain XADD, so it goes without one
- * when the server has NOMKSTREAM (Redis >= 6.2), in one round trip:
- *
- *     MULTI
- *     XADD stream NOMKSTREAM [MAXLEN ~ N] * e <event> d <data>
+ *     GET epoch
+ *     XADD stream NOMKSTREAM * e <event> d|o <data>      (one per item;
+ *     ...                                                 the last one
+ *     XADD stream NOMKSTREAM [MAXLEN ~ N] * e <event> d|o <data>   trims)
  *     GET epoch
  *     [XTRIM stream MINID ~ <now - age>  PEXPIRE stream age
  *      PEXPIRE epoch age]                        (when an age is set)
- *     EXEC
  *
- * MULTI makes it atomic, so the id and the epoch belong together. It
- * cannot create a log: when XADD answers nil (no stream; nothing was
- * appended) or GET does (the epoch key vanished), the script appends the
- * item instead, in a second round trip. In the second case the XADD did
- * append, to a stream without its epoch: readers already treat such a
- * stream as missing, and the script, which sees the same, deletes it,
- * entry included, and starts a new epoch with the item. So a log whose
- * epoch key vanished still becomes a new epoch, never a silent
- * continuation, and the item is stored once. The age trim uses the
- * server's clock as the ids it assigned show it (the script uses the
- * new id's time, which a MULTI cannot refer to).
+ * The server's cost of a script call is mostly the call itself, but each
+ * command a script runs also costs about a third more than the same
+ * command sent plainly (it is converted to Lua and back), and a MULTI
+ * costs the client a reply per queued command; the plain pipeline costs
+ * what the XADDs cost (bench/README.md has the figures).
+ *
+ * Without MULTI other clients' commands may run between these, so the
+ * outcome is judged from what the replies show. The epoch key changes
+ * only together with its stream (the script deletes a stream whose epoch
+ * key vanished, and SETs a new random token for every new log), and a
+ * NOMKSTREAM XADD never creates a stream, so:
+ * - both GETs read the same token and every XADD added an entry: all
+ *   items are in that epoch's stream, in order, with the ids returned;
+ * - no XADD added anything and both GETs agree (no stream, or a stream
+ *   without its epoch key... or an epoch key without its stream), or
+ *   every XADD added to a stream that has no epoch key on either side:
+ *   nothing of it counts, and the script appends the items instead, in a
+ *   second round trip. In the last case it deletes that stream, the
+ *   entries just added included, and starts a new epoch; a log whose
+ *   epoch key vanished is never silently continued;
+ * - anything else means the log was created, lost or replaced by another
+ *   client during the exchange: the items fail with RESDELIV_ESTORE. Some
+ *   of them may have been logged, which at-least-once delivery allows;
+ *   none is reported stored with an id or epoch it does not have.
+ * The age trim uses the server's clock as the ids it assigned show it
+ * (the script uses the new id's time).
+ *
+ * Data marked RESDELIV_ENTRY_OBJECT is stored under the field name "o"
+ * instead of "d", so readers of the stream get the flag back.
  *
  * With `publish` (the store's option for the nodes' buses, bus.h) every
- * item goes through the script, lone ones too: the notification carries
- * the entry's id, which a MULTI learns only from EXEC, too late to
- * PUBLISH it in the same atomic step. INFO commandstats on Redis 7.0,
- * 1000 appends to an existing log, one run on a busy 2-core machine:
- *
- *                          commands sent   calls counted    server us
- *                          per append      per entry        per entry
- *     lone, MULTI          4               4 (MULTI XADD    3.2
- *                                             GET EXEC)
- *     lone, script+publish 1 (EVALSHA)     4 (EVALSHA GET   19.9
- *                                             XADD PUBLISH)
- *     batch of 10, script  1 per batch     2.2              4.3
- *
- * (server time: EXEC + MULTI, or EVALSHA, whose usec include the commands
- * inside.) So publishing costs no round trip and no command from the
- * client, one PUBLISH per entry inside the call, but a lone append costs
- * the server about 6x the MULTI's: the price of the script, which batches
- * amortise.
+ * group goes through the script: the notification carries the entry's
+ * id, which must be PUBLISHed in the same atomic step as the XADD. INFO
+ * commandstats counts the script call and every command it runs:
+ * EVALSHA, GET, XADD and PUBLISH for a lone append.
  */
 #include "redis_internal.h"
 
@@ -60,9 +62,9 @@
 #include <string.h>
 #include <time.h>
 
-/* argv[] slots of a script call of n items and of a MULTI exchange. */
-#define SCRIPT_ARGS(n) (9 + 2 * (n))
-#define MULTI_ARGS 27
+/* argv[] slots of a script call and of a pipeline of n items. */
+#define SCRIPT_ARGS(n) (10 + 2 * (n))
+#define PIPE_ARGS(n) (18 + 8 * (n))
 
 /* ---- grouping ---- */
 
@@ -97,7 +99,9 @@ static int same_run(const struct resdeliv_append_item *a,
            (a->channel_len == 0 ||
             memcmp(a->channel, b->channel, a->channel_len) == 0) &&
            a->retention.max_messages == b->retention.max_messages &&
-           a->retention.max_age_ms == b->retention.max_age_ms;
+           a->retention.max_age_ms == b->retention.max_age_ms &&
+           (a->flags & RESDELIV_ENTRY_OBJECT) ==
+               (b->flags & RESDELIV_ENTRY_OBJECT);
 }
 
 static size_t align_up(size_t n)
@@ -106,37 +110,40 @@ static size_t align_up(size_t n)
            sizeof(max_align_t);
 }
 
-/* One block: groups, results, order, queue, replies, argv, len, refs,
- * then the key bytes. Only a batch of one log can have no lone group but
- * the first (a lone group is the only one of its log). */
+/* One block: groups, results, order, queue, replies, cmds, argv, len,
+ * refs, then the key bytes. `ngroups` bounds the groups. */
 static int batch_alloc(struct resdeliv__redis_batch *b, size_t n,
-                       size_t key_bytes, int uniform, struct item_ref **refs,
+                       size_t ngroups, size_t key_bytes, struct item_ref **refs,
                        char **keys)
 {
-    size_t args = uniform ? SCRIPT_ARGS(n) + MULTI_ARGS : MULTI_ARGS * n;
-    size_t sz[8] = {n * sizeof(*b->groups), n * sizeof(*b->results),
-                    n * sizeof(size_t),     3 * n * sizeof(size_t),
-                    2 * n * sizeof(void *), args * sizeof(char *),
-                    args * sizeof(size_t),  n * sizeof(struct item_ref)};
-    void **at[8] = {(void **)&b->groups, (void **)&b->results,
-                    (void **)&b->order,  (void **)&b->queue,
-                    (void **)&b->replies, (void **)&b->argv,
-                    (void **)&b->len,    (void **)refs};
+    size_t slots = n + 5 * ngroups;
+    size_t args = 8 * n + 18 * ngroups;
+    size_t sz[9] = {ngroups * sizeof(*b->groups), n * sizeof(*b->results),
+                    n * sizeof(size_t),           3 * n * sizeof(size_t),
+                    (n + slots) * sizeof(void *), slots * sizeof(*b->cmds),
+                    args * sizeof(char *),        args * sizeof(size_t),
+                    n * sizeof(struct item_ref)};
+    void **at[9] = {(void **)&b->groups,  (void **)&b->results,
+                    (void **)&b->order,   (void **)&b->queue,
+                    (void **)&b->replies, (void **)&b->cmds,
+                    (void **)&b->argv,    (void **)&b->len,
+                    (void **)refs};
     size_t total = key_bytes + 1;
     char *p;
 
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 9; i++) {
         total += align_up(sz[i]);
     }
     b->block = p = calloc(1, total);
     if (p == NULL) {
         return RESDELIV_ENOMEM;
     }
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 9; i++) {
         *at[i] = p;
         p += align_up(sz[i]);
     }
     *keys = p;
+    b->nslots = slots;
     return 0;
 }
 
@@ -151,6 +158,7 @@ static int group_open(struct resdeliv__redis_batch *b, size_t k, char **keys,
                                         it->channel, it->channel_len);
 
     grp->first = k;
+    grp->field = (it->flags & RESDELIV_ENTRY_OBJECT) ? "o" : "d";
     resdeliv__redis_keys_write(*keys, *keys + kn + 1, kn, prefix, prefix_len,
                                app, app_len, it->channel, it->channel_len,
                                &grp->keys);
@@ -159,24 +167,24 @@ static int group_open(struct resdeliv__redis_batch *b, size_t k, char **keys,
 }
 
 /* Bytes of the keys of every group, bounded by one key per item (the
- * length is computed again only where the channel changes). */
+ * length is computed again only where the run changes), and the runs in
+ * the items' order. */
 static size_t keys_bytes(const char *prefix, size_t prefix_len,
                          const char *app, size_t app_len,
                          const struct resdeliv_append_item *items, size_t n,
-                         int *uniform)
+                         size_t *runs)
 {
     size_t one = 0;
     size_t total = 0;
 
-    *uniform = 1;
+    *runs = 0;
     for (size_t i = 0; i < n; i++) {
         if (i == 0 || !same_run(&items[i - 1], &items[i])) {
             one = 2 * resdeliv__redis_key_len(prefix, prefix_len, app,
                                               app_len, items[i].channel,
                                               items[i].channel_len) +
                   1 + sizeof(":epoch");
-            /* A change after the first item: a sort is needed. */
-            *uniform = i == 0;
+            (*runs)++;
         }
         total += one;
     }
@@ -190,20 +198,19 @@ static int same_log(const struct resdeliv__redis_group *a,
            memcmp(a->keys.stream, b->keys.stream, a->keys.stream_len) == 0;
 }
 
-/* Mark the lone groups (one item, no other group of that log: its order
- * survives a fall-back in a later round trip) and give every group its
- * argv[] slots, for the MULTI exchange when that is the larger. */
+/* Mark the sole groups (no other group of that log: a fall-back in a
+ * later round trip keeps the log's order) and give every group its
+ * argv[] slots, for the pipeline when it may use one. */
 static void place_groups(struct resdeliv__redis_batch *b)
 {
     size_t arg = 0;
 
     for (size_t g = 0; g < b->ngroups; g++) {
         struct resdeliv__redis_group *grp = &b->groups[g];
-        grp->lone = grp->count == 1 &&
-                    (g == 0 || !same_log(&b->groups[g - 1], grp)) &&
+        grp->sole = (g == 0 || !same_log(&b->groups[g - 1], grp)) &&
                     (g + 1 == b->ngroups || !same_log(&b->groups[g + 1], grp));
         grp->arg0 = arg;
-        arg += grp->lone ? MULTI_ARGS : SCRIPT_ARGS(grp->count);
+        arg += grp->sole ? PIPE_ARGS(grp->count) : SCRIPT_ARGS(grp->count);
     }
 }
 
@@ -215,7 +222,7 @@ int resdeliv__redis_batch_init(struct resdeliv__redis_batch *b,
 {
     struct item_ref *refs;
     char *keys;
-    int uniform;
+    size_t runs;
     size_t kb;
     int rc = 0;
 
@@ -223,8 +230,11 @@ int resdeliv__redis_batch_init(struct resdeliv__redis_batch *b,
     if (n > SIZE_MAX / 4096) {
         return RESDELIV_ENOMEM;
     }
-    kb = keys_bytes(prefix, prefix_len, app, app_len, items, n, &uniform);
-    if (batch_alloc(b, n, kb, uniform, &refs, &keys) != 0) {
+    kb = keys_bytes(prefix, prefix_len, app, app_len, items, n, &runs);
+    /* Sorting can only merge runs; each run of a log splits every
+     * RESDELIV__REDIS_GROUP_MAX items. */
+    if (batch_alloc(b, n, runs + n / RESDELIV__REDIS_GROUP_MAX, kb, &refs,
+                    &keys) != 0) {
         return RESDELIV_ENOMEM;
     }
     b->n = n;
@@ -232,7 +242,7 @@ int resdeliv__redis_batch_init(struct resdeliv__redis_batch *b,
         refs[i].it = &items[i];
         refs[i].idx = i;
     }
-    if (!uniform) {
+    if (runs > 1) {
         qsort(refs, n, sizeof(*refs), ref_cmp);
     }
     for (size_t k = 0; k < n && rc == 0; k++) {
@@ -296,13 +306,14 @@ void resdeliv__redis_batch_argv(struct resdeliv__redis_batch *b, size_t g,
                                           first->retention.max_age_ms));
     ARG(grp->new_epoch, strlen(grp->new_epoch));
     ARG(flags_arg(b->publish, version), b->publish ? 2 : 1);
+    ARG(grp->field, 1);
     for (size_t k = grp->first; k < grp->first + grp->count; k++) {
         const struct resdeliv_append_item *it = &items[b->order[k]];
         ARG(it->event ? it->event : "", it->event ? it->event_len : 0);
         ARG(it->data ? it->data : "", it->data ? it->data_len : 0);
     }
 #undef ARG
-    grp->multi = 0;
+    grp->pipe = 0;
     grp->cmd.argc = c;
     grp->cmd.argv = v;
     grp->cmd.len = l;
@@ -355,12 +366,12 @@ void resdeliv__redis_batch_clear(struct resdeliv__redis_batch *b)
     }
 }
 
-/* ---- MULTI for a lone item ---- */
+/* ---- the pipeline of a sole group ---- */
 
 int resdeliv__redis_batch_fast(const struct resdeliv__redis_batch *b, size_t g,
                                unsigned version)
 {
-    return b->groups[g].lone && !b->publish &&
+    return b->groups[g].sole && !b->publish &&
            version >= RESDELIV__REDIS_V(6, 2, 0);
 }
 
@@ -419,104 +430,130 @@ static void age_cmds(struct cmd_builder *m, struct resdeliv__redis_group *grp,
     end_cmd(m);
 }
 
-size_t resdeliv__redis_batch_multi(struct resdeliv__redis_batch *b, size_t g,
-                                   const struct resdeliv_append_item *items,
-                                   uint64_t now_ms,
-                                   struct resdeliv__redis_cmd *cmds)
+static void get_epoch(struct cmd_builder *m,
+                      const struct resdeliv__redis_group *grp)
+{
+    arg(m, "GET", 3);
+    arg(m, grp->keys.epoch, grp->keys.epoch_len);
+    end_cmd(m);
+}
+
+size_t resdeliv__redis_batch_pipe(struct resdeliv__redis_batch *b, size_t g,
+                                  const struct resdeliv_append_item *items,
+                                  uint64_t now_ms,
+                                  struct resdeliv__redis_cmd *cmds)
 {
     struct resdeliv__redis_group *grp = &b->groups[g];
-    const struct resdeliv_append_item *it = &items[b->order[grp->first]];
+    const struct resdeliv_retention *ret =
+        &items[b->order[grp->first]].retention;
     struct cmd_builder m = {
         b->argv + grp->arg0, b->len + grp->arg0, 0, 0, cmds, 0};
 
-    arg(&m, "MULTI", 5);
-    end_cmd(&m);
-    arg(&m, "XADD", 4);
-    arg(&m, grp->keys.stream, grp->keys.stream_len);
-    arg(&m, "NOMKSTREAM", 10);
-    if (it->retention.max_messages > 0) {
-        arg(&m, "MAXLEN", 6);
-        arg(&m, "~", 1);
-        arg_u64(&m, grp->num[0], sizeof(grp->num[0]),
-                it->retention.max_messages);
+    get_epoch(&m, grp);
+    for (size_t k = 0; k < grp->count; k++) {
+        const struct resdeliv_append_item *it = &items[b->order[grp->first + k]];
+        arg(&m, "XADD", 4);
+        arg(&m, grp->keys.stream, grp->keys.stream_len);
+        arg(&m, "NOMKSTREAM", 10);
+        /* Trimming is by whole nodes: once per exchange does. */
+        if (k + 1 == grp->count && ret->max_messages > 0) {
+            arg(&m, "MAXLEN", 6);
+            arg(&m, "~", 1);
+            arg_u64(&m, grp->num[0], sizeof(grp->num[0]), ret->max_messages);
+        }
+        arg(&m, "*", 1);
+        arg(&m, "e", 1);
+        arg(&m, it->event ? it->event : "", it->event ? it->event_len : 0);
+        arg(&m, grp->field, 1);
+        arg(&m, it->data ? it->data : "", it->data ? it->data_len : 0);
+        end_cmd(&m);
     }
-    arg(&m, "*", 1);
-    arg(&m, "e", 1);
-    arg(&m, it->event ? it->event : "", it->event ? it->event_len : 0);
-    arg(&m, "d", 1);
-    arg(&m, it->data ? it->data : "", it->data ? it->data_len : 0);
-    end_cmd(&m);
-    arg(&m, "GET", 3);
-    arg(&m, grp->keys.epoch, grp->keys.epoch_len);
-    end_cmd(&m);
-    if (it->retention.max_age_ms > 0) {
-        age_cmds(&m, grp, it->retention.max_age_ms, now_ms);
+    get_epoch(&m, grp);
+    if (ret->max_age_ms > 0) {
+        age_cmds(&m, grp, ret->max_age_ms, now_ms);
     }
-    arg(&m, "EXEC", 4);
-    end_cmd(&m);
-    grp->multi = 1;
+    grp->pipe = 1;
     grp->status = 0;
+    grp->changed = 0;
     grp->seen = 0;
+    grp->nils = 0;
+    grp->epoch[0] = '\0';
     grp->ncmds = m.n;
     return m.n;
 }
 
-/* The EXEC reply: the item's id and epoch, or RESDELIV__REDIS_FALLBACK. */
-static int exec_decode(struct resdeliv__redis_batch *b, size_t g,
-                       const redisReply *r, char *err, size_t errsize)
+/* Reply i of group g's pipeline: 0 or the error it makes. */
+static int pipe_take(struct resdeliv__redis_batch *b,
+                     struct resdeliv__redis_group *grp, size_t i,
+                     const redisReply *r, char *err, size_t errsize)
 {
-    const struct resdeliv__redis_group *grp = &b->groups[g];
-    struct resdeliv_append_result *res = &b->results[b->order[grp->first]];
+    char now[RESDELIV_EPOCH_BUFSIZE];
     int rc = resdeliv__redis_reply_error(r, err, errsize);
 
-    if (rc != 0) {
+    if (rc != 0 || i > grp->count + 1) {
+        return rc; /* XTRIM, PEXPIRE: errors only */
+    }
+    if (i == 0 || i == grp->count + 1) {
+        rc = resdeliv__redis_decode_epoch(r, i == 0 ? grp->epoch : now, err,
+                                          errsize);
+        if (rc == 0 && i > 0 && strcmp(now, grp->epoch) != 0) {
+            grp->changed = 1;
+        }
         return rc;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != grp->ncmds - 2) {
-        return resdeliv__redis_bad_reply("EXEC", err, errsize);
+    if (r->type == REDIS_REPLY_NIL) {
+        grp->nils++;
+        return 0;
     }
-    for (size_t i = 0; i < r->elements; i++) {
-        /* WRONGTYPE and the like: the command failed, the others ran. */
-        if (resdeliv__redis_reply_error(r->element[i], err, errsize) != 0) {
-            return RESDELIV_ESTORE;
-        }
-    }
-    if (r->element[0]->type == REDIS_REPLY_NIL ||
-        r->element[1]->type == REDIS_REPLY_NIL) {
-        return RESDELIV__REDIS_FALLBACK;
-    }
-    if (resdeliv__redis_parse_id(r->element[0], &res->id) != 0) {
+    if (resdeliv__redis_parse_id(r,
+                                 &b->results[b->order[grp->first + i - 1]].id)) {
         return resdeliv__redis_bad_reply("XADD", err, errsize);
-    }
-    if (resdeliv__redis_copy_epoch(r->element[1], res->epoch) != 0) {
-        return resdeliv__redis_bad_reply("GET of the epoch key", err, errsize);
     }
     return 0;
 }
 
-int resdeliv__redis_batch_multi_reply(struct resdeliv__redis_batch *b, size_t g,
-                                      const redisReply *r, char *err,
-                                      size_t errsize)
+/* The outcome of a whole pipeline (see the top of this file). */
+static int pipe_end(struct resdeliv__redis_batch *b, size_t g, char *err,
+                    size_t errsize)
 {
     struct resdeliv__redis_group *grp = &b->groups[g];
+    int rc = grp->status;
 
-    if (++grp->seen < grp->ncmds) {
-        /* MULTI answers OK, each command QUEUED, or an error that makes
-         * EXEC fail: keep the first, which names the cause. */
-        if (grp->status == 0) {
-            grp->status = resdeliv__redis_reply_error(r, err, errsize);
-        }
-        return RESDELIV__REDIS_MORE;
-    }
-    if (grp->status == 0) {
-        grp->status = exec_decode(b, g, r, err, errsize);
-    }
-    if (grp->status == RESDELIV__REDIS_FALLBACK) {
-        grp->status = 0;
+    if (rc == 0 && !grp->changed &&
+        (grp->nils == grp->count ||
+         (grp->nils == 0 && grp->epoch[0] == '\0'))) {
         return RESDELIV__REDIS_FALLBACK;
     }
-    resdeliv__redis_batch_fail(b, g, grp->status);
+    if (rc == 0 && (grp->changed || grp->nils > 0)) {
+        resdeliv__errf(err, errsize,
+                       "Redis: the log was created, lost or replaced by "
+                       "another client during the append; its items may be "
+                       "logged");
+        rc = RESDELIV_ESTORE;
+    }
+    for (size_t k = 0; rc == 0 && k < grp->count; k++) {
+        memcpy(b->results[b->order[grp->first + k]].epoch, grp->epoch,
+               sizeof(grp->epoch));
+    }
+    resdeliv__redis_batch_fail(b, g, rc);
     return 0;
+}
+
+int resdeliv__redis_batch_pipe_reply(struct resdeliv__redis_batch *b, size_t g,
+                                     const redisReply *r, char *err,
+                                     size_t errsize)
+{
+    struct resdeliv__redis_group *grp = &b->groups[g];
+    size_t i = grp->seen++;
+
+    if (grp->status == 0) {
+        /* Keep the first failure, which names the cause. */
+        grp->status = pipe_take(b, grp, i, r, err, errsize);
+    }
+    if (grp->seen < grp->ncmds) {
+        return RESDELIV__REDIS_MORE;
+    }
+    return pipe_end(b, g, err, errsize);
 }
 
 /* ---- the server's clock ---- */

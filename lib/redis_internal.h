@@ -124,34 +124,43 @@ struct resdeliv__redis_cmd {
 /* Most items one script call appends (keeps Redis responsive). */
 #define RESDELIV__REDIS_GROUP_MAX 512
 
-/* One script call: a run of items of one log with one retention. A
- * group of one item that is its log's only group (`lone`) may instead be
- * appended by a MULTI exchange (see redis_cmd_batch.c); `multi` says which
- * form the exchange in flight has, `ncmds` and `seen` count its commands
- * and replies, `status` is its first failure. */
+/* One script call: a run of items of one log with one retention and one
+ * data field. A group that is its log's only group (`sole`) may instead
+ * be appended by a plain pipeline (see redis_cmd_batch.c); `pipe` says
+ * which form the exchange in flight has, `ncmds` and `seen` count its
+ * commands and replies, `status` is its first failure, `nils` its XADDs
+ * that found no stream, `epoch` what its first GET read ("" for nil) and
+ * `changed` that the second GET read something else. */
 struct resdeliv__redis_group {
     size_t first; /* into order[] */
     size_t count;
     size_t arg0;  /* into argv[] / len[] */
     struct resdeliv__redis_keys keys; /* point into the batch's block */
+    const char *field; /* "d", or "o" for RESDELIV_ENTRY_OBJECT data */
     char new_epoch[RESDELIV_EPOCH_BUFSIZE];
+    char epoch[RESDELIV_EPOCH_BUFSIZE];
     char num[3][24];
     struct resdeliv__redis_cmd cmd;
-    int lone;
-    int multi;
+    int sole;
+    int pipe;
     int status;
+    int changed;
     size_t ncmds;
     size_t seen;
+    size_t nils;
 };
 
 /* A batch append as script calls, one per log (more when a log's run
- * exceeds RESDELIV__REDIS_GROUP_MAX or its retention changes within the
- * batch); calls of one log keep the items' order. One block holds every
- * array: `results` (per item), `replies` (2n: per group, then scratch)
- * and `queue` (3n) are for the store's use. */
+ * exceeds RESDELIV__REDIS_GROUP_MAX or its retention or data field
+ * changes within the batch); calls of one log keep the items' order. One
+ * block holds every array: `results` (per item), `replies` (n per group,
+ * then `nslots` of scratch), `cmds` (`nslots`) and `queue` (3n) are for
+ * the store's use; `nslots` bounds the commands of all groups' first
+ * exchanges together. */
 struct resdeliv__redis_batch {
     size_t n;
     size_t ngroups;
+    size_t nslots;
     int publish; /* 1: the script PUBLISHes each entry (set after init) */
     size_t *order; /* item index of each slot, grouped */
     struct resdeliv__redis_group *groups;
@@ -159,6 +168,7 @@ struct resdeliv__redis_batch {
     size_t *len;
     struct resdeliv_append_result *results;
     redisReply **replies;
+    struct resdeliv__redis_cmd *cmds;
     size_t *queue;
     void *block;
 };
@@ -183,31 +193,32 @@ int resdeliv__redis_batch_decode(struct resdeliv__redis_batch *b, size_t g,
 void resdeliv__redis_batch_fail(struct resdeliv__redis_batch *b, size_t g,
                                 int status);
 
-/* Most commands of a MULTI exchange: MULTI, XADD, GET, XTRIM, PEXPIRE x2,
- * EXEC. */
-#define RESDELIV__REDIS_MULTI_MAX 7
-/* 1 when group `g` is appended by MULTI on a server of `version`; never
- * when the batch publishes (the id is known only after EXEC). */
+/* Most commands of group g's pipeline: GET, an XADD per item, GET,
+ * XTRIM, PEXPIRE x2. */
+#define RESDELIV__REDIS_PIPE_CMDS(count) ((count) + 5)
+/* 1 when group `g` is appended by the pipeline on a server of `version`;
+ * never when the batch publishes (the notification needs the id in the
+ * same atomic step). */
 int resdeliv__redis_batch_fast(const struct resdeliv__redis_batch *b,
                                size_t g, unsigned version);
-/* Fill cmds[] (RESDELIV__REDIS_MULTI_MAX) with the MULTI exchange of
- * group `g`, start it (multi = 1, seen = 0, status = 0) and return its
+/* Fill cmds[] (RESDELIV__REDIS_PIPE_CMDS(count) slots) with group `g`'s
+ * pipeline, start it (pipe = 1, counters and status 0) and return its
  * length. `now_ms` is the server's clock (resdeliv__redis_server_ms()),
  * for the age trim. */
-size_t resdeliv__redis_batch_multi(struct resdeliv__redis_batch *b, size_t g,
-                                   const struct resdeliv_append_item *items,
-                                   uint64_t now_ms,
-                                   struct resdeliv__redis_cmd *cmds);
-/* What one reply of a MULTI exchange leaves to do. */
+size_t resdeliv__redis_batch_pipe(struct resdeliv__redis_batch *b, size_t g,
+                                  const struct resdeliv_append_item *items,
+                                  uint64_t now_ms,
+                                  struct resdeliv__redis_cmd *cmds);
+/* What one reply of a pipeline leaves to do. */
 #define RESDELIV__REDIS_MORE 1     /* further replies of it are due */
-#define RESDELIV__REDIS_FALLBACK 2 /* nothing was appended: use the script */
-/* Take the next reply (NULL: none came) of group `g`'s MULTI exchange, in
- * order. After the last one (`ncmds`) the item's result is set (0 or
- * that reply's error, message in `err`) or RESDELIV__REDIS_FALLBACK says
- * the log or its epoch key is missing. */
-int resdeliv__redis_batch_multi_reply(struct resdeliv__redis_batch *b,
-                                      size_t g, const redisReply *r,
-                                      char *err, size_t errsize);
+#define RESDELIV__REDIS_FALLBACK 2 /* nothing was kept: use the script */
+/* Take the next reply (NULL: none came) of group `g`'s pipeline, in
+ * order. After the last one (`ncmds`) the items' results are set (0 or
+ * an error, message in `err`) or RESDELIV__REDIS_FALLBACK says the log
+ * or its epoch key is missing. */
+int resdeliv__redis_batch_pipe_reply(struct resdeliv__redis_batch *b,
+                                     size_t g, const redisReply *r,
+                                     char *err, size_t errsize);
 
 /* The server's clock in ms: the local clock plus `skew_ms`, learned from
  * the ids the server assigned (resdeliv__redis_batch_skew()). */

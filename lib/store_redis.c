@@ -5,16 +5,16 @@
  * errors are in redis_conn.c; commands and replies are built and decoded
  * by redis_cmd.c; this file only moves them.
  *
- * Every operation is one round trip: appends pipeline one EVALSHA of the
- * append script per log of the batch, or for a lone item of a log one
- * MULTI exchange without the script (redis_cmd_batch.c groups the items
- * and says when); only a log to create or recreate takes a second round
- * trip, the script's. Reads and infos send MULTI ... EXEC so the entries
- * and the epoch they
- * are reported with come from the same instant (an epoch read apart from
- * its entries could label a new log's ids with the old epoch). An info
- * needs a second round trip only for a log longer than the cap asked for,
- * or when more than a few entries follow `after` (the count script).
+ * Every operation is one round trip: an append sends, per log of the
+ * batch, a plain pipeline of XADDs between two GETs of the epoch, or an
+ * EVALSHA of the append script where the pipeline cannot do
+ * (redis_cmd_batch.c groups the items and says when); only a log to
+ * create or recreate takes a second round trip, the script's. Reads and
+ * infos send MULTI ... EXEC so the entries and the epoch they are
+ * reported with come from the same instant (an epoch read apart from its
+ * entries could label a new log's ids with the old epoch). An info needs
+ * a second round trip only for a log longer than the cap asked for, or
+ * when more than a few entries follow `after` (the count script).
  */
 #include "redis_internal.h"
 
@@ -32,9 +32,6 @@ struct redis_store {
 
 /* Pages up to this many entries are decoded on the stack. */
 #define STACK_ENTRIES 128
-
-/* Commands of an append's first round trip up to this many: on the stack. */
-#define STACK_CMDS 16
 
 static void free_replies(redisReply **replies, size_t n)
 {
@@ -128,8 +125,8 @@ static void free_group_replies(struct resdeliv__redis_batch *b)
 }
 
 /* Sort the first round's replies out: a script call's into
- * b->replies[g]; a MULTI exchange's decoded (and freed) here, its group
- * listed in b->queue[0, *nfall) when the script must append the item. */
+ * b->replies[g]; a pipeline's decoded (and freed) here, its group listed
+ * in b->queue[0, *nfall) when the script must append the items. */
 static void take_replies(struct redis_store *s, struct resdeliv__redis_batch *b,
                          redisReply **rep, size_t *nfall)
 {
@@ -138,13 +135,13 @@ static void take_replies(struct redis_store *s, struct resdeliv__redis_batch *b,
     *nfall = 0;
     for (size_t g = 0; g < b->ngroups; g++) {
         size_t ncmds = b->groups[g].ncmds;
-        if (!b->groups[g].multi) {
+        if (!b->groups[g].pipe) {
             b->replies[g] = rep[k++];
             continue;
         }
         for (size_t i = 0; i < ncmds; i++) {
-            if (resdeliv__redis_batch_multi_reply(b, g, rep[k], s->conn.errmsg,
-                                                  sizeof(s->conn.errmsg)) ==
+            if (resdeliv__redis_batch_pipe_reply(b, g, rep[k], s->conn.errmsg,
+                                                 sizeof(s->conn.errmsg)) ==
                 RESDELIV__REDIS_FALLBACK) {
                 b->queue[(*nfall)++] = g;
             }
@@ -153,48 +150,28 @@ static void take_replies(struct redis_store *s, struct resdeliv__redis_batch *b,
     }
 }
 
-/* The first round trip: every group, as a script call or, when it may,
- * as a MULTI exchange. */
+/* The first round trip: every group, as a pipeline or, when it must, as
+ * a script call; the batch's slots hold every command and reply. */
 static int first_round(struct redis_store *s, struct resdeliv__redis_batch *b,
                        const struct resdeliv_append_item *items, size_t *nfall)
 {
-    struct resdeliv__redis_cmd lcmds[STACK_CMDS];
-    redisReply *lrep[STACK_CMDS];
-    struct resdeliv__redis_cmd *cmds = lcmds;
-    redisReply **rep = lrep;
     const char *sha = s->conn.sha[0] != '\0' ? s->conn.sha : NULL;
     uint64_t now = resdeliv__redis_server_ms(s->conn.skew_ms);
-    size_t cap = 0;
+    redisReply **rep = b->replies + b->n;
     size_t m = 0;
     int rc;
 
     for (size_t g = 0; g < b->ngroups; g++) {
-        cap += resdeliv__redis_batch_fast(b, g, s->conn.version)
-                   ? RESDELIV__REDIS_MULTI_MAX
-                   : 1;
-    }
-    if (cap > STACK_CMDS) {
-        /* Pointers after the structs of pointers: aligned. */
-        cmds = malloc(cap * (sizeof(*cmds) + sizeof(*rep)));
-        if (cmds == NULL) {
-            return RESDELIV_ENOMEM;
-        }
-        rep = (redisReply **)(void *)(cmds + cap);
-    }
-    for (size_t g = 0; g < b->ngroups; g++) {
         if (resdeliv__redis_batch_fast(b, g, s->conn.version)) {
-            m += resdeliv__redis_batch_multi(b, g, items, now, cmds + m);
+            m += resdeliv__redis_batch_pipe(b, g, items, now, b->cmds + m);
         } else {
             resdeliv__redis_batch_argv(b, g, sha, items, s->conn.version);
-            cmds[m++] = b->groups[g].cmd;
+            b->cmds[m++] = b->groups[g].cmd;
         }
     }
-    rc = resdeliv__redis_conn_exchangev(&s->conn, cmds, m, rep);
+    rc = resdeliv__redis_conn_exchangev(&s->conn, b->cmds, m, rep);
     if (rc == 0) {
         take_replies(s, b, rep, nfall);
-    }
-    if (cmds != lcmds) {
-        free(cmds);
     }
     return rc;
 }
@@ -225,7 +202,7 @@ static int redis_append(void *self, const char *app_id, size_t app_id_len,
     }
     if (rc == 0) {
         for (size_t g = 0; g < b.ngroups; g++) {
-            if (!b.groups[g].multi) {
+            if (!b.groups[g].pipe) {
                 resdeliv__redis_batch_decode(&b, g, b.replies[g],
                                              s->conn.errmsg,
                                              sizeof(s->conn.errmsg));

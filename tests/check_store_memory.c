@@ -675,7 +675,8 @@ static Suite *store_memory_suite(void)
     TCase *tc;
 
     suite_add_tcase(s, conformance_tcase("conformance", make_memory, NULL,
-                                         CONFORMANCE_EXACT_TRIM));
+                                         CONFORMANCE_EXACT_TRIM |
+                                             CONFORMANCE_KEEPS_FLAGS));
     tc = tcase_create("retention");
     tcase_add_test(tc, retention_edges);
     tcase_add_test(tc, retention_changes);

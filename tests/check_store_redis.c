@@ -3,8 +3,10 @@
  * The Redis store against a private redis-server: the shared store
  * conformance suite, then what only Redis has: the epoch key, approximate
  * trimming, age retention and expiry, several clients on one server,
- * AUTH, SELECT, a server that dies and comes back, and single appends
- * without the script (MULTI) with their fall-backs to it.
+ * AUTH, SELECT, a server that dies and comes back, and appends without
+ * the script (a plain pipeline) with their fall-backs to it. The
+ * pipeline's commands and the meaning of each reply are in
+ * check_redis_batch.c.
  *
  * The shared server starts in main() (Check's parent process) with small
  * stream nodes so approximate trimming shows on small logs; tests that
@@ -152,6 +154,7 @@ struct read_result {
     char epoch[RESDELIV_EPOCH_BUFSIZE];
     char data[8][64];
     struct resdeliv_id ids[8];
+    uint32_t flags[8];
 };
 
 static void on_read(void *arg, int status,
@@ -166,6 +169,7 @@ static void on_read(void *arg, int status,
         snprintf(o->data[i], sizeof(o->data[i]), "%.*s", (int)e[i].data_len,
                  e[i].data);
         o->ids[i] = e[i].id;
+        o->flags[i] = e[i].flags;
     }
 }
 
@@ -808,171 +812,26 @@ static long long calls_of(redisContext *c, const char *cmd)
     return n;
 }
 
-/* The words of a command, space-separated. */
-static const char *words(const struct resdeliv__redis_cmd *cmd, char *buf,
-                         size_t size)
-{
-    size_t used = 0;
-
-    buf[0] = '\0';
-    for (int i = 0; i < cmd->argc; i++) {
-        used += (size_t)snprintf(buf + used, size - used, "%s%.*s",
-                                 i ? " " : "", (int)cmd->len[i],
-                                 cmd->argv[i]);
-        ck_assert_uint_lt(used, size);
-    }
-    return buf;
-}
-
-static redisReply reply_of(int type, const char *s)
-{
-    redisReply r;
-
-    memset(&r, 0, sizeof(r));
-    r.type = type;
-    r.str = (char *)s;
-    r.len = s != NULL ? strlen(s) : 0;
-    return r;
-}
-
-/* Feed OK, QUEUED... and `exec` to group g's exchange; the last result. */
-static int feed_multi(struct resdeliv__redis_batch *b, size_t g,
-                      const redisReply *queued_err, const redisReply *exec)
-{
-    redisReply ok = reply_of(REDIS_REPLY_STATUS, "OK");
-    redisReply queued = reply_of(REDIS_REPLY_STATUS, "QUEUED");
-    size_t n = b->groups[g].ncmds;
-
-    errbuf[0] = '\0';
-    for (size_t i = 0; i + 1 < n; i++) {
-        const redisReply *r = i == 0 ? &ok : &queued;
-        if (i == 1 && queued_err != NULL) {
-            r = queued_err;
-        }
-        ck_assert_int_eq(resdeliv__redis_batch_multi_reply(
-                             b, g, r, errbuf, sizeof(errbuf)),
-                         RESDELIV__REDIS_MORE);
-    }
-    return resdeliv__redis_batch_multi_reply(b, g, exec, errbuf,
-                                             sizeof(errbuf));
-}
-
-/* The commands of a lone item, which items may use them, and what each
- * EXEC answer means. */
-START_TEST(multi_commands)
-{
-    struct resdeliv_append_item it[3] = {
-        {"solo", 4, "ev", 2, "{}", 2, {100, 5000}, 0, 0},
-        {"pair", 4, "ev", 2, "{}", 2, {100, 0}, 0, 0},
-        {"pair", 4, "ev", 2, "{}", 2, {100, 0}, 0, 0}};
-    static const char *const want[7] = {
-        "MULTI",
-        "XADD t:{app:solo} NOMKSTREAM MAXLEN ~ 100 * e ev d {}",
-        "GET t:{app:solo}:epoch",
-        "XTRIM t:{app:solo} MINID ~ 95000",
-        "PEXPIRE t:{app:solo} 5000",
-        "PEXPIRE t:{app:solo}:epoch 5000",
-        "EXEC"};
-    struct resdeliv__redis_epochs pool;
-    struct resdeliv__redis_batch b;
-    struct resdeliv__redis_cmd cmds[RESDELIV__REDIS_MULTI_MAX];
-    redisReply el[5];
-    redisReply *elp[5];
-    redisReply exec = reply_of(REDIS_REPLY_ARRAY, NULL);
-    char buf[256];
-    size_t n;
-
-    memset(&pool, 0, sizeof(pool));
-    ck_assert_int_eq(resdeliv__redis_batch_init(&b, "t", 1, "app", 3, it, 3,
-                                                &pool),
-                     0);
-    /* Sorted by channel: the pair first, then the lone item. */
-    ck_assert_uint_eq(b.ngroups, 2);
-    ck_assert_int_eq(resdeliv__redis_batch_fast(&b, 0, 70000), 0);
-    ck_assert_int_eq(resdeliv__redis_batch_fast(&b, 1, 60200), 1);
-    ck_assert_int_eq(resdeliv__redis_batch_fast(&b, 1, 60016), 0);
-    ck_assert_int_eq(resdeliv__redis_batch_fast(&b, 1, 0), 0);
-    n = resdeliv__redis_batch_multi(&b, 1, it, 100000, cmds);
-    ck_assert_uint_eq(n, 7);
-    for (size_t i = 0; i < n; i++) {
-        ck_assert_str_eq(words(&cmds[i], buf, sizeof(buf)), want[i]);
-    }
-    /* Success: the id and the epoch of the log. */
-    for (int i = 0; i < 5; i++) {
-        el[i] = reply_of(REDIS_REPLY_INTEGER, NULL);
-        elp[i] = &el[i];
-    }
-    el[0] = reply_of(REDIS_REPLY_STRING, "5-1");
-    el[1] = reply_of(REDIS_REPLY_STRING, "0123456789abcdef");
-    exec.element = elp;
-    exec.elements = 5;
-    ck_assert_int_eq(feed_multi(&b, 1, NULL, &exec), 0);
-    ck_assert_int_eq(b.results[0].status, 0);
-    ck_assert_uint_eq(b.results[0].id.ms, 5);
-    ck_assert_uint_eq(b.results[0].id.seq, 1);
-    ck_assert_str_eq(b.results[0].epoch, "0123456789abcdef");
-    /* No stream, or no epoch key: the script appends the item. */
-    resdeliv__redis_batch_multi(&b, 1, it, 100000, cmds);
-    el[1] = reply_of(REDIS_REPLY_NIL, NULL);
-    ck_assert_int_eq(feed_multi(&b, 1, NULL, &exec), RESDELIV__REDIS_FALLBACK);
-    resdeliv__redis_batch_multi(&b, 1, it, 100000, cmds);
-    el[0] = reply_of(REDIS_REPLY_NIL, NULL);
-    el[1] = reply_of(REDIS_REPLY_STRING, "0123456789abcdef");
-    ck_assert_int_eq(feed_multi(&b, 1, NULL, &exec), RESDELIV__REDIS_FALLBACK);
-    /* An error inside EXEC fails the item with its message. */
-    resdeliv__redis_batch_multi(&b, 1, it, 100000, cmds);
-    el[0] = reply_of(REDIS_REPLY_ERROR, "WRONGTYPE Operation against a key");
-    ck_assert_int_eq(feed_multi(&b, 1, NULL, &exec), 0);
-    ck_assert_int_eq(b.results[0].status, RESDELIV_ESTORE);
-    ck_assert_ptr_nonnull(strstr(errbuf, "WRONGTYPE"));
-    /* A command refused when queued: its error, not EXECABORT's. */
-    resdeliv__redis_batch_multi(&b, 1, it, 100000, cmds);
-    el[0] = reply_of(REDIS_REPLY_ERROR, "ERR wrong number of arguments");
-    exec = reply_of(REDIS_REPLY_ERROR, "EXECABORT Transaction discarded");
-    ck_assert_int_eq(feed_multi(&b, 1, &el[0], &exec), 0);
-    ck_assert_int_eq(b.results[0].status, RESDELIV_ESTORE);
-    ck_assert_ptr_nonnull(strstr(errbuf, "wrong number"));
-    /* An EXEC of the wrong shape, and no EXEC at all. */
-    resdeliv__redis_batch_multi(&b, 1, it, 100000, cmds);
-    exec = reply_of(REDIS_REPLY_ARRAY, NULL);
-    exec.element = elp;
-    exec.elements = 2;
-    ck_assert_int_eq(feed_multi(&b, 1, NULL, &exec), 0);
-    ck_assert_int_eq(b.results[0].status, RESDELIV_ESTORE);
-    ck_assert_ptr_nonnull(strstr(errbuf, "EXEC"));
-    resdeliv__redis_batch_multi(&b, 1, it, 100000, cmds);
-    ck_assert_int_eq(feed_multi(&b, 1, NULL, NULL), 0);
-    ck_assert_int_eq(b.results[0].status, RESDELIV_ESTORE);
-    /* No MAXLEN without a cap; no MINID before the clock passes the age;
-     * no age, no trim or expiry. */
-    it[0].retention.max_messages = 0;
-    ck_assert_uint_eq(resdeliv__redis_batch_multi(&b, 1, it, 4000, cmds), 6);
-    ck_assert_str_eq(words(&cmds[1], buf, sizeof(buf)),
-                     "XADD t:{app:solo} NOMKSTREAM * e ev d {}");
-    ck_assert_str_eq(words(&cmds[3], buf, sizeof(buf)), want[4]);
-    it[0].retention.max_age_ms = 0;
-    ck_assert_uint_eq(resdeliv__redis_batch_multi(&b, 1, it, 4000, cmds), 4);
-    ck_assert_str_eq(words(&cmds[3], buf, sizeof(buf)), "EXEC");
-    resdeliv__redis_batch_clear(&b);
-}
-END_TEST
-
-/* The second and later appends of a log take no script: MULTI, XADD,
- * GET, EXEC; the first one falls back to the script, which creates the
- * log. Entries keep the store's layout (fields e and d). */
+/* The second and later appends of a log take no script: GET, XADD, GET;
+ * the first one falls back to the script, which creates the log. Entries
+ * keep the store's layout (fields e and d, or e and o for data marked
+ * RESDELIV_ENTRY_OBJECT, which reads back with that flag). */
 START_TEST(fast_path_taken)
 {
     resdeliv_store *st = store_or_fail(srv.url);
     struct resdeliv__redis_keys k = keys_of("fp", "ch", 2);
     redisContext *c = raw_connect(srv.port);
+    struct resdeliv_append_item obj = {"ch", 2, "ev", 2, "{\"o\":1}", 7,
+                                       {1000, 0}, RESDELIV_ENTRY_OBJECT, 0};
     struct resdeliv_append_result a[6];
+    struct batch_out o;
     struct read_result r;
     redisReply *x;
 
     raw_ok(c, "CONFIG RESETSTAT");
     a[0] = append_ok(st, "fp", "ch", "d0");
     ck_assert_int_eq(calls_of(c, "evalsha"), 1);
-    ck_assert_int_eq(calls_of(c, "multi"), 1);
+    ck_assert_int_eq(calls_of(c, "multi"), 0);
     raw_ok(c, "CONFIG RESETSTAT");
     for (int i = 1; i < 6; i++) {
         char d[8];
@@ -983,10 +842,9 @@ START_TEST(fast_path_taken)
     }
     ck_assert_int_eq(calls_of(c, "evalsha"), 0);
     ck_assert_int_eq(calls_of(c, "eval"), 0);
-    ck_assert_int_eq(calls_of(c, "multi"), 5);
+    ck_assert_int_eq(calls_of(c, "multi"), 0);
     ck_assert_int_eq(calls_of(c, "xadd"), 5);
-    ck_assert_int_eq(calls_of(c, "get"), 5);
-    ck_assert_int_eq(calls_of(c, "exec"), 5);
+    ck_assert_int_eq(calls_of(c, "get"), 10);
     read_all(st, "fp", "ch", 2, &r);
     ck_assert_uint_eq(r.n, 6);
     ck_assert_str_eq(r.data[5], "d5");
@@ -998,13 +856,31 @@ START_TEST(fast_path_taken)
     ck_assert_str_eq(x->element[0]->element[1]->element[0]->str, "e");
     ck_assert_str_eq(x->element[0]->element[1]->element[2]->str, "d");
     freeReplyObject(x);
+    ck_assert_uint_eq(r.flags[5], 0);
+    /* Object data goes under "o" and reads back flagged. */
+    memset(&o, 0, sizeof(o));
+    ck_assert_int_eq(resdeliv_store_append(st, "fp", 2, &obj, 1, on_batch, &o),
+                     0);
+    ck_assert_int_eq(o.res[0].status, 0);
+    ck_assert_str_eq(o.res[0].epoch, a[0].epoch);
+    ck_assert_int_eq(calls_of(c, "evalsha"), 0);
+    x = redisCommand(c, "XREVRANGE %b + - COUNT 1", k.stream, k.stream_len);
+    ck_assert(x != NULL && x->type == REDIS_REPLY_ARRAY && x->elements == 1);
+    ck_assert_str_eq(x->element[0]->element[1]->element[2]->str, "o");
+    freeReplyObject(x);
+    read_all(st, "fp", "ch", 2, &r);
+    ck_assert_uint_eq(r.n, 7);
+    ck_assert_str_eq(r.data[6], "{\"o\":1}");
+    ck_assert_uint_eq(r.flags[6], RESDELIV_ENTRY_OBJECT);
+    ck_assert_uint_eq(r.flags[5], 0);
+    free(o.res);
     redisFree(c);
     resdeliv__redis_keys_clear(&k);
     resdeliv_store_free(st);
 }
 END_TEST
 
-/* The epoch key vanishes between appends: the MULTI's XADD lands in a
+/* The epoch key vanishes between appends: the pipeline's XADD lands in a
  * stream without its epoch, and the script it falls back to starts a new
  * epoch with that item, once, without the old entries. */
 START_TEST(fast_epoch_lost)
@@ -1021,7 +897,7 @@ START_TEST(fast_epoch_lost)
     ck_assert_int_eq(raw_key_int(c, "DEL", k.epoch, k.epoch_len), 1);
     raw_ok(c, "CONFIG RESETSTAT");
     b = append_ok(st, "fe", "ch", "new");
-    ck_assert_int_eq(calls_of(c, "multi"), 1);
+    ck_assert_int_eq(calls_of(c, "get"), 3); /* the script reads it too */
     ck_assert_int_eq(calls_of(c, "evalsha"), 1);
     ck_assert_str_ne(b.epoch, old.epoch);
     ck_assert_int_eq(raw_key_int(c, "XLEN", k.stream, k.stream_len), 1);
@@ -1111,8 +987,8 @@ START_TEST(fast_age_retention)
 }
 END_TEST
 
-/* A WRONGTYPE inside the EXEC fails that item with Redis's message; the
- * other items of the batch are unaffected. */
+/* A WRONGTYPE reply to the pipeline's XADD fails that item with Redis's
+ * message; the other items of the batch are unaffected. */
 START_TEST(fast_wrongtype)
 {
     resdeliv_store *st = store_or_fail(srv.url);
@@ -1146,8 +1022,9 @@ START_TEST(fast_wrongtype)
 END_TEST
 
 /* One batch: a lone item on a log that exists, one on a new log, one on
- * a log whose epoch key vanished, and a log of three. Two script calls
- * fall back, one call is the three; results keep the items' order. */
+ * a log whose epoch key vanished, and a new log of three. Each is one
+ * pipeline; three fall back to the script; results keep the items'
+ * order. */
 START_TEST(fast_batch_mixed)
 {
     static const char *const chans[6] = {"have", "trio", "new", "trio",
@@ -1171,7 +1048,7 @@ START_TEST(fast_batch_mixed)
     ck_assert_int_eq(resdeliv_store_append(st, "fm", 2, items, 6, on_batch,
                                            &o),
                      0);
-    ck_assert_int_eq(calls_of(c, "multi"), 3);
+    ck_assert_int_eq(calls_of(c, "multi"), 0);
     ck_assert_int_eq(calls_of(c, "evalsha"), 3);
     for (size_t i = 0; i < 6; i++) {
         ck_assert_int_eq(o.res[i].status, 0);
@@ -1485,8 +1362,8 @@ START_TEST(publish_epoch_lost)
 }
 END_TEST
 
-/* Without the option nothing is published, and lone appends keep the
- * MULTI path; the script's flag argument says which. */
+/* Without the option nothing is published, and appends keep the
+ * pipeline; the script's flag argument says which. */
 START_TEST(publish_off)
 {
     static const char *const chans[1] = {"o"};
@@ -1523,7 +1400,8 @@ END_TEST
 static Suite *redis_suite(void)
 {
     Suite *s = suite_create("redis");
-    TCase *tc = conformance_tcase("conformance", make_store, NULL, 0);
+    TCase *tc = conformance_tcase("conformance", make_store, NULL,
+                                  CONFORMANCE_KEEPS_FLAGS);
 
     suite_add_tcase(s, tc);
     tc = tcase_create("epoch");
@@ -1558,7 +1436,6 @@ static Suite *redis_suite(void)
     tcase_add_test(tc, info_counts);
     suite_add_tcase(s, tc);
     tc = tcase_create("fast_path");
-    tcase_add_test(tc, multi_commands);
     tcase_add_test(tc, fast_path_taken);
     tcase_add_test(tc, fast_epoch_lost);
     tcase_add_test(tc, fast_stream_lost);

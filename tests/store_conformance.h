@@ -19,6 +19,8 @@ typedef int (*conformance_make_fn)(resdeliv_store **out, void *arg);
 /* Which retention the store enforces exactly (memory) or approximately
  * (Redis MAXLEN ~). */
 #define CONFORMANCE_EXACT_TRIM 1u
+/* The store keeps entry flags (struct resdeliv_append_item.flags). */
+#define CONFORMANCE_KEEPS_FLAGS 2u
 
 /* A TCase named `name` holding every conformance test, each calling
  * `make(&store, arg)` for a fresh store and freeing it at the end. */
