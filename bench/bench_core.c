@@ -8,8 +8,12 @@
  * is reported as a ratio to it as well as in ns. Output: a table, then one
  * `RESULT name=value unit ratio=x target=y ok|MISS|info` line per figure
  * (bench/README.md explains each). Exit status: 0 even when a target is
- * missed, 1 on an API error, 2 on a bad command line.
+ * missed, 1 on an API error, 2 on a bad command line. The measured cases
+ * are here; the harness that times them and prints the report is in
+ * bench_core_harness.c.
  */
+#include "bench_core.h"
+
 #include <resdeliv/resdeliv.h>
 
 #include <cjson/cJSON.h>
@@ -37,139 +41,11 @@ static const char EPOCH[] = "3f9a1c2b7d4e5f60";
 static const char CHANNEL[] = "orders";
 static const char EVENT[] = "order.updated";
 
-/* Keeps a value alive as far as the optimizer can tell, so the measured
- * work (including malloc/free pairs GCC would otherwise drop) is done. */
-static inline void keep(const void *p)
-{
-    __asm__ __volatile__("" : : "g"(p) : "memory");
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Reports a failed call and passes its code on. */
 static int fail(int rc, const char *what, const char *detail)
 {
     fprintf(stderr, "bench-core: %s: %s%s%s\n", what, resdeliv_err_name(rc),
             detail && *detail ? ": " : "", detail ? detail : "");
-    return rc;
-}
-
-/* ---- harness --------------------------------------------------------- */
-
-/* One measured loop: `run` does `iters` iterations of `ops` operations. */
-struct bcase {
-    const char *label;
-    int (*run)(void *ctx, uint64_t iters);
-    void *ctx;
-    double ops;
-    uint64_t iters;
-    double median, lo, hi; /* ns per operation */
-};
-
-#define CASE(l, f, c, n)                                                       \
-    ((struct bcase){.label = (l), .run = (f), .ctx = (c), .ops = (n)})
-
-/* How to measure, and the shortest repetition seen (to show it was long
- * enough). */
-struct runner {
-    int reps;
-    uint64_t min_ns;
-    uint64_t shortest;
-};
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a;
-    double y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-/* Grows the iteration count tenfold until one run takes a tenth of the
- * repetition time, then scales it so a repetition lasts about 1.25x that
- * time, leaving room for a machine that speeds up between runs. */
-static int calibrate(struct bcase *c, uint64_t min_ns)
-{
-    uint64_t iters = 1;
-
-    for (;;) {
-        uint64_t t0 = now_ns();
-        int rc = c->run(c->ctx, iters);
-        uint64_t t = now_ns() - t0;
-
-        if (rc != 0) {
-            return rc;
-        }
-        if (t >= min_ns / 10 || iters >= (1ull << 40)) {
-            double scale = 1.25 * (double)min_ns / (double)(t ? t : 1);
-
-            c->iters = (uint64_t)((double)iters * scale) + 1;
-            return 0;
-        }
-        iters *= 10;
-    }
-}
-
-/* One repetition of at least `min_ns`: a shorter run (the machine got
- * faster, or calibration was disturbed) is discarded and redone with more
- * iterations, so no counted repetition is short enough for timer overhead
- * to matter. */
-static int timed_run(struct bcase *c, uint64_t min_ns, uint64_t *ns)
-{
-    for (;;) {
-        uint64_t t0 = now_ns();
-        int rc = c->run(c->ctx, c->iters);
-        uint64_t t = now_ns() - t0;
-
-        if (rc != 0 || t >= min_ns) {
-            *ns = t;
-            return rc;
-        }
-        c->iters = (uint64_t)((double)c->iters * 1.25 * (double)min_ns /
-                              (double)(t ? t : 1)) +
-                   1;
-    }
-}
-
-/* Calibrates every case, then runs the repetitions interleaved (one of
- * each case per round) and keeps the median and range of ns/op. */
-static int measure(struct bcase **cases, size_t n, struct runner *o)
-{
-    double *samples = calloc(n * (size_t)o->reps, sizeof(*samples));
-    int rc = 0;
-
-    if (samples == NULL) {
-        return RESDELIV_ENOMEM;
-    }
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = calibrate(cases[i], o->min_ns);
-    }
-    for (int r = 0; r < o->reps && rc == 0; r++) {
-        for (size_t i = 0; i < n && rc == 0; i++) {
-            struct bcase *c = cases[i];
-            uint64_t t = 0;
-
-            rc = timed_run(c, o->min_ns, &t);
-            o->shortest = t < o->shortest ? t : o->shortest;
-            samples[i * (size_t)o->reps + (size_t)r] =
-                (double)t / ((double)c->iters * c->ops);
-        }
-    }
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        double *s = samples + i * (size_t)o->reps;
-
-        qsort(s, (size_t)o->reps, sizeof(*s), cmp_double);
-        cases[i]->lo = s[0];
-        cases[i]->hi = s[o->reps - 1];
-        cases[i]->median = s[o->reps / 2];
-    }
-    free(samples);
     return rc;
 }
 
@@ -492,67 +368,6 @@ static int check_tagged(const struct tag_ctx *c)
     return 0;
 }
 
-/* ---- report ---------------------------------------------------------- */
-
-enum target_kind { TARGET_NONE, TARGET_MAX_NS, TARGET_MIN_RATIO };
-
-struct figure {
-    const char *name;  /* RESULT name */
-    const char *label; /* table row */
-    const char *unit;
-    const struct bcase *subject;
-    const struct bcase *base;
-    int speedup; /* ratio = base / subject instead of subject/base */
-    enum target_kind kind;
-    double target;
-};
-
-static double figure_ratio(const struct figure *f)
-{
-    return f->speedup ? f->base->median / f->subject->median
-                      : f->subject->median / f->base->median;
-}
-
-/* Writes the target's text into `buf` and returns the verdict. */
-static const char *judge(const struct figure *f, char *buf, size_t size)
-{
-    if (f->kind == TARGET_MAX_NS) {
-        snprintf(buf, size, "<=%gns", f->target);
-        return f->subject->median <= f->target ? "ok" : "MISS";
-    }
-    if (f->kind == TARGET_MIN_RATIO) {
-        snprintf(buf, size, ">=%gx", f->target);
-        return figure_ratio(f) >= f->target ? "ok" : "MISS";
-    }
-    snprintf(buf, size, "none");
-    return "info";
-}
-
-static void print_table(const struct figure *figs, size_t n)
-{
-    printf("\n%-34s %10s %21s %10s %-22s %7s %-8s %s\n", "figure", "median",
-           "[min .. max]", "baseline", "(baseline is)", "ratio", "target", "");
-    for (size_t i = 0; i < n; i++) {
-        const struct figure *f = &figs[i];
-        char tgt[32];
-        const char *verdict = judge(f, tgt, sizeof(tgt));
-
-        printf("%-34s %10.1f [%8.1f .. %8.1f] %10.1f %-22s %6.2fx %-8s %s\n",
-               f->label, f->subject->median, f->subject->lo, f->subject->hi,
-               f->base->median, f->base->label, figure_ratio(f), tgt, verdict);
-    }
-    printf("(ns per operation; ratio = figure/baseline, or baseline/figure "
-           "for the tag speedups)\n\n");
-    for (size_t i = 0; i < n; i++) {
-        char tgt[32];
-        const char *verdict = judge(&figs[i], tgt, sizeof(tgt));
-
-        printf("RESULT %s=%.1f %s ratio=%.3f target=%s %s\n", figs[i].name,
-               figs[i].subject->median, figs[i].unit, figure_ratio(&figs[i]),
-               tgt, verdict);
-    }
-}
-
 /* ---- setup ----------------------------------------------------------- */
 
 struct env {
@@ -649,7 +464,7 @@ static int bench_publish(struct env *e, struct cases *cs)
     cs->pub_base = CASE("2x malloc+copy+clock", run_publish_baseline, &c, 1);
     /* Fill the ring first: the steady state trims one entry per append. */
     rc = run_publish(&c, RETENTION + 10);
-    return rc != 0 ? rc : measure(g, 2, &e->run);
+    return rc != 0 ? rc : bench_measure(g, 2, &e->run);
 }
 
 static int bench_replay(struct env *e, struct cases *cs)
@@ -668,7 +483,7 @@ static int bench_replay(struct env *e, struct cases *cs)
         rc = replay_fill(&c, &cs->replay_reason);
     }
     if (rc == 0) {
-        rc = measure(g, 2, &e->run);
+        rc = bench_measure(g, 2, &e->run);
     }
     free(c.block);
     free(c.copy);
@@ -694,7 +509,7 @@ static int bench_tag(struct env *e, const char *data, size_t len,
     *alloc = CASE("tag", run_tag, &ca, 1);
     *cj = CASE("cJSON parse+print", run_cjson, &c, 1);
     if (rc == 0) {
-        rc = measure(g, 3, &e->run);
+        rc = bench_measure(g, 3, &e->run);
     }
     free(c.buf);
     return rc;
@@ -714,7 +529,7 @@ static int bench_batch(struct env *e, struct cases *cs)
     cs->batch = CASE("batch", run_batch, &c, BATCH);
     cs->singles = CASE("single publishes", run_publish, &one, 1);
     rc = run_batch(&c, RETENTION / BATCH + 2);
-    return rc != 0 ? rc : measure(g, 2, &e->run);
+    return rc != 0 ? rc : bench_measure(g, 2, &e->run);
 }
 
 static void report(const struct env *e, const struct cases *cs)
@@ -736,7 +551,7 @@ static void report(const struct env *e, const struct cases *cs)
          &cs->singles, 0, TARGET_NONE, 0},
     };
 
-    print_table(figs, sizeof(figs) / sizeof(figs[0]));
+    bench_print_table(figs, sizeof(figs) / sizeof(figs[0]));
     printf("\nreplay after 0-0: gap reason %s; shortest repetition %.1f ms\n",
            resdeliv_gap_reason_name(cs->replay_reason),
            (double)e->run.shortest / 1e6);

@@ -6,11 +6,15 @@
  * and the client does as little work per frame as possible (frames are
  * handed over in place, never copied or reassembled unless fragmented).
  *
- * WebSocket connections are opened with the end-to-end tests' client
- * (e2e_pusher_connect, blocking, untimed) and then taken over here.
+ * The bytes on the wire are the tests' client's (tests/wsclient.h):
+ * WebSocket connections are opened with e2e_pusher_connect() (blocking)
+ * and then taken over here, read buffer and all; frames and HTTP
+ * responses are read with its non-blocking pieces.
  */
 #ifndef RESDELIV_BENCH_SERVER_NET_H
 #define RESDELIV_BENCH_SERVER_NET_H
+
+#include "wsclient.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -22,16 +26,9 @@ struct bnet;
 
 struct bconn {
     struct bnet *net;
-    int fd;
-    int kind;       /* BNET_WS or BNET_HTTP */
-    int closed;     /* the peer closed or an error happened */
-    int close_code; /* from a WebSocket close frame */
-    unsigned char *buf;
-    size_t off; /* first unconsumed byte */
-    size_t have;
-    size_t cap;
-    char *frag; /* a fragmented message being reassembled */
-    size_t frag_len;
+    struct wsc ws; /* the socket, its read buffer, a close frame's code */
+    int kind;      /* BNET_WS or BNET_HTTP */
+    int closed;    /* the peer closed or an error happened */
     void *user;
 };
 
@@ -45,9 +42,9 @@ typedef int (*bnet_done_fn)(void *arg);
 struct bnet *bnet_new(bnet_msg_fn on_msg, void *arg);
 void bnet_free(struct bnet *net);
 
-/* Takes over `fd`, an upgraded WebSocket with nothing left unread.
- * @return the connection or NULL. */
-struct bconn *bnet_add_ws(struct bnet *net, int fd, void *user);
+/* Takes over `ws`, an upgraded WebSocket, with what it has buffered;
+ * `*ws` is left closed either way. @return the connection or NULL. */
+struct bconn *bnet_add_ws(struct bnet *net, struct wsc *ws, void *user);
 /* A keep-alive TCP connection to 127.0.0.1:port for HTTP requests. */
 struct bconn *bnet_http_open(struct bnet *net, int port, void *user);
 /* Closes and forgets one connection. */

@@ -10,12 +10,9 @@
 
 #include "e2e_client.h"
 
-#include <resdeliv/resdeliv.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define PAT_EVENT "\"event\":\""
 #define PAT_ID "\\\"_replay_id\\\":\\\""
@@ -160,7 +157,7 @@ void bs_on_msg(void *arg, struct bconn *c, int status, const char *text,
 
     if (status < 0) {
         fprintf(stderr, "bench-server: a %s connection closed (code %d)\n",
-                c->kind == BNET_WS ? "WebSocket" : "HTTP", c->close_code);
+                c->kind == BNET_WS ? "WebSocket" : "HTTP", c->ws.close_code);
         b->failed = 1;
     } else if (c->kind == BNET_HTTP) {
         on_http(b, c, status, text, len);
@@ -174,20 +171,12 @@ void bs_on_msg(void *arg, struct bconn *c, int status, const char *text,
 int bs_sub_connect(struct bench *b, struct bsub *s)
 {
     struct e2e_pusher p;
-    int fd;
 
     if (e2e_pusher_connect(&p, b->port) != 0) {
         return -1;
     }
-    if (p.ws.have != 0) {
-        e2e_pusher_close(&p);
-        return -1;
-    }
-    /* The socket moves to the event loop; the e2e client keeps nothing. */
-    fd = p.ws.fd;
-    p.ws.fd = -1;
-    e2e_pusher_close(&p);
-    s->c = bnet_add_ws(b->net, fd, s);
+    /* The connection moves to the event loop, with what it has read. */
+    s->c = bnet_add_ws(b->net, &p.ws, s);
     return s->c != NULL ? 0 : -1;
 }
 
@@ -277,33 +266,20 @@ static int make_request(struct breq *r, const char *channel, int first_n,
 {
     const char *path = batch > 1 ? "/apps/" BS_APP_ID "/batch_events"
                                  : "/apps/" BS_APP_ID "/events";
-    char err[256], *query = NULL, *body = make_body(channel, first_n, batch);
-    size_t blen, cap;
-    int rc = -1;
+    char *body = make_body(channel, first_n, batch);
 
     if (body == NULL) {
         return -1;
     }
-    blen = strlen(body);
-    if (resdeliv_pusher_http_sign("POST", path, NULL, 0, BS_KEY, BS_SECRET,
-                                  (uint64_t)time(NULL), body, blen, &query,
-                                  err, sizeof(err)) == 0) {
-        cap = strlen(path) + strlen(query) + blen + 256;
-        r->text = malloc(cap);
-        if (r->text != NULL) {
-            r->len = (size_t)snprintf(
-                r->text, cap,
-                "POST %s?%s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
-                "application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                path, query, blen, body);
-            rc = 0;
-        }
-    } else {
-        fprintf(stderr, "bench-server: signing: %s\n", err);
-    }
-    resdeliv_free(query);
+    /* Keep-alive: a publisher sends its next request on the same
+     * connection when the answer comes. */
+    r->text = e2e_signed_post(path, body, strlen(body), 1, &r->len);
     free(body);
-    return rc;
+    if (r->text == NULL) {
+        fprintf(stderr, "bench-server: cannot sign a request to %s\n", path);
+        return -1;
+    }
+    return 0;
 }
 
 int bs_prepare(struct bench *b, const char *channel, int first_n, size_t nreq,

@@ -204,19 +204,32 @@ void resdeliv__bus_sync(struct resdeliv__bus_chan *ch)
     resdeliv__bus_read_now(ch);
 }
 
+/* The retry timer. A channel whose store call fails at once (the store
+ * is still reconnecting) goes back on the list from inside this loop:
+ * taking the whole list first leaves it for the next timer, instead of
+ * spending every attempt in this one. */
 static void on_retry(void *arg)
 {
     resdeliv__bus_t *b = arg;
+    struct resdeliv__bus_chan *list = b->retry_head;
 
+    b->retry_head = NULL;
     resdeliv__bus_enter(b);
-    while (!b->closing && b->retry_head != NULL) {
-        struct resdeliv__bus_chan *ch = b->retry_head;
-        b->retry_head = ch->rnext;
+    while (list != NULL && !b->closing) {
+        struct resdeliv__bus_chan *ch = list;
+        list = ch->rnext;
         ch->in_retry = 0;
         ch->pins++;
         resdeliv__bus_sync(ch);
         ch->pins--;
         resdeliv__bus_chan_release(ch);
+    }
+    /* Closing: the rest goes back for the close to release. */
+    while (list != NULL) {
+        struct resdeliv__bus_chan *ch = list;
+        list = ch->rnext;
+        ch->rnext = b->retry_head;
+        b->retry_head = ch;
     }
     resdeliv__bus_leave(b);
 }

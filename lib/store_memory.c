@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The embedded memory store: one log per (app id, channel) in a hash map,
- * each log a ring of entries with exact count retention and optional age
- * retention, ids made the way Redis makes stream ids.
+ * each log a ring of entries (store_memory_log.c) with exact count
+ * retention and optional age retention, ids made the way Redis makes
+ * stream ids.
  *
  * Locking: one mutex guards the map (lookup, insert, removal) and one mutex
  * per log guards its ring. A log is always locked while the map lock is
@@ -12,24 +13,13 @@
  * soon as the log is locked, so appends to different channels only contend
  * on the short lookup.
  *
- * The ring stores `struct resdeliv_stored_entry` slots whose pointers go
- * into one allocation per entry (event, NUL, data, NUL), so a read that does
- * not wrap hands the ring itself to the callback: no copy. The read callback
- * therefore runs with the log locked, and must not call into the same store
- * (store.h says so). Append and info callbacks run with no lock held.
- *
- * A full ring drops its oldest entry on every append, so each log keeps the
- * last dropped entry's block as a spare, and the next append reuses it when
- * it is of the size that append needs: a steady stream of similar messages
- * then appends with no malloc or free. Blocks are sized in steps of
- * BLOCK_STEP bytes, so messages a few bytes apart share a size; a block
- * only ever holds entries of its own size, so a big block never ends up
- * holding a small entry, and a log keeps at most one block more than its
- * entries need.
+ * A read that does not wrap hands the ring itself to the callback: no
+ * copy. The read callback therefore runs with the log locked, and must not
+ * call into the same store (store.h says so). Append and info callbacks
+ * run with no lock held.
  */
-#include "internal.h"
+#include "store_memory_internal.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -38,35 +28,11 @@
 #define READ_STACK_SLOTS 64
 /* Results kept on the stack for small append batches. */
 #define APPEND_STACK_RESULTS 16
-#define RING_MIN_CAP 16
-#define BLOCK_STEP 32
 #define MAP_MIN_BUCKETS 64
-
-struct mem_log {
-    struct mem_log *next; /* hash chain */
-    uint64_t hash;
-    pthread_mutex_t lock;
-    struct resdeliv_stored_entry *slots;
-    size_t cap;
-    size_t head;
-    size_t len;
-    struct resdeliv_id last;
-    struct resdeliv_id max_deleted;
-    uint32_t has_max_deleted;
-    uint64_t entries_added;
-    uint64_t max_age_ms;     /* age retention of the latest append */
-    uint64_t last_append_ms; /* clock time of the latest append */
-    char *spare;             /* a dropped entry's block, or NULL */
-    size_t spare_size;       /* bytes it is known to hold */
-    char epoch[RESDELIV_EPOCH_BUFSIZE];
-    size_t app_len;
-    size_t chan_len;
-    char key[]; /* app id bytes, then channel bytes */
-};
 
 struct mem_store {
     pthread_mutex_t lock;
-    struct mem_log **buckets;
+    struct resdeliv__mem_log **buckets;
     size_t nbuckets; /* power of two */
     size_t nlogs;
     uint64_t max_logs;
@@ -107,279 +73,13 @@ static uint64_t key_hash(const char *app, size_t app_len, const char *chan,
     return h;
 }
 
-static int key_eq(const struct mem_log *lg, uint64_t hash, const char *app,
-                  size_t app_len, const char *chan, size_t chan_len)
+static int key_eq(const struct resdeliv__mem_log *lg, uint64_t hash,
+                  const char *app, size_t app_len, const char *chan,
+                  size_t chan_len)
 {
     return lg->hash == hash && lg->app_len == app_len &&
            lg->chan_len == chan_len && memcmp(lg->key, app, app_len) == 0 &&
            memcmp(lg->key + app_len, chan, chan_len) == 0;
-}
-
-/* ---- one log's ring ---- */
-
-static size_t phys(const struct mem_log *lg, size_t i)
-{
-    size_t p = lg->head + i;
-    return p >= lg->cap ? p - lg->cap : p;
-}
-
-/* The bytes allocated for a block that must hold `need`: rounded up to
- * BLOCK_STEP, or 0 when that overflows. */
-static size_t block_size(size_t need)
-{
-    size_t size = (need + BLOCK_STEP - 1) / BLOCK_STEP * BLOCK_STEP;
-
-    return size >= need ? size : 0;
-}
-
-/* A block of `size` bytes no longer used becomes the spare; the previous
- * spare is freed. */
-static void block_release(struct mem_log *lg, char *block, size_t size)
-{
-    if (lg->spare != NULL) {
-        free(lg->spare); /* not a call per append when there is none */
-    }
-    lg->spare = block;
-    lg->spare_size = size;
-}
-
-/* A block for `need` bytes (need > 0): the spare when it has the size
- * that takes, else a new one; NULL when out of memory. `*size`: its
- * size. */
-static char *block_take(struct mem_log *lg, size_t need, size_t *size)
-{
-    char *block;
-
-    *size = block_size(need);
-    if (*size == 0) {
-        return NULL;
-    }
-    if (lg->spare != NULL && lg->spare_size == *size) {
-        block = lg->spare;
-        lg->spare = NULL;
-        return block;
-    }
-    return malloc(*size);
-}
-
-/* An entry's block has the size of its event and data, rounded up. */
-static void entry_release(struct mem_log *lg,
-                          const struct resdeliv_stored_entry *e)
-{
-    block_release(lg, (char *)(uintptr_t)e->event,
-                  block_size(e->event_len + e->data_len + 2));
-}
-
-static void pop_oldest(struct mem_log *lg)
-{
-    struct resdeliv_stored_entry *e = &lg->slots[lg->head];
-
-    lg->max_deleted = e->id;
-    lg->has_max_deleted = 1;
-    entry_release(lg, e);
-    lg->head = phys(lg, 1);
-    lg->len--;
-}
-
-/* Entries are aged by their id's time, as Redis's MINID trims. */
-static void age_trim(struct mem_log *lg, uint64_t now)
-{
-    uint64_t min_ms;
-
-    if (lg->max_age_ms == 0 || now < lg->max_age_ms) {
-        return;
-    }
-    min_ms = now - lg->max_age_ms;
-    while (lg->len > 0 && lg->slots[lg->head].id.ms < min_ms) {
-        pop_oldest(lg);
-    }
-}
-
-/* Trims aged entries; 1 when the log is empty and nobody appended to it
- * within its max age, so it should vanish with its epoch. */
-static int log_expired(struct mem_log *lg, uint64_t now)
-{
-    age_trim(lg, now);
-    return lg->len == 0 && lg->max_age_ms != 0 && now >= lg->max_age_ms &&
-           lg->last_append_ms < now - lg->max_age_ms;
-}
-
-static void log_clear(struct mem_log *lg)
-{
-    while (lg->len > 0) {
-        pop_oldest(lg);
-    }
-}
-
-static void log_free(struct mem_log *lg)
-{
-    if (lg == NULL) {
-        return;
-    }
-    log_clear(lg);
-    free(lg->spare);
-    free(lg->slots);
-    pthread_mutex_destroy(&lg->lock);
-    free(lg);
-}
-
-/* Forget everything of an expired log and start a new epoch in place. */
-static int log_reset(struct mem_log *lg)
-{
-    char epoch[RESDELIV_EPOCH_BUFSIZE];
-    int rc = resdeliv_epoch_new(epoch, sizeof(epoch));
-
-    if (rc != 0) {
-        return rc;
-    }
-    log_clear(lg);
-    memcpy(lg->epoch, epoch, sizeof(epoch));
-    memset(&lg->last, 0, sizeof(lg->last));
-    memset(&lg->max_deleted, 0, sizeof(lg->max_deleted));
-    lg->has_max_deleted = 0;
-    lg->entries_added = 0;
-    return 0;
-}
-
-static int log_new(uint64_t hash, const char *app, size_t app_len,
-                   const char *chan, size_t chan_len, struct mem_log **out)
-{
-    struct mem_log *lg;
-    int rc;
-
-    if (app_len > SIZE_MAX / 2 - sizeof(*lg) || chan_len > SIZE_MAX / 2) {
-        return RESDELIV_ENOMEM;
-    }
-    lg = calloc(1, sizeof(*lg) + app_len + chan_len);
-    if (lg == NULL) {
-        return RESDELIV_ENOMEM;
-    }
-    rc = resdeliv_epoch_new(lg->epoch, sizeof(lg->epoch));
-    if (rc != 0 || pthread_mutex_init(&lg->lock, NULL) != 0) {
-        free(lg);
-        return rc != 0 ? rc : RESDELIV_ENOMEM;
-    }
-    lg->hash = hash;
-    lg->app_len = app_len;
-    lg->chan_len = chan_len;
-    memcpy(lg->key, app, app_len);
-    memcpy(lg->key + app_len, chan, chan_len);
-    *out = lg;
-    return 0;
-}
-
-/* Redis's rule: ms = max(now, last.ms); same ms -> seq + 1, else seq 0. */
-static int next_id(const struct mem_log *lg, uint64_t now,
-                   struct resdeliv_id *id)
-{
-    if (now > lg->last.ms) {
-        id->ms = now;
-        id->seq = 0;
-        return 0;
-    }
-    return resdeliv_id_next(&lg->last, id);
-}
-
-/* Make room for one more entry: capacity doubles up to `max`. */
-static int ring_reserve(struct mem_log *lg, uint64_t max)
-{
-    struct resdeliv_stored_entry *ns;
-    size_t ncap;
-
-    if (lg->len < lg->cap) {
-        return 0;
-    }
-    if (lg->cap > SIZE_MAX / 2 / sizeof(*ns)) {
-        return RESDELIV_ENOMEM;
-    }
-    ncap = lg->cap != 0 ? lg->cap * 2 : RING_MIN_CAP;
-    if (max != 0 && ncap > max) {
-        ncap = (size_t)max; /* max > len here, so this still grows */
-    }
-    ns = malloc(ncap * sizeof(*ns));
-    if (ns == NULL) {
-        return RESDELIV_ENOMEM;
-    }
-    for (size_t i = 0; i < lg->len; i++) {
-        ns[i] = lg->slots[phys(lg, i)];
-    }
-    free(lg->slots);
-    lg->slots = ns;
-    lg->cap = ncap;
-    lg->head = 0;
-    return 0;
-}
-
-static int log_append(struct mem_log *lg, const struct resdeliv_append_item *it,
-                      uint64_t now, struct resdeliv_id *id)
-{
-    uint64_t max = it->retention.max_messages;
-    struct resdeliv_stored_entry *e;
-    size_t size;
-    char *block;
-    int rc;
-
-    if (next_id(lg, now, id) != 0) {
-        return RESDELIV_ERANGE; /* the log has used up every id */
-    }
-    if (it->event_len > SIZE_MAX / 2 || it->data_len > SIZE_MAX / 2 - 2) {
-        return RESDELIV_ENOMEM;
-    }
-    block = block_take(lg, it->event_len + it->data_len + 2, &size);
-    if (block == NULL) {
-        return RESDELIV_ENOMEM;
-    }
-    lg->max_age_ms = it->retention.max_age_ms;
-    age_trim(lg, now);
-    while (max != 0 && lg->len >= max) {
-        pop_oldest(lg);
-    }
-    rc = ring_reserve(lg, max);
-    if (rc != 0) {
-        block_release(lg, block, size);
-        return rc;
-    }
-    if (it->event_len > 0) {
-        memcpy(block, it->event, it->event_len);
-    }
-    block[it->event_len] = '\0';
-    if (it->data_len > 0) {
-        memcpy(block + it->event_len + 1, it->data, it->data_len);
-    }
-    block[it->event_len + 1 + it->data_len] = '\0';
-    e = &lg->slots[phys(lg, lg->len)];
-    e->id = *id;
-    e->event = block;
-    e->event_len = it->event_len;
-    e->data = block + it->event_len + 1;
-    e->data_len = it->data_len;
-    e->flags = it->flags;
-    e->reserved = 0;
-    lg->len++;
-    lg->last = *id;
-    lg->entries_added++;
-    lg->last_append_ms = now;
-    return 0;
-}
-
-/* Index of the first retained entry with an id greater than `after`. */
-static size_t seek_after(const struct mem_log *lg,
-                         const struct resdeliv_id *after)
-{
-    size_t lo = 0;
-    size_t hi = lg->len;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const struct resdeliv_id *id = &lg->slots[phys(lg, mid)].id;
-        if (id->ms < after->ms ||
-            (id->ms == after->ms && id->seq <= after->seq)) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo;
 }
 
 /* ---- the map ---- */
@@ -387,7 +87,7 @@ static size_t seek_after(const struct mem_log *lg,
 static int map_grow(struct mem_store *st)
 {
     size_t nb = st->nbuckets * 2;
-    struct mem_log **b;
+    struct resdeliv__mem_log **b;
 
     if (nb == 0 || nb > SIZE_MAX / sizeof(*b)) {
         return RESDELIV_ENOMEM;
@@ -397,9 +97,9 @@ static int map_grow(struct mem_store *st)
         return RESDELIV_ENOMEM;
     }
     for (size_t i = 0; i < st->nbuckets; i++) {
-        struct mem_log *lg = st->buckets[i];
+        struct resdeliv__mem_log *lg = st->buckets[i];
         while (lg != NULL) {
-            struct mem_log *next = lg->next;
+            struct resdeliv__mem_log *next = lg->next;
             size_t j = (size_t)lg->hash & (nb - 1);
             lg->next = b[j];
             b[j] = lg;
@@ -412,11 +112,12 @@ static int map_grow(struct mem_store *st)
     return 0;
 }
 
-static struct mem_log **map_slot(struct mem_store *st, uint64_t hash,
-                                 const char *app, size_t app_len,
-                                 const char *chan, size_t chan_len)
+static struct resdeliv__mem_log **map_slot(struct mem_store *st, uint64_t hash,
+                                           const char *app, size_t app_len,
+                                           const char *chan, size_t chan_len)
 {
-    struct mem_log **pp = &st->buckets[(size_t)hash & (st->nbuckets - 1)];
+    struct resdeliv__mem_log **pp =
+        &st->buckets[(size_t)hash & (st->nbuckets - 1)];
 
     while (*pp != NULL && !key_eq(*pp, hash, app, app_len, chan, chan_len)) {
         pp = &(*pp)->next;
@@ -424,9 +125,10 @@ static struct mem_log **map_slot(struct mem_store *st, uint64_t hash,
     return pp;
 }
 
-static void map_unlink(struct mem_store *st, struct mem_log *lg)
+static void map_unlink(struct mem_store *st, struct resdeliv__mem_log *lg)
 {
-    struct mem_log **pp = &st->buckets[(size_t)lg->hash & (st->nbuckets - 1)];
+    struct resdeliv__mem_log **pp =
+        &st->buckets[(size_t)lg->hash & (st->nbuckets - 1)];
 
     while (*pp != lg) {
         pp = &(*pp)->next;
@@ -441,12 +143,12 @@ static int sweep_locked(struct mem_store *st, uint64_t now)
     int removed = 0;
 
     for (size_t i = 0; i < st->nbuckets; i++) {
-        struct mem_log **pp = &st->buckets[i];
+        struct resdeliv__mem_log **pp = &st->buckets[i];
         while (*pp != NULL) {
-            struct mem_log *lg = *pp;
+            struct resdeliv__mem_log *lg = *pp;
             int dead;
             pthread_mutex_lock(&lg->lock);
-            dead = log_expired(lg, now);
+            dead = resdeliv__mem_log_expired(lg, now);
             pthread_mutex_unlock(&lg->lock);
             if (!dead) {
                 pp = &lg->next;
@@ -454,7 +156,7 @@ static int sweep_locked(struct mem_store *st, uint64_t now)
             }
             *pp = lg->next;
             st->nlogs--;
-            log_free(lg);
+            resdeliv__mem_log_free(lg);
             if (removed < INT32_MAX) {
                 removed++;
             }
@@ -466,10 +168,10 @@ static int sweep_locked(struct mem_store *st, uint64_t now)
 /* With the map locked: make and insert a new log, returned locked. */
 static int create_locked(struct mem_store *st, uint64_t now, uint64_t hash,
                          const char *app, size_t app_len, const char *chan,
-                         size_t chan_len, struct mem_log **out)
+                         size_t chan_len, struct resdeliv__mem_log **out)
 {
-    struct mem_log **pp;
-    struct mem_log *lg;
+    struct resdeliv__mem_log **pp;
+    struct resdeliv__mem_log *lg;
     int rc;
 
     if (st->max_logs != 0 && st->nlogs >= st->max_logs) {
@@ -481,7 +183,7 @@ static int create_locked(struct mem_store *st, uint64_t now, uint64_t hash,
     if (st->nlogs >= st->nbuckets) {
         map_grow(st); /* a failed grow only makes chains longer */
     }
-    rc = log_new(hash, app, app_len, chan, chan_len, &lg);
+    rc = resdeliv__mem_log_new(hash, app, app_len, chan, chan_len, &lg);
     if (rc != 0) {
         return rc;
     }
@@ -501,10 +203,10 @@ static int create_locked(struct mem_store *st, uint64_t now, uint64_t hash,
  */
 static int log_acquire(struct mem_store *st, uint64_t now, const char *app,
                        size_t app_len, const char *chan, size_t chan_len,
-                       int create, struct mem_log **out)
+                       int create, struct resdeliv__mem_log **out)
 {
     uint64_t hash = key_hash(app, app_len, chan, chan_len);
-    struct mem_log *lg;
+    struct resdeliv__mem_log *lg;
     int rc = 0;
 
     *out = NULL;
@@ -512,12 +214,12 @@ static int log_acquire(struct mem_store *st, uint64_t now, const char *app,
     lg = *map_slot(st, hash, app, app_len, chan, chan_len);
     if (lg != NULL) {
         pthread_mutex_lock(&lg->lock);
-        if (log_expired(lg, now)) {
-            rc = create ? log_reset(lg) : RESDELIV_ENOENT;
+        if (resdeliv__mem_log_expired(lg, now)) {
+            rc = create ? resdeliv__mem_log_reset(lg) : RESDELIV_ENOENT;
             if (rc != 0) {
                 map_unlink(st, lg);
                 pthread_mutex_unlock(&lg->lock);
-                log_free(lg);
+                resdeliv__mem_log_free(lg);
                 lg = NULL;
                 rc = rc == RESDELIV_ENOENT ? 0 : rc;
             }
@@ -534,7 +236,7 @@ static int log_acquire(struct mem_store *st, uint64_t now, const char *app,
 
 /* Is `lg` the log of channel `chan` of the app whose id is `app_len`
  * bytes long (the app being the same)? */
-static int same_channel(const struct mem_log *lg, size_t app_len,
+static int same_channel(const struct resdeliv__mem_log *lg, size_t app_len,
                         const char *chan, size_t chan_len)
 {
     return lg->app_len == app_len && lg->chan_len == chan_len &&
@@ -550,7 +252,7 @@ static int append_batch(struct mem_store *st, const char *app_id,
                         struct resdeliv_append_result *res)
 {
     uint64_t now = now_ms(st);
-    struct mem_log *lg = NULL; /* locked while not NULL */
+    struct resdeliv__mem_log *lg = NULL; /* locked while not NULL */
     int first_err = 0;
     size_t ok = 0;
 
@@ -568,7 +270,7 @@ static int append_batch(struct mem_store *st, const char *app_id,
         }
         memset(&res[i], 0, sizeof(res[i]));
         if (rc == 0) {
-            rc = log_append(lg, it, now, &res[i].id);
+            rc = resdeliv__mem_log_append(lg, it, now, &res[i].id);
             memcpy(res[i].epoch, lg->epoch, sizeof(res[i].epoch));
         }
         res[i].status = rc;
@@ -616,12 +318,12 @@ static const struct resdeliv_stored_entry no_entries[1];
 
 /* Hand `cnt` entries from index `start` to the callback, from the ring
  * itself when they do not wrap. */
-static int read_deliver(struct mem_log *lg, size_t start, size_t cnt,
+static int read_deliver(struct resdeliv__mem_log *lg, size_t start, size_t cnt,
                         resdeliv_read_cb cb, void *arg)
 {
     struct resdeliv_stored_entry stack[READ_STACK_SLOTS];
     struct resdeliv_stored_entry *buf = stack;
-    size_t p = phys(lg, start);
+    size_t p = resdeliv__mem_log_phys(lg, start);
 
     if (cnt == 0) {
         cb(arg, 0, no_entries, 0, lg->epoch);
@@ -638,7 +340,7 @@ static int read_deliver(struct mem_log *lg, size_t start, size_t cnt,
         }
     }
     for (size_t i = 0; i < cnt; i++) {
-        buf[i] = lg->slots[phys(lg, start + i)];
+        buf[i] = lg->slots[resdeliv__mem_log_phys(lg, start + i)];
     }
     cb(arg, 0, buf, cnt, lg->epoch);
     if (buf != stack) {
@@ -652,7 +354,7 @@ static int mem_read(void *self, const struct resdeliv_log_key *key,
                     resdeliv_read_cb cb, void *arg)
 {
     struct mem_store *st = self;
-    struct mem_log *lg;
+    struct resdeliv__mem_log *lg;
     size_t start;
     size_t cnt;
     int rc = log_acquire(st, now_ms(st), key->app_id, key->app_id_len,
@@ -665,7 +367,7 @@ static int mem_read(void *self, const struct resdeliv_log_key *key,
         cb(arg, 0, no_entries, 0, "");
         return 0;
     }
-    start = seek_after(lg, after);
+    start = resdeliv__mem_log_seek(lg, after);
     cnt = lg->len - start;
     if (cnt > max) {
         cnt = max;
@@ -675,10 +377,11 @@ static int mem_read(void *self, const struct resdeliv_log_key *key,
     return rc;
 }
 
-static void info_fill(const struct mem_log *lg, const struct resdeliv_id *after,
-                      uint64_t cap, struct resdeliv_log_info *info)
+static void info_fill(const struct resdeliv__mem_log *lg,
+                      const struct resdeliv_id *after, uint64_t cap,
+                      struct resdeliv_log_info *info)
 {
-    size_t start = after != NULL ? seek_after(lg, after) : 0;
+    size_t start = after != NULL ? resdeliv__mem_log_seek(lg, after) : 0;
     uint64_t count = (uint64_t)(lg->len - start);
 
     info->exists = 1;
@@ -694,7 +397,9 @@ static void info_fill(const struct mem_log *lg, const struct resdeliv_id *after,
     info->count_after = (int64_t)count;
     if (cap > 0 && count > cap) {
         info->capped = 1;
-        info->skip_to = lg->slots[phys(lg, (size_t)(lg->len - cap - 1))].id;
+        info->skip_to =
+            lg->slots[resdeliv__mem_log_phys(lg, (size_t)(lg->len - cap - 1))]
+                .id;
     }
 }
 
@@ -704,7 +409,7 @@ static int mem_info(void *self, const struct resdeliv_log_key *key,
 {
     struct mem_store *st = self;
     struct resdeliv_log_info info;
-    struct mem_log *lg;
+    struct resdeliv__mem_log *lg;
     int rc = log_acquire(st, now_ms(st), key->app_id, key->app_id_len,
                          key->channel, key->channel_len, 0, &lg);
 
@@ -726,7 +431,7 @@ static int mem_drop(void *self, const struct resdeliv_log_key *key,
     struct mem_store *st = self;
     uint64_t hash =
         key_hash(key->app_id, key->app_id_len, key->channel, key->channel_len);
-    struct mem_log *lg;
+    struct resdeliv__mem_log *lg;
 
     pthread_mutex_lock(&st->lock);
     lg = *map_slot(st, hash, key->app_id, key->app_id_len, key->channel,
@@ -738,7 +443,7 @@ static int mem_drop(void *self, const struct resdeliv_log_key *key,
         pthread_mutex_unlock(&lg->lock);
     }
     pthread_mutex_unlock(&st->lock);
-    log_free(lg);
+    resdeliv__mem_log_free(lg);
     cb(arg, 0);
     return 0;
 }
@@ -748,10 +453,10 @@ static void mem_destroy(void *self)
     struct mem_store *st = self;
 
     for (size_t i = 0; i < st->nbuckets; i++) {
-        struct mem_log *lg = st->buckets[i];
+        struct resdeliv__mem_log *lg = st->buckets[i];
         while (lg != NULL) {
-            struct mem_log *next = lg->next;
-            log_free(lg);
+            struct resdeliv__mem_log *next = lg->next;
+            resdeliv__mem_log_free(lg);
             lg = next;
         }
     }

@@ -2,9 +2,10 @@
 /*
  * The libwebsockets shim, WebSocket side: the transport vtable over lws
  * (queued frames written from the writable callback, shared broadcast
- * frames, close after flush), the channel sets behind join, leave and
- * broadcast, and the ESTABLISHED / RECEIVE / SERVER_WRITEABLE / CLOSED
- * helpers. The HTTP API side is in resdeliv_lws_http.c.
+ * frames, close after flush) and the ESTABLISHED / RECEIVE /
+ * SERVER_WRITEABLE / CLOSED helpers. The channel sets behind join, leave
+ * and broadcast are in resdeliv_lws_channels.c, the HTTP API side in
+ * resdeliv_lws_http.c.
  */
 #include "resdeliv_lws_internal.h"
 
@@ -133,145 +134,6 @@ static struct rlws_frame *dequeue(resdeliv_lws *rl, struct rlws_conn *c)
     return f;
 }
 
-/* ---------------------------------------------------------- channels */
-
-static uint64_t hash_name(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ull;
-
-    for (size_t i = 0; i < len; i++) {
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    }
-    return h;
-}
-
-static struct rlws_channel **bucket_of(resdeliv_lws *rl, uint64_t h)
-{
-    return &rl->buckets[h & (rl->nbuckets - 1)];
-}
-
-static struct rlws_channel *channel_find(resdeliv_lws *rl, const char *name,
-                                         size_t len)
-{
-    uint64_t h = hash_name(name, len);
-    struct rlws_channel *ch = *bucket_of(rl, h);
-
-    for (; ch != NULL; ch = ch->hnext) {
-        if (ch->hash == h && ch->name_len == len &&
-            memcmp(ch->name, name, len) == 0) {
-            return ch;
-        }
-    }
-    return NULL;
-}
-
-/* Double the table when it averages more than one channel a bucket; a
- * failed allocation only leaves the chains longer. */
-static void maybe_grow(resdeliv_lws *rl)
-{
-    size_t n = rl->nbuckets * 2;
-    struct rlws_channel **b;
-
-    if (rl->stats.channels <= rl->nbuckets) {
-        return;
-    }
-    b = calloc(n, sizeof(*b));
-    if (b == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < rl->nbuckets; i++) {
-        struct rlws_channel *ch = rl->buckets[i];
-        while (ch != NULL) {
-            struct rlws_channel *next = ch->hnext;
-            ch->hnext = b[ch->hash & (n - 1)];
-            b[ch->hash & (n - 1)] = ch;
-            ch = next;
-        }
-    }
-    free(rl->buckets);
-    rl->buckets = b;
-    rl->nbuckets = n;
-}
-
-static struct rlws_channel *channel_get(resdeliv_lws *rl, const char *name,
-                                        size_t len)
-{
-    struct rlws_channel *ch = channel_find(rl, name, len);
-    struct rlws_channel **b;
-
-    if (ch != NULL) {
-        return ch;
-    }
-    ch = calloc(1, sizeof(*ch) + len + 1);
-    if (ch == NULL) {
-        return NULL;
-    }
-    ch->hash = hash_name(name, len);
-    ch->name_len = len;
-    memcpy(ch->name, name, len);
-    b = bucket_of(rl, ch->hash);
-    ch->hnext = *b;
-    *b = ch;
-    rl->stats.channels++;
-    maybe_grow(rl);
-    return ch;
-}
-
-static void channel_drop(resdeliv_lws *rl, struct rlws_channel *ch)
-{
-    struct rlws_channel **p = bucket_of(rl, ch->hash);
-
-    while (*p != ch) {
-        p = &(*p)->hnext;
-    }
-    *p = ch->hnext;
-    rl->stats.channels--;
-    free(ch);
-}
-
-static void member_unlink(resdeliv_lws *rl, struct rlws_member *m)
-{
-    struct rlws_channel *ch = m->ch;
-
-    if (m->prev != NULL) {
-        m->prev->next = m->next;
-    } else {
-        ch->head = m->next;
-    }
-    if (m->next != NULL) {
-        m->next->prev = m->prev;
-    }
-    if (ch->head == NULL) {
-        channel_drop(rl, ch);
-    }
-    free(m);
-}
-
-static void leave_all(resdeliv_lws *rl, struct rlws_conn *c)
-{
-    while (c->members != NULL) {
-        struct rlws_member *m = c->members;
-        c->members = m->next_of_conn;
-        member_unlink(rl, m);
-    }
-}
-
-static void leave_one(resdeliv_lws *rl, struct rlws_conn *c, const char *name,
-                      size_t len)
-{
-    struct rlws_member **p = &c->members;
-
-    while (*p != NULL) {
-        struct rlws_member *m = *p;
-        if (m->ch->name_len == len && memcmp(m->ch->name, name, len) == 0) {
-            *p = m->next_of_conn;
-            member_unlink(rl, m);
-            return;
-        }
-        p = &m->next_of_conn;
-    }
-}
-
 /* ---------------------------------------------------------- transport */
 
 static struct rlws_conn *conn_of(void *wsi)
@@ -300,7 +162,7 @@ static void request_close(resdeliv_lws *rl, struct rlws_conn *c, uint32_t code,
         memcpy(c->reason, reason, c->reason_len);
     }
     /* No broadcast reaches a closing connection. */
-    leave_all(rl, c);
+    resdeliv__lws_leave_all(rl, c);
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_FLUSH_SECONDS);
     ask_writable(c);
 }
@@ -331,7 +193,8 @@ static int tp_broadcast(void *host, const char *channel, size_t channel_len,
                         const char *frame, size_t len, void *except)
 {
     resdeliv_lws *rl = host;
-    struct rlws_channel *ch = channel_find(rl, channel, channel_len);
+    struct rlws_channel *ch =
+        resdeliv__lws_channel_find(rl, channel, channel_len);
     struct rlws_member *m, *next;
     struct rlws_frame *f;
 
@@ -406,36 +269,12 @@ static void tp_log(void *host, uint32_t level, const char *msg)
 static int tp_join(void *host, void *conn, const char *channel,
                    size_t channel_len)
 {
-    resdeliv_lws *rl = host;
     struct rlws_conn *c = conn_of(conn);
-    struct rlws_channel *ch;
-    struct rlws_member *m;
 
     if (c == NULL || c->closing) {
         return RESDELIV_ECLOSED;
     }
-    for (m = c->members; m != NULL; m = m->next_of_conn) {
-        if (m->ch->name_len == channel_len &&
-            memcmp(m->ch->name, channel, channel_len) == 0) {
-            return 0;
-        }
-    }
-    m = calloc(1, sizeof(*m));
-    ch = m != NULL ? channel_get(rl, channel, channel_len) : NULL;
-    if (ch == NULL) {
-        free(m);
-        return RESDELIV_ENOMEM;
-    }
-    m->ch = ch;
-    m->conn = c;
-    m->next = ch->head;
-    if (ch->head != NULL) {
-        ch->head->prev = m;
-    }
-    ch->head = m;
-    m->next_of_conn = c->members;
-    c->members = m;
-    return 0;
+    return resdeliv__lws_join(host, c, channel, channel_len);
 }
 
 static int tp_leave(void *host, void *conn, const char *channel,
@@ -446,7 +285,7 @@ static int tp_leave(void *host, void *conn, const char *channel,
     if (c == NULL) {
         return RESDELIV_ECLOSED;
     }
-    leave_one(host, c, channel, channel_len);
+    resdeliv__lws_leave(host, c, channel, channel_len);
     return 0;
 }
 
@@ -523,7 +362,7 @@ static void conn_free(resdeliv_lws *rl, struct rlws_conn *c)
 {
     struct rlws_frame *f;
 
-    leave_all(rl, c);
+    resdeliv__lws_leave_all(rl, c);
     while ((f = dequeue(rl, c)) != NULL) {
         frame_unref(f);
     }
@@ -770,7 +609,7 @@ void resdeliv_lws_closed(resdeliv_lws *rl, struct lws *wsi,
     }
     /* Out of the channel sets first, so the library's goodbyes (presence
      * member_removed) go only to the others; then no send reaches it. */
-    leave_all(rl, c);
+    resdeliv__lws_leave_all(rl, c);
     c->closing = 1;
     resdeliv_pusher_server_close(rl->ps, wsi);
     pss->conn = NULL;
@@ -784,19 +623,7 @@ void resdeliv_lws_free(resdeliv_lws *rl)
         return;
     }
     resdeliv_pusher_server_free(rl->ps);
-    for (size_t i = 0; i < rl->nbuckets; i++) {
-        while (rl->buckets[i] != NULL) {
-            struct rlws_channel *ch = rl->buckets[i];
-            rl->buckets[i] = ch->hnext;
-            while (ch->head != NULL) {
-                struct rlws_member *m = ch->head;
-                ch->head = m->next;
-                free(m);
-            }
-            free(ch);
-        }
-    }
-    free(rl->buckets);
+    resdeliv__lws_channels_free(rl);
     free(rl->batch);
     free(rl);
 }

@@ -2,8 +2,8 @@
 /*
  * Shared state of the libwebsockets shim: the shim object, the per
  * connection output queue of reference-counted frames, and the channel
- * sets that broadcast walks. Only resdeliv_lws.c and resdeliv_lws_http.c
- * include it.
+ * sets that broadcast walks. Only the shim's own files (resdeliv_lws.c,
+ * resdeliv_lws_channels.c, resdeliv_lws_http.c) include it.
  */
 #ifndef RESDELIV_LWS_INTERNAL_H
 #define RESDELIV_LWS_INTERNAL_H
@@ -84,5 +84,26 @@ struct resdeliv_lws {
  * @return 0, RESDELIV_ENOENT (no such header), RESDELIV_ENOMEM. */
 int resdeliv__lws_request_target(struct lws *wsi, int token, char **out,
                                  size_t *query_at);
+
+/* The channel sets (resdeliv_lws_channels.c). */
+
+/* The channel `name` of `len` bytes, or NULL when it has no member. */
+struct rlws_channel *resdeliv__lws_channel_find(resdeliv_lws *rl,
+                                                const char *name, size_t len);
+
+/* Add connection `c` to channel `name` (once; joining again is a no-op).
+ * @return 0 or RESDELIV_ENOMEM. */
+int resdeliv__lws_join(resdeliv_lws *rl, struct rlws_conn *c, const char *name,
+                       size_t len);
+
+/* Take `c` out of channel `name`, if it is in it. */
+void resdeliv__lws_leave(resdeliv_lws *rl, struct rlws_conn *c,
+                         const char *name, size_t len);
+
+/* Take `c` out of every channel it is in. */
+void resdeliv__lws_leave_all(resdeliv_lws *rl, struct rlws_conn *c);
+
+/* Free every channel and membership, and the table. */
+void resdeliv__lws_channels_free(resdeliv_lws *rl);
 
 #endif /* RESDELIV_LWS_INTERNAL_H */

@@ -129,8 +129,8 @@ START_TEST(resume_without_epoch_and_unsubscribe)
     e2e_publish_run(s.port, "news", "tick", 1, 2);
     e2e_expect_run(&p, "tick", 1, 2, &mark, NULL);
     /* After an unsubscribe nothing of the channel arrives. */
-    ck_assert_int_eq(e2e_ws_send(&p.ws, "{\"event\":\"pusher:unsubscribe\","
-                                        "\"data\":{\"channel\":\"news\"}}"),
+    ck_assert_int_eq(wsc_send_text(&p.ws, "{\"event\":\"pusher:unsubscribe\","
+                                          "\"data\":{\"channel\":\"news\"}}"),
                      0);
     e2e_publish_run(s.port, "news", "tick", 3, 2);
     e2e_expect_quiet(&p, "tick", 300);
@@ -217,7 +217,7 @@ START_TEST(slow_reader_closed_with_4100)
         ck_assert_int_eq(
             e2e_publish_batch(s.port, "firehose", "tick", n, 10, 20000), 200);
     }
-    while ((rc = e2e_ws_recv(&slow.ws, E2E_TIMEOUT_MS, &text)) == 1) {
+    while ((rc = wsc_recv(&slow.ws, E2E_TIMEOUT_MS, &text, NULL)) == 1) {
         free(text);
     }
     ck_assert_int_eq(rc, -1);
@@ -296,13 +296,13 @@ START_TEST(client_events_not_replayed)
     e2e_publish_run(s.port, "private-chat", "said", 1, 1);
     e2e_expect_run(&b, "said", 1, 1, &mark, NULL);
 
-    ck_assert_int_eq(e2e_ws_send(&a.ws, whisper), 0);
+    ck_assert_int_eq(wsc_send_text(&a.ws, whisper), 0);
     f = e2e_pusher_until(&b, "client-typing", E2E_TIMEOUT_MS);
     ck_assert_msg(f != NULL, "the other subscriber gets the client event");
     cJSON_Delete(f);
     e2e_pusher_close(&b);
 
-    ck_assert_int_eq(e2e_ws_send(&a.ws, whisper), 0);
+    ck_assert_int_eq(wsc_send_text(&a.ws, whisper), 0);
     e2e_publish_run(s.port, "private-chat", "said", 2, 1);
     ck_assert_int_eq(e2e_pusher_connect(&b, s.port), 0);
     auth_for(&b, "private-chat", auth, sizeof(auth));
@@ -318,18 +318,19 @@ END_TEST
 START_TEST(unknown_app_key_refused)
 {
     struct e2e_server s;
-    struct e2e_ws ws;
+    struct wsc ws;
     char *text = NULL;
 
     start(&s, NULL);
-    ck_assert_int_eq(e2e_ws_open(&ws, s.port, "/app/nope?protocol=7"), 0);
-    ck_assert_int_eq(e2e_ws_recv(&ws, E2E_TIMEOUT_MS, &text), 1);
+    ck_assert_int_eq(
+        wsc_open(&ws, s.port, "/app/nope?protocol=7", E2E_TIMEOUT_MS), 0);
+    ck_assert_int_eq(wsc_recv(&ws, E2E_TIMEOUT_MS, &text, NULL), 1);
     ck_assert_ptr_nonnull(strstr(text, "pusher:error"));
     ck_assert_ptr_nonnull(strstr(text, "4001"));
     free(text);
-    ck_assert_int_eq(e2e_ws_recv(&ws, E2E_TIMEOUT_MS, &text), -1);
+    ck_assert_int_eq(wsc_recv(&ws, E2E_TIMEOUT_MS, &text, NULL), -1);
     ck_assert_int_eq(ws.close_code, 4001);
-    e2e_ws_close(&ws);
+    wsc_drop(&ws);
     stop_clean(&s);
 }
 END_TEST

@@ -3,8 +3,8 @@
  * The WebSocket frames of resdeliv-server as bytes on the wire. The lws
  * shim frames each message itself and writes a run of queued frames with
  * one write, so a client gets many frames in one read, and a frame (its
- * header too) may end in a later read. The hand-written client
- * (e2e_client.c) parses them from the byte stream, reading all that is
+ * header too) may end in a later read. The tests' own client
+ * (../wsclient.c) parses them from the byte stream, reading all that is
  * there and in reads of a few bytes; every event of a replay and of live
  * batches, a 70 KB one (64-bit length) among them, must parse and arrive
  * once, in order, and no frame may carry RSV bits or a mask.

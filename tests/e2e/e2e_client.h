@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the end-to-end tests drive resdeliv-server with: the server as a
- * child process on a free loopback port, a small WebSocket client written
- * over a plain TCP socket (RFC 6455 client side: masked text frames out,
- * fragmented frames, ping and close in), an HTTP/1.1 client for the
- * Pusher HTTP API with real signatures, and Pusher-level helpers on top.
- *
- * A hand-written client keeps the tests independent of the code under
- * test: the server's lws shim is checked against bytes on the wire.
+ * child process on a free loopback port, and over the tests' WebSocket
+ * and HTTP client (../wsclient.h) the Pusher HTTP API with real
+ * signatures and Pusher-level helpers. The soak, the hostile tests and
+ * the server benchmarks use them too.
  */
 #ifndef RESDELIV_E2E_CLIENT_H
 #define RESDELIV_E2E_CLIENT_H
+
+#include "../wsclient.h"
 
 #include <cjson/cJSON.h>
 
@@ -40,33 +39,16 @@ long e2e_server_hwm_kb(const struct e2e_server *s);
  * @return the exit status or -1. */
 int e2e_run_status(const char *bin, const char *const *args);
 
-struct e2e_ws {
-    int fd;
-    unsigned char *buf; /* bytes read, not yet consumed */
-    size_t have;
-    size_t cap;
-    char *msg; /* message being reassembled */
-    size_t msg_len;
-    int close_code;  /* from the server's close frame, 0 before */
-    size_t read_max; /* bytes asked of one recv(), 0 for all that fit */
-    size_t reads;    /* recv() calls that returned data */
-    size_t frames;   /* frames taken from the stream */
-};
-
-/* Connect and upgrade on `path`. @return 0 or -1. */
-int e2e_ws_open(struct e2e_ws *ws, int port, const char *path);
-/* One masked text frame. @return 0 or -1. */
-int e2e_ws_send(struct e2e_ws *ws, const char *text);
-/* The next text message (caller frees `*out`). @return 1, 0 on timeout,
- * -1 when the connection closed (close_code set when a close came). */
-int e2e_ws_recv(struct e2e_ws *ws, int timeout_ms, char **out);
-/* Drop the TCP connection without a close handshake. */
-void e2e_ws_close(struct e2e_ws *ws);
-
 /* One HTTP/1.1 request with Connection: close. `*resp` (may be NULL) gets
  * the body; caller frees. @return the status or -1. */
 int e2e_http(int port, const char *method, const char *target, const char *body,
              char **resp);
+/* The text of a POST of `blen` bytes of `body` to `path`, signed for the
+ * test app as Pusher's server SDKs sign; "Connection: close" unless
+ * `keep_alive`. @return it (caller frees) with its length in `*len`, or
+ * NULL. */
+char *e2e_signed_post(const char *path, const char *body, size_t blen,
+                      int keep_alive, size_t *len);
 /* POST `path` with `body`, signed for the test app. @return the HTTP
  * status or -1. */
 int e2e_post_signed(int port, const char *path, const char *body);
@@ -82,7 +64,7 @@ int e2e_publish_batch(int port, const char *channel, const char *event,
 
 /* A Pusher client: WebSocket on /app/{key}, connection_established read. */
 struct e2e_pusher {
-    struct e2e_ws ws;
+    struct wsc ws;
     char socket_id[64];
 };
 

@@ -8,126 +8,78 @@
 
 #include <resdeliv/resdeliv.h>
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 /* ---------------------------------------------------------------- HTTP */
-
-static int connect_port(int port)
-{
-    struct sockaddr_in sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    if (fd < 0) {
-        return -1;
-    }
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Everything the server sends until it closes or the timeout. */
-static char *read_all(int fd, size_t *len)
-{
-    size_t cap = 4096, n = 0;
-    char *b = malloc(cap);
-
-    while (b != NULL) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        ssize_t r;
-        if (n + 1 >= cap) {
-            char *nb = realloc(b, cap * 2);
-            if (nb == NULL) {
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-        if (poll(&pfd, 1, E2E_TIMEOUT_MS) <= 0) {
-            break;
-        }
-        r = recv(fd, b + n, cap - n - 1, 0);
-        if (r <= 0) {
-            break;
-        }
-        n += (size_t)r;
-    }
-    if (b != NULL) {
-        b[n] = '\0';
-    }
-    *len = n;
-    return b;
-}
 
 int e2e_http(int port, const char *method, const char *target, const char *body,
              char **resp)
 {
-    size_t blen = body != NULL ? strlen(body) : 0, rlen = 0;
-    size_t hcap = strlen(target) + 256;
-    char *head = malloc(hcap), *all, *sep;
-    int fd, status = -1;
+    size_t len = 0;
+    char *req = wsc_http_request(method, target, body,
+                                 body != NULL ? strlen(body) : 0, 0, &len);
+    int status;
 
     if (resp != NULL) {
         *resp = NULL;
     }
-    fd = head != NULL ? connect_port(port) : -1;
-    if (fd < 0) {
-        free(head);
+    if (req == NULL) {
         return -1;
     }
-    snprintf(head, hcap,
-             "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
-             "application/json\r\nContent-Length: %zu\r\nConnection: "
-             "close\r\n\r\n",
-             method, target, blen);
-    if (send(fd, head, strlen(head), MSG_NOSIGNAL) >= 0 &&
-        (blen == 0 || send(fd, body, blen, MSG_NOSIGNAL) >= 0)) {
-        all = read_all(fd, &rlen);
-        if (all != NULL && sscanf(all, "HTTP/1.%*d %d", &status) != 1) {
-            status = -1;
-        }
-        sep = all != NULL ? strstr(all, "\r\n\r\n") : NULL;
-        if (resp != NULL && sep != NULL) {
-            *resp = strdup(sep + 4);
-        }
-        free(all);
-    }
-    close(fd);
-    free(head);
-    return status;
+    status = wsc_http_exchange(port, req, len, 0, E2E_TIMEOUT_MS, resp);
+    free(req);
+    return status > 0 ? status : -1;
 }
 
-int e2e_post_signed(int port, const char *path, const char *body)
+char *e2e_signed_post(const char *path, const char *body, size_t blen,
+                      int keep_alive, size_t *len)
 {
-    char err[256], *query = NULL, *target;
-    int status = -1;
+    char err[256], *query = NULL, *target, *req = NULL;
 
     if (resdeliv_pusher_http_sign("POST", path, NULL, 0, E2E_KEY, E2E_SECRET,
-                                  (uint64_t)time(NULL), body, strlen(body),
-                                  &query, err, sizeof(err)) != 0) {
-        return -1;
+                                  (uint64_t)time(NULL), body, blen, &query, err,
+                                  sizeof(err)) != 0) {
+        return NULL;
     }
     target = malloc(strlen(path) + strlen(query) + 2);
     if (target != NULL) {
         sprintf(target, "%s?%s", path, query);
-        status = e2e_http(port, "POST", target, body, NULL);
+        req = wsc_http_request("POST", target, body, blen, keep_alive, len);
     }
     free(target);
     resdeliv_free(query);
+    return req;
+}
+
+int e2e_post_signed(int port, const char *path, const char *body)
+{
+    size_t len = 0;
+    char *req = e2e_signed_post(path, body, strlen(body), 0, &len);
+    int status;
+
+    if (req == NULL) {
+        return -1;
+    }
+    status = wsc_http_exchange(port, req, len, 0, E2E_TIMEOUT_MS, NULL);
+    free(req);
+    return status > 0 ? status : -1;
+}
+
+/* POST `o` (deleted here) to `path`, signed. */
+static int post_json(int port, const char *path, cJSON *o)
+{
+    char *body = cJSON_PrintUnformatted(o);
+    int status;
+
+    cJSON_Delete(o);
+    if (body == NULL) {
+        return -1;
+    }
+    status = e2e_post_signed(port, path, body);
+    cJSON_free(body);
     return status;
 }
 
@@ -135,28 +87,18 @@ int e2e_publish(int port, const char *channel, const char *event,
                 const char *data)
 {
     cJSON *o = cJSON_CreateObject();
-    char *body;
-    int status;
 
     cJSON_AddStringToObject(o, "name", event);
     cJSON_AddStringToObject(o, "channel", channel);
     cJSON_AddStringToObject(o, "data", data);
-    body = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (body == NULL) {
-        return -1;
-    }
-    status = e2e_post_signed(port, "/apps/" E2E_APP_ID "/events", body);
-    cJSON_free(body);
-    return status;
+    return post_json(port, "/apps/" E2E_APP_ID "/events", o);
 }
 
 int e2e_publish_batch(int port, const char *channel, const char *event,
                       int first, int n, size_t pad)
 {
     cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "batch");
-    char *data = malloc(pad + 64), *body;
-    int status;
+    char *data = malloc(pad + 64);
 
     if (data == NULL) {
         cJSON_Delete(o);
@@ -178,14 +120,7 @@ int e2e_publish_batch(int port, const char *channel, const char *event,
         cJSON_AddItemToArray(arr, ev);
     }
     free(data);
-    body = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (body == NULL) {
-        return -1;
-    }
-    status = e2e_post_signed(port, "/apps/" E2E_APP_ID "/batch_events", body);
-    cJSON_free(body);
-    return status;
+    return post_json(port, "/apps/" E2E_APP_ID "/batch_events", o);
 }
 
 /* -------------------------------------------------------------- Pusher */
@@ -219,13 +154,13 @@ cJSON *e2e_pusher_next(struct e2e_pusher *p, int timeout_ms)
     for (;;) {
         char *text = NULL;
         cJSON *f;
-        if (e2e_ws_recv(&p->ws, timeout_ms, &text) != 1) {
+        if (wsc_recv(&p->ws, timeout_ms, &text, NULL) != 1) {
             return NULL;
         }
         f = cJSON_Parse(text);
         free(text);
         if (f != NULL && strcmp(e2e_event(f), "pusher:ping") == 0) {
-            e2e_ws_send(&p->ws, "{\"event\":\"pusher:pong\",\"data\":{}}");
+            wsc_send_text(&p->ws, "{\"event\":\"pusher:pong\",\"data\":{}}");
             cJSON_Delete(f);
             continue;
         }
@@ -252,8 +187,9 @@ int e2e_pusher_connect(struct e2e_pusher *p, int port)
     const char *sid;
 
     memset(p, 0, sizeof(*p));
-    if (e2e_ws_open(&p->ws, port,
-                    "/app/" E2E_KEY "?protocol=7&client=c&version=1.0") != 0) {
+    if (wsc_open(&p->ws, port,
+                 "/app/" E2E_KEY "?protocol=7&client=c&version=1.0",
+                 E2E_TIMEOUT_MS) != 0) {
         return -1;
     }
     f = e2e_pusher_next(p, E2E_TIMEOUT_MS);
@@ -264,7 +200,7 @@ int e2e_pusher_connect(struct e2e_pusher *p, int port)
         sid == NULL) {
         cJSON_Delete(f);
         cJSON_Delete(d);
-        e2e_ws_close(&p->ws);
+        wsc_drop(&p->ws);
         return -1;
     }
     snprintf(p->socket_id, sizeof(p->socket_id), "%s", sid);
@@ -297,12 +233,12 @@ int e2e_pusher_subscribe(struct e2e_pusher *p, const char *channel,
     }
     text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    rc = text != NULL ? e2e_ws_send(&p->ws, text) : -1;
+    rc = text != NULL ? wsc_send_text(&p->ws, text) : -1;
     cJSON_free(text);
     return rc;
 }
 
 void e2e_pusher_close(struct e2e_pusher *p)
 {
-    e2e_ws_close(&p->ws);
+    wsc_drop(&p->ws);
 }

@@ -189,9 +189,9 @@ static void storm(int n, struct storm_figures *fig)
     fig->base_kb = e2e_server_hwm_kb(&s.s);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i < n; i++) {
-        ck_assert_int_eq(
-            hostile_frame(c[i].fd, 1, 1, sub, sizeof(sub) - 1, sizeof(sub) - 1),
-            0);
+        ck_assert_int_eq(wsc_send_raw(c[i].ws.fd, WSC_FIN | WSC_OP_TEXT, sub,
+                                      sizeof(sub) - 1, sizeof(sub) - 1),
+                         0);
     }
     done = hostile_fleet_run(c, n, "tick", 0, STORM_RETAINED, 300000);
     fig->seconds = seconds_since(&t0);
@@ -200,7 +200,7 @@ static void storm(int n, struct storm_figures *fig)
         ck_assert_msg(c[i].got == STORM_RETAINED && c[i].bad == 0,
                       "client %d of %d: %ld messages, %d unexpected frames, "
                       "close %d",
-                      i, n, c[i].got, c[i].bad, c[i].close_code);
+                      i, n, c[i].got, c[i].bad, c[i].ws.close_code);
     }
     ck_assert_int_eq(done, n);
     hostile_fleet_close(c, n);
@@ -254,7 +254,7 @@ struct frame_case {
 
 static void send_text(int fd, const char *t)
 {
-    hostile_frame(fd, 1, 1, t, strlen(t), strlen(t));
+    wsc_send_raw(fd, WSC_FIN | WSC_OP_TEXT, t, strlen(t), strlen(t));
 }
 
 /* A subscribe on `channel` whose body is `len` bytes: `head`, `fill`
@@ -269,7 +269,7 @@ static void send_padded(int fd, const char *head, char fill, size_t n,
     memcpy(b, head, hl);
     memset(b + hl, fill, n);
     memcpy(b + hl + n, tail, tl);
-    hostile_frame(fd, 1, 1, b, hl + n + tl, hl + n + tl);
+    wsc_send_raw(fd, WSC_FIN | WSC_OP_TEXT, b, hl + n + tl, hl + n + tl);
     free(b);
 }
 
@@ -284,7 +284,7 @@ static void announces_huge(int fd)
 
     ck_assert_ptr_nonnull(b);
     memset(b, 'a', 70000);
-    hostile_frame(fd, 1, 1, b, 70000, (uint64_t)1 << 62);
+    wsc_send_raw(fd, WSC_FIN | WSC_OP_TEXT, b, 70000, (uint64_t)1 << 62);
     free(b);
 }
 
@@ -315,7 +315,7 @@ static void garbage(int fd)
         b[i] = (unsigned char)(v >> 16);
     }
     b[0] = '{';
-    hostile_frame(fd, 1, 1, b, sizeof(b), sizeof(b));
+    wsc_send_raw(fd, WSC_FIN | WSC_OP_TEXT, b, sizeof(b), sizeof(b));
 }
 
 static void not_json(int fd)
@@ -325,7 +325,7 @@ static void not_json(int fd)
 
 static void empty(int fd)
 {
-    hostile_frame(fd, 1, 1, "", 0, 0);
+    wsc_send_raw(fd, WSC_FIN | WSC_OP_TEXT, "", 0, 0);
 }
 
 static const char frag_sub[] =
@@ -333,42 +333,45 @@ static const char frag_sub[] =
 
 static void bad_opcode(int fd)
 {
-    hostile_frame(fd, 1, 3, "xx", 2, 2);
+    wsc_send_raw(fd, WSC_FIN | 3, "xx", 2, 2);
 }
 
 static void rsv_bits(int fd)
 {
-    hostile_frame(fd, 1, 0x40 | 1, frag_sub, strlen(frag_sub),
-                  strlen(frag_sub));
+    wsc_send_raw(fd, WSC_FIN | 0x40 | WSC_OP_TEXT, frag_sub, strlen(frag_sub),
+                 strlen(frag_sub));
 }
 
 static void lone_continuation(int fd)
 {
-    hostile_frame(fd, 1, 0, frag_sub, strlen(frag_sub), strlen(frag_sub));
+    wsc_send_raw(fd, WSC_FIN | WSC_OP_CONT, frag_sub, strlen(frag_sub),
+                 strlen(frag_sub));
 }
 
 static void binary(int fd)
 {
-    hostile_frame(fd, 1, 2, frag_sub, strlen(frag_sub), strlen(frag_sub));
+    wsc_send_raw(fd, WSC_FIN | WSC_OP_BINARY, frag_sub, strlen(frag_sub),
+                 strlen(frag_sub));
 }
 
 static void byte_fragments(int fd)
 {
     size_t n = strlen(frag_sub);
 
-    hostile_frame(fd, 0, 1, frag_sub, 1, 1);
+    wsc_send_raw(fd, WSC_OP_TEXT, frag_sub, 1, 1);
     for (size_t i = 1; i < n; i++) {
-        hostile_frame(fd, i == n - 1, 0, frag_sub + i, 1, 1);
+        wsc_send_raw(fd, (i == n - 1 ? WSC_FIN : 0) | WSC_OP_CONT, frag_sub + i,
+                     1, 1);
     }
 }
 
 static void fragments_with_ping(int fd)
 {
-    hostile_frame(fd, 0, 1, frag_sub, 5, 5);
-    hostile_frame(fd, 1, 9, "hi", 2, 2);
-    hostile_frame(fd, 0, 0, frag_sub + 5, 10, 10);
-    hostile_frame(fd, 1, 0, frag_sub + 15, strlen(frag_sub) - 15,
-                  strlen(frag_sub) - 15);
+    wsc_send_raw(fd, WSC_OP_TEXT, frag_sub, 5, 5);
+    wsc_send_raw(fd, WSC_FIN | WSC_OP_PING, "hi", 2, 2);
+    wsc_send_raw(fd, WSC_OP_CONT, frag_sub + 5, 10, 10);
+    wsc_send_raw(fd, WSC_FIN | WSC_OP_CONT, frag_sub + 15,
+                 strlen(frag_sub) - 15, strlen(frag_sub) - 15);
 }
 
 static void fragments_past_limit(int fd)
@@ -376,9 +379,9 @@ static void fragments_past_limit(int fd)
     static char chunk[1000];
 
     memset(chunk, 'a', sizeof(chunk));
-    hostile_frame(fd, 0, 1, chunk, sizeof(chunk), sizeof(chunk));
+    wsc_send_raw(fd, WSC_OP_TEXT, chunk, sizeof(chunk), sizeof(chunk));
     for (int i = 0; i < 80; i++) {
-        hostile_frame(fd, 0, 0, chunk, sizeof(chunk), sizeof(chunk));
+        wsc_send_raw(fd, WSC_OP_CONT, chunk, sizeof(chunk), sizeof(chunk));
     }
 }
 
@@ -436,7 +439,7 @@ static void expect_frame(struct e2e_pusher *p, const struct frame_case *fc,
 {
     char *text = NULL;
 
-    ck_assert_msg(e2e_ws_recv(&p->ws, E2E_TIMEOUT_MS, &text) == 1,
+    ck_assert_msg(wsc_recv(&p->ws, E2E_TIMEOUT_MS, &text, NULL) == 1,
                   "%s: no answer (close code %d)", fc->name, p->ws.close_code);
     ck_assert_msg(strstr(text, event) != NULL, "%s: expected %s, got %.200s",
                   fc->name, event, text);
@@ -451,7 +454,7 @@ static void check_answer(struct e2e_pusher *p, const struct frame_case *fc)
     int rc;
 
     if (fc->expect > 0) {
-        while ((rc = e2e_ws_recv(&p->ws, E2E_TIMEOUT_MS, &text)) == 1) {
+        while ((rc = wsc_recv(&p->ws, E2E_TIMEOUT_MS, &text, NULL)) == 1) {
             free(text);
         }
         ck_assert_msg(rc == -1 && p->ws.close_code == fc->expect,
@@ -463,7 +466,8 @@ static void check_answer(struct e2e_pusher *p, const struct frame_case *fc)
         expect_frame(p, fc, "\"pusher:error\"");
         /* Still a working connection. */
         ck_assert_int_eq(
-            e2e_ws_send(&p->ws, "{\"event\":\"pusher:ping\",\"data\":{}}"), 0);
+            wsc_send_text(&p->ws, "{\"event\":\"pusher:ping\",\"data\":{}}"),
+            0);
         expect_frame(p, &(struct frame_case){fc->name, NULL, 0, NULL},
                      "pusher:pong");
         return;
@@ -531,13 +535,13 @@ START_TEST(ten_thousand_subscriptions)
                  i);
         send_text(p.ws.fd, frame);
         /* Read what is there, so neither side's buffers fill up. */
-        while (e2e_ws_recv(&p.ws, 0, &text) == 1) {
+        while (wsc_recv(&p.ws, 0, &text, NULL) == 1) {
             count_answer(text, &ok, &refused);
             free(text);
         }
     }
     while (ok + refused < MANY_SUBS &&
-           e2e_ws_recv(&p.ws, E2E_TIMEOUT_MS, &text) == 1) {
+           wsc_recv(&p.ws, E2E_TIMEOUT_MS, &text, NULL) == 1) {
         count_answer(text, &ok, &refused);
         free(text);
     }
@@ -610,8 +614,8 @@ static int run_http_case(int port, const struct http_case *hc, char **body)
     memcpy(req, hc->head, hl);
     memcpy(req + hl, "\r\n", 2);
     memcpy(req + hl + 2, hc->body, bl);
-    status = hostile_http(port, req, hl + 2 + bl, hc->half_close,
-                          E2E_TIMEOUT_MS, body);
+    status = wsc_http_exchange(port, req, hl + 2 + bl, hc->half_close,
+                               E2E_TIMEOUT_MS, body);
     free(req);
     return status;
 }
@@ -687,8 +691,8 @@ START_TEST(oversized_http_head)
                      "\r\n");
     reqs[2] = repeat("", "\x01garbage ", 1, "\r\n\r\n");
     for (int i = 0; i < 3; i++) {
-        status = hostile_http(s.s.port, reqs[i], strlen(reqs[i]), 0,
-                              E2E_TIMEOUT_MS, NULL);
+        status = wsc_http_exchange(s.s.port, reqs[i], strlen(reqs[i]), 0,
+                                   E2E_TIMEOUT_MS, NULL);
         printf("http: oversized or garbage head %d answered %d%s\n", i, status,
                status == 0 ? " (lws dropped the connection)" : "");
         ck_assert_msg(status == 0 || (status >= 400 && status < 500),

@@ -198,7 +198,7 @@ static void restart_server(struct soak *s, const char *store)
     }
     for (int k = 0; k < s->o.clients; k++) {
         struct soak_client *cl = &s->clients[k];
-        if (s->chans[cl->chan].home == i && cl->fd >= 0 && cl->server != i) {
+        if (s->chans[cl->chan].home == i && cl->ws.fd >= 0 && cl->server != i) {
             soak_client_close(cl);
             cl->next_event = soak_now() + 0.02;
             s->c.drops_hard++;
@@ -283,7 +283,7 @@ static int poll_round(struct soak *s, struct pollfd *pfd, void **who)
     for (int i = 0; i < s->o.clients; i++) {
         short ev = soak_client_events(&s->clients[i], now);
         if (ev != 0) {
-            pfd[n] = (struct pollfd){s->clients[i].fd, ev, 0};
+            pfd[n] = (struct pollfd){s->clients[i].ws.fd, ev, 0};
             who[n++] = &s->clients[i];
         }
     }

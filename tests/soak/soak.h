@@ -13,6 +13,8 @@
 #ifndef RESDELIV_SOAK_H
 #define RESDELIV_SOAK_H
 
+#include "../wsclient.h"
+
 #include <resdeliv/resdeliv.h>
 
 #include <stddef.h>
@@ -91,17 +93,13 @@ struct soak_client {
     int index;
     int chan;
     int server;
-    int fd;
+    struct wsc ws; /* the socket and what was read of it */
     enum client_state state;
     enum client_mode mode;
     double next_event; /* drop time, or reconnect/half-open end */
     double mode_until; /* slow reading ends */
     double slow_next;  /* next slow read */
-    unsigned char *in;
-    size_t in_len, in_cap;
-    char *msg;
-    size_t msg_len;
-    char out[2048];
+    unsigned char out[2048];
     size_t out_len;
     /* Resume mark, kept like the JavaScript client keeps it. */
     int has_mark;

@@ -9,17 +9,15 @@
  * request's seqs; anything else (or a dead server) marks them failed: they
  * may or may not have been logged, and no client is owed them.
  */
+#include "../e2e/e2e_client.h"
 #include "soak.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MAX_PENDING 200
@@ -71,29 +69,16 @@ static char *batch_body(const struct soak_channel *ch, uint64_t first,
     return b;
 }
 
-static char *request_text(const struct soak_channel *ch, int port,
-                          uint64_t first, uint64_t n, size_t *len)
+static char *request_text(const struct soak_channel *ch, uint64_t first,
+                          uint64_t n, size_t *len)
 {
-    char err[256], *query = NULL, *req = NULL;
     size_t blen;
-    char *body = batch_body(ch, first, n, &blen);
+    char *body = batch_body(ch, first, n, &blen), *req;
 
-    if (body != NULL &&
-        resdeliv_pusher_http_sign("POST", PATH, NULL, 0, "app-key",
-                                  "app-secret", (uint64_t)time(NULL), body,
-                                  blen, &query, err, sizeof(err)) == 0) {
-        size_t cap = blen + strlen(query) + 512;
-        req = malloc(cap);
-        if (req != NULL) {
-            *len = (size_t)snprintf(
-                req, cap,
-                "POST %s?%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-                "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-                "Connection: close\r\n\r\n%s",
-                PATH, query, port, blen, body);
-        }
+    if (body == NULL) {
+        return NULL;
     }
-    resdeliv_free(query);
+    req = e2e_signed_post(PATH, body, blen, 0, len);
     free(body);
     return req;
 }
@@ -125,7 +110,6 @@ static int start(struct soak *s, struct soak_channel *ch, double now)
 {
     struct soak_http *r = &ch->req;
     int port = s->servers[ch->home].port;
-    struct sockaddr_in sa;
 
     r->n = ch->pending < SOAK_BATCH ? ch->pending : SOAK_BATCH;
     r->first = ch->next_seq;
@@ -136,16 +120,10 @@ static int start(struct soak *s, struct soak_channel *ch, double now)
     ch->pending -= r->n;
     ch->pending_since = now;
     r->started = now;
-    r->out = request_text(ch, port, r->first, r->n, &r->out_len);
-    r->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    r->out = request_text(ch, r->first, r->n, &r->out_len);
+    r->fd = wsc_connect_start(port);
     s->c.requests++;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (r->out == NULL || r->fd < 0 ||
-        (connect(r->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 &&
-         errno != EINPROGRESS)) {
+    if (r->out == NULL || r->fd < 0) {
         settle(s, ch, 0);
     }
     return 0;
@@ -187,27 +165,11 @@ short soak_pub_events(const struct soak_channel *ch)
     return ch->req.out_off < ch->req.out_len ? POLLOUT : POLLIN;
 }
 
-/* The answer is complete when its headers and Content-Length bytes are
- * in (or the server closed). @return 1 when complete. */
-static int answer_complete(const struct soak_http *r)
-{
-    const char *end = memmem(r->in, r->in_len, "\r\n\r\n", 4);
-    const char *cl;
-
-    if (end == NULL) {
-        return 0;
-    }
-    cl = memmem(r->in, (size_t)(end - r->in), "ontent-Length:", 14);
-    if (cl == NULL) {
-        cl = memmem(r->in, (size_t)(end - r->in), "ontent-length:", 14);
-    }
-    return cl != NULL && r->in_len - (size_t)(end + 4 - r->in) >=
-                             (size_t)strtoul(cl + 14, NULL, 10);
-}
-
 void soak_pub_io(struct soak *s, struct soak_channel *ch, short revents)
 {
     struct soak_http *r = &ch->req;
+    size_t head, body;
+    int status = 0, whole;
     ssize_t n;
 
     if (r->out_off < r->out_len) {
@@ -233,12 +195,13 @@ void soak_pub_io(struct soak *s, struct soak_channel *ch, short revents)
     }
     if (n > 0) {
         r->in_len += (size_t)n;
-        r->in[r->in_len] = '\0';
-        if (!answer_complete(r) && r->in_len + 1 < sizeof(r->in)) {
-            return;
-        }
     }
-    settle(s, ch, r->in_len >= 12 && memcmp(r->in, "HTTP/1.1 200", 12) == 0);
+    whole = wsc_http_response(r->in, r->in_len, &status, &head, &body);
+    /* Read it whole, or as much as fits: the status line is what counts. */
+    if (n > 0 && whole == 0 && r->in_len + 1 < sizeof(r->in)) {
+        return;
+    }
+    settle(s, ch, status == 200);
 }
 
 void soak_pub_abort(struct soak *s, struct soak_channel *ch)

@@ -12,21 +12,15 @@
 
 #include <cjson/cJSON.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #define SLOW_READ_BYTES 512
 #define SLOW_READ_EVERY 0.02
-#define READ_CHUNK 65536
 #define MAX_UNEXPECTED_SHOWN 20
 #define FRAME_SHOWN 300
 
@@ -60,22 +54,15 @@ void soak_client_init(struct soak *s, struct soak_client *cl, int index)
     memset(cl, 0, sizeof(*cl));
     cl->index = index;
     cl->chan = index % s->o.channels;
-    cl->fd = -1;
+    wsc_init(&cl->ws, -1);
     cl->state = CS_DOWN;
     cl->next_event = soak_now() + uniform(s, 0, 1);
 }
 
 void soak_client_close(struct soak_client *cl)
 {
-    if (cl->fd >= 0) {
-        close(cl->fd);
-    }
-    cl->fd = -1;
-    free(cl->in);
-    free(cl->msg);
-    cl->in = NULL;
-    cl->msg = NULL;
-    cl->in_len = cl->in_cap = cl->msg_len = cl->out_len = 0;
+    wsc_drop(&cl->ws);
+    cl->out_len = 0;
     cl->state = CS_DOWN;
     cl->mode = MODE_NORMAL;
 }
@@ -113,7 +100,7 @@ static int flush_out(struct soak_client *cl)
 {
     while (cl->out_len > 0) {
         ssize_t w =
-            send(cl->fd, cl->out, cl->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+            send(cl->ws.fd, cl->out, cl->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
             return 0;
         }
@@ -130,50 +117,19 @@ static int flush_out(struct soak_client *cl)
 static int queue_frame(struct soak_client *cl, int opcode, const char *p,
                        size_t n)
 {
-    unsigned char h[8] = {
-        (unsigned char)(0x80 | opcode), 0x80, 0, 0, 0, 0, 0, 0};
-    unsigned char body[1024];
-    size_t hl = 2;
-
-    if (n > sizeof(body)) {
+    if (cl->out_len + WSC_FRAME_HEAD_MAX + n > sizeof(cl->out)) {
         return -1;
     }
-    if (n < 126) {
-        h[1] |= (unsigned char)n;
-    } else {
-        h[1] |= 126;
-        h[2] = (unsigned char)(n >> 8);
-        h[3] = (unsigned char)n;
-        hl = 4;
-    }
-    /* Mask 0: allowed by RFC 6455 (the key is chosen by the client). */
-    memset(h + hl, 0, 4);
-    memcpy(body, p, n);
-    if (queue_out(cl, h, hl + 4) != 0 || queue_out(cl, body, n) != 0) {
-        return -1;
-    }
+    cl->out_len += wsc_frame_encode(cl->out + cl->out_len,
+                                    WSC_FIN | (unsigned)opcode, n, p, n);
     return flush_out(cl);
 }
 
 static void connect_now(struct soak *s, struct soak_client *cl)
 {
-    struct sockaddr_in sa;
-    int one = 1;
-
     cl->server = s->chans[cl->chan].home;
-    cl->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    if (cl->fd < 0) {
-        s->c.connect_failures++;
-        go_down(s, cl, 0.5);
-        return;
-    }
-    setsockopt(cl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)s->servers[cl->server].port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(cl->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 &&
-        errno != EINPROGRESS) {
+    wsc_init(&cl->ws, wsc_connect_start(s->servers[cl->server].port));
+    if (cl->ws.fd < 0) {
         s->c.connect_failures++;
         go_down(s, cl, uniform(s, 0.1, 0.5));
         return;
@@ -185,21 +141,16 @@ static void connect_now(struct soak *s, struct soak_client *cl)
 static void connected(struct soak *s, struct soak_client *cl)
 {
     char req[512];
-    int err = 0;
-    socklen_t len = sizeof(err);
+    int n;
 
-    if (getsockopt(cl->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+    if (wsc_connect_done(cl->ws.fd) != 0) {
         s->c.connect_failures++;
         go_down(s, cl, uniform(s, 0.1, 0.5));
         return;
     }
-    snprintf(req, sizeof(req),
-             "GET /app/app-key?protocol=7&client=soak&version=1.0 HTTP/1.1\r\n"
-             "Host: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-             "Connection: Upgrade\r\nSec-WebSocket-Key: "
-             "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-             s->servers[cl->server].port);
-    if (queue_out(cl, req, strlen(req)) != 0 || flush_out(cl) != 0) {
+    n = wsc_upgrade_request(req, sizeof(req), s->servers[cl->server].port,
+                            "/app/app-key?protocol=7&client=soak&version=1.0");
+    if (n < 0 || queue_out(cl, req, (size_t)n) != 0 || flush_out(cl) != 0) {
         lost(s, cl);
         return;
     }
@@ -344,111 +295,44 @@ static int on_text(struct soak *s, struct soak_client *cl, const char *text)
     return rc;
 }
 
-/* One complete frame at the start of cl->in: header and payload length.
- * @return 1 when it is all there. */
-static int frame_ready(const struct soak_client *cl, size_t *h, size_t *len)
-{
-    const unsigned char *b = cl->in;
-
-    if (cl->in_len < 2) {
-        return 0;
-    }
-    *h = 2;
-    *len = b[1] & 0x7f;
-    if (*len == 126) {
-        *h = 4;
-        *len = cl->in_len >= 4 ? ((size_t)b[2] << 8) | b[3] : 0;
-    } else if (*len == 127) {
-        *h = 10;
-        *len = 0;
-        for (int i = 0; cl->in_len >= 10 && i < 8; i++) {
-            *len = (*len << 8) | b[2 + i];
-        }
-    }
-    return cl->in_len >= *h && cl->in_len - *h >= *len;
-}
-
-/* @return -1 when the connection must end. */
-static int take_frame(struct soak *s, struct soak_client *cl, size_t h,
-                      size_t len)
-{
-    int fin = cl->in[0] & 0x80, op = cl->in[0] & 0x0f;
-    const unsigned char *p = cl->in + h;
-
-    if (op == 8) {
-        return -1;
-    }
-    if (op == 9) {
-        return queue_frame(cl, 10, (const char *)p, len);
-    }
-    if (op == 0 || op == 1) {
-        char *m = realloc(cl->msg, cl->msg_len + len + 1);
-        if (m == NULL) {
-            return -1;
-        }
-        memcpy(m + cl->msg_len, p, len);
-        cl->msg = m;
-        cl->msg_len += len;
-        m[cl->msg_len] = '\0';
-        if (fin) {
-            cl->msg_len = 0;
-            return on_text(s, cl, m);
-        }
-    }
-    return 0;
-}
-
 /* Handle the buffered frames. @return -1 when the connection must end. */
 static int parse_frames(struct soak *s, struct soak_client *cl)
 {
-    size_t h, len, off = 0;
+    struct wsc_msg m;
     int rc = 0;
 
     if (cl->state == CS_UPGRADING) {
-        unsigned char *end = memmem(cl->in, cl->in_len, "\r\n\r\n", 4);
-        if (end == NULL) {
-            return 0;
+        rc = wsc_take_upgrade(&cl->ws);
+        if (rc <= 0) {
+            return rc;
         }
-        if (cl->in_len < 12 || memcmp(cl->in, "HTTP/1.1 101", 12) != 0) {
-            return -1;
-        }
-        off = (size_t)(end + 4 - cl->in);
         cl->state = CS_WELCOME;
     }
-    memmove(cl->in, cl->in + off, cl->in_len - off);
-    cl->in_len -= off;
-    while (rc == 0 && frame_ready(cl, &h, &len)) {
-        rc = take_frame(s, cl, h, len);
-        memmove(cl->in, cl->in + h + len, cl->in_len - h - len);
-        cl->in_len -= h + len;
+    while (rc >= 0 && (rc = wsc_next(&cl->ws, &m)) != WSC_MORE) {
+        if (rc == WSC_PING) {
+            rc = queue_frame(cl, WSC_OP_PONG, m.data, m.len);
+        } else if (rc == WSC_MESSAGE && m.opcode == WSC_OP_TEXT) {
+            char *text = strndup(m.data, m.len);
+            rc = text != NULL ? on_text(s, cl, text) : -1;
+            free(text);
+        }
     }
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
 static void read_some(struct soak *s, struct soak_client *cl)
 {
-    size_t want = cl->mode == MODE_SLOW ? SLOW_READ_BYTES : READ_CHUNK;
-    ssize_t r;
+    int r;
 
-    if (cl->in_len + want > cl->in_cap) {
-        size_t cap = cl->in_len + want + READ_CHUNK;
-        unsigned char *b = realloc(cl->in, cap);
-        if (b == NULL) {
-            lost(s, cl);
-            return;
-        }
-        cl->in = b;
-        cl->in_cap = cap;
-    }
-    r = recv(cl->fd, cl->in + cl->in_len, want, MSG_DONTWAIT);
-    if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+    cl->ws.read_max = cl->mode == MODE_SLOW ? SLOW_READ_BYTES : 0;
+    r = wsc_read(&cl->ws, MSG_DONTWAIT);
+    if (r == 0) {
         return;
     }
-    if (r <= 0) {
+    if (r < 0) {
         lost(s, cl);
         return;
     }
-    cl->in_len += (size_t)r;
     if (cl->mode == MODE_SLOW) {
         cl->slow_next = soak_now() + SLOW_READ_EVERY;
     }
@@ -461,7 +345,7 @@ short soak_client_events(const struct soak_client *cl, double now)
 {
     short ev = 0;
 
-    if (cl->fd < 0 || cl->state == CS_HALF_OPEN) {
+    if (cl->ws.fd < 0 || cl->state == CS_HALF_OPEN) {
         return 0;
     }
     if (cl->state == CS_CONNECTING) {
