@@ -13,9 +13,10 @@
  * SIGPIPE, which kills a process that did not ignore it, and the library
  * may not change process-wide signal handling. hiredis writes with
  * write(2), so exchanges format their commands themselves and send them
- * with MSG_NOSIGNAL (hiredis then only reads the replies): no signal, no
- * mask calls per message. The handshake's few commands go through hiredis
- * and the SIGPIPE guard below, as do the event-loop store's writes: it
+ * with MSG_NOSIGNAL: no signal, no mask calls per message. They read and
+ * build the replies themselves too (redis_resp.c), into an arena. The
+ * handshake's few commands go through hiredis and the SIGPIPE guard
+ * below, as do the event-loop store's writes: it
  * does nothing when the process ignores SIGPIPE (checked once per
  * connect); otherwise it blocks SIGPIPE in the calling thread and only a
  * failed write looks for a SIGPIPE to consume: a write raises one only
@@ -40,7 +41,8 @@
 #define BACKOFF_MAX_MS 1000u
 #define BACKOFF_MIN_MS 10u
 
-/* A write buffer larger than this is not kept between exchanges. */
+/* A write or read buffer larger than this is not kept between
+ * exchanges. */
 #define WBUF_KEEP (256u * 1024u)
 
 static uint64_t mono_ms(void)
@@ -146,8 +148,22 @@ void resdeliv__redis_conn_close(struct resdeliv__redis_conn *s)
     free(s->wbuf);
     s->wbuf = NULL;
     s->wcap = 0;
+    free(s->rbuf);
+    s->rbuf = NULL;
+    s->rcap = 0;
     s->sha[0] = '\0';
     s->version = 0;
+}
+
+void resdeliv__redis_conn_free(struct resdeliv__redis_conn *s)
+{
+    resdeliv__redis_conn_close(s);
+    resdeliv__redis_arena_free(&s->arena);
+}
+
+void resdeliv__redis_conn_begin(struct resdeliv__redis_conn *s)
+{
+    resdeliv__redis_arena_reset(&s->arena);
 }
 
 /* Drop the connection after an I/O error whose text is in errmsg. */
@@ -427,6 +443,81 @@ static int send_all(struct resdeliv__redis_conn *s, size_t len)
     return 0;
 }
 
+/* More reply bytes into rbuf[*have..]: 0, or -1 with errmsg set. The
+ * socket is blocking with the command timeout as SO_RCVTIMEO. */
+static int read_more(struct resdeliv__redis_conn *s, size_t *have)
+{
+    ssize_t r;
+
+    if (*have == s->rcap) {
+        size_t cap = s->rcap ? 2 * s->rcap : 16384u;
+        char *nb = realloc(s->rbuf, cap);
+        if (nb == NULL) {
+            snprintf(s->errmsg, sizeof(s->errmsg), "out of memory");
+            return -1;
+        }
+        s->rbuf = nb;
+        s->rcap = cap;
+    }
+    do {
+        r = recv(s->c->fd, s->rbuf + *have, s->rcap - *have, 0);
+    } while (r < 0 && errno == EINTR);
+    if (r <= 0) {
+        snprintf(s->errmsg, sizeof(s->errmsg), "Redis I/O: %s",
+                 r == 0 ? "connection closed by the server"
+                 : errno == EAGAIN || errno == EWOULDBLOCK ? "timed out"
+                                                          : strerror(errno));
+        return -1;
+    }
+    *have += (size_t)r;
+    return 0;
+}
+
+/* The `n` replies of an exchange, read until complete, then built in the
+ * arena: 0, or -1 with errmsg set. The server sends nothing unasked on
+ * this connection, so bytes past the n-th reply are a protocol error. */
+static int read_replies(struct resdeliv__redis_conn *s, size_t n,
+                        redisReply **replies)
+{
+    size_t have = 0;
+    size_t off = 0;
+    size_t done = 0;
+
+    while (done < n) {
+        long long m = off < have ? resdeliv__redis_resp_scan(
+                                       s->rbuf + off, have - off)
+                                 : 0;
+        if (m < 0) {
+            snprintf(s->errmsg, sizeof(s->errmsg),
+                     "Redis I/O: protocol error in reply %zu", done + 1);
+            return -1;
+        }
+        if (m > 0) {
+            off += (size_t)m;
+            done++;
+        } else if (read_more(s, &have) != 0) {
+            return -1;
+        }
+    }
+    if (off != have) {
+        snprintf(s->errmsg, sizeof(s->errmsg),
+                 "Redis I/O: unexpected bytes after the replies");
+        return -1;
+    }
+    off = 0;
+    for (size_t i = 0; i < n; i++) {
+        long long m = resdeliv__redis_resp_scan(s->rbuf + off, have - off);
+        replies[i] = resdeliv__redis_resp_build(&s->arena, s->rbuf + off,
+                                                (size_t)m);
+        if (replies[i] == NULL) {
+            snprintf(s->errmsg, sizeof(s->errmsg), "out of memory");
+            return -1;
+        }
+        off += (size_t)m;
+    }
+    return 0;
+}
+
 int resdeliv__redis_conn_exchangev(struct resdeliv__redis_conn *s,
                                    const struct resdeliv__redis_cmd *cmds,
                                    size_t n, redisReply **replies)
@@ -437,12 +528,12 @@ int resdeliv__redis_conn_exchangev(struct resdeliv__redis_conn *s,
     if (rc != 0 || n == 0) {
         return rc;
     }
-    /* hiredis only reads here: its output buffer stays empty. */
+    /* hiredis only connects: its buffers stay empty. */
     len = format_cmds(s, cmds, n);
     if (len == 0) {
         return RESDELIV_ENOMEM;
     }
-    if (send_all(s, len) != 0) {
+    if (send_all(s, len) != 0 || read_replies(s, n, replies) != 0) {
         rc = RESDELIV_ESTORE;
     }
     if (s->wcap > WBUF_KEEP) {
@@ -450,18 +541,13 @@ int resdeliv__redis_conn_exchangev(struct resdeliv__redis_conn *s,
         s->wbuf = NULL;
         s->wcap = 0;
     }
-    for (size_t i = 0; i < n; i++) {
-        void *r = NULL;
-        if (rc == 0 && redisGetReply(s->c, &r) != REDIS_OK) {
-            rc = RESDELIV_ESTORE;
-            snprintf(s->errmsg, sizeof(s->errmsg), "Redis I/O: %s",
-                     s->c->err ? s->c->errstr : "connection lost");
-        }
-        replies[i] = r;
+    if (s->rcap > WBUF_KEEP) {
+        free(s->rbuf);
+        s->rbuf = NULL;
+        s->rcap = 0;
     }
     if (rc != 0) {
         for (size_t i = 0; i < n; i++) {
-            freeReplyObject(replies[i]);
             replies[i] = NULL;
         }
         return conn_lost(s);

@@ -291,6 +291,25 @@ int resdeliv__redis_decode_xinfo(const redisReply *r,
 /* 1 when an error reply is NOSCRIPT. */
 int resdeliv__redis_is_noscript(const redisReply *r);
 
+/* Replies read without hiredis's reader (redis_resp.c): built into an
+ * arena of chunks, valid until its next reset. */
+struct resdeliv__redis_chunk;
+struct resdeliv__redis_arena {
+    struct resdeliv__redis_chunk *head; /* newest first */
+};
+/* Deepest nesting of arrays accepted (the store's replies use 4). */
+#define RESDELIV__RESP_DEPTH 8
+/* Forget every reply; keeps one chunk for the next operation. */
+void resdeliv__redis_arena_reset(struct resdeliv__redis_arena *a);
+void resdeliv__redis_arena_free(struct resdeliv__redis_arena *a);
+/* Bytes of the complete reply at the start of buf[0..len): > 0; 0 when
+ * more bytes are needed; RESDELIV_ESTORE when it is not valid RESP2. */
+long long resdeliv__redis_resp_scan(const char *buf, size_t len);
+/* Build the reply that resdeliv__redis_resp_scan() found complete at
+ * `buf`: NULL only when out of memory. */
+redisReply *resdeliv__redis_resp_build(struct resdeliv__redis_arena *a,
+                                       const char *buf, size_t len);
+
 /* Check `opts` and copy them over the defaults into `o` (borrowing its
  * strings): 0, RESDELIV_EINVAL or RESDELIV_EABI with a message. */
 int resdeliv__redis_options_copy(const struct resdeliv_redis_options *opts,
@@ -334,6 +353,9 @@ struct resdeliv__redis_conn {
     int pipe_ignored;  /* SIGPIPE was ignored when we connected */
     char *wbuf;        /* commands of the exchange, as sent */
     size_t wcap;
+    char *rbuf;        /* replies of the exchange, as read */
+    size_t rcap;
+    struct resdeliv__redis_arena arena; /* the operation's replies */
     char errmsg[512];
 };
 
@@ -343,10 +365,14 @@ int resdeliv__redis_conn_open(struct resdeliv__redis_conn *conn);
 /* Connect unless connected, first waiting out the backoff of the last
  * failure: 0 or RESDELIV_ESTORE. */
 int resdeliv__redis_conn_ensure(struct resdeliv__redis_conn *conn);
+/* Start an operation: the replies of the last one are forgotten. */
+void resdeliv__redis_conn_begin(struct resdeliv__redis_conn *conn);
 /* Send `n` commands and read their `n` replies in one round trip,
- * connecting first if needed: 0 or RESDELIV_ESTORE. On an I/O error the
- * replies read so far are freed (their slots set to NULL) and the
- * connection is dropped; a failed connect leaves `replies` untouched. */
+ * connecting first if needed: 0 or RESDELIV_ESTORE. The replies live in
+ * the connection's arena until the next resdeliv__redis_conn_begin()
+ * (never pass them to freeReplyObject()). On an I/O or protocol error
+ * every slot is NULL and the connection is dropped; a failed connect
+ * leaves `replies` untouched. */
 int resdeliv__redis_conn_exchange(struct resdeliv__redis_conn *conn,
                                   const struct resdeliv__redis_argv *cmds,
                                   size_t n, redisReply **replies);
@@ -356,6 +382,8 @@ int resdeliv__redis_conn_exchangev(struct resdeliv__redis_conn *conn,
                                    size_t n, redisReply **replies);
 /* Drop the connection (no-op when there is none); the URL stays. */
 void resdeliv__redis_conn_close(struct resdeliv__redis_conn *conn);
+/* Close and free the buffers and the arena: the end of the store. */
+void resdeliv__redis_conn_free(struct resdeliv__redis_conn *conn);
 
 #endif /* RESDELIV_HAVE_REDIS */
 

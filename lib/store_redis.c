@@ -33,15 +33,6 @@ struct redis_store {
 /* Pages up to this many entries are decoded on the stack. */
 #define STACK_ENTRIES 128
 
-static void free_replies(redisReply **replies, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (replies[i] != NULL) {
-            freeReplyObject(replies[i]);
-        }
-    }
-}
-
 static int keys_for(const struct redis_store *s,
                     const struct resdeliv_log_key *key,
                     struct resdeliv__redis_keys *out)
@@ -103,7 +94,6 @@ static int retry_noscript(struct redis_store *s,
 
     for (size_t g = 0; g < b->ngroups; g++) {
         if (resdeliv__redis_is_noscript(b->replies[g])) {
-            freeReplyObject(b->replies[g]);
             b->replies[g] = NULL;
             idx[m++] = g;
         }
@@ -114,18 +104,8 @@ static int retry_noscript(struct redis_store *s,
     return run_groups(s, b, items, idx, m, 1);
 }
 
-static void free_group_replies(struct resdeliv__redis_batch *b)
-{
-    for (size_t g = 0; g < b->ngroups; g++) {
-        if (b->replies[g] != NULL) {
-            freeReplyObject(b->replies[g]);
-            b->replies[g] = NULL;
-        }
-    }
-}
-
 /* Sort the first round's replies out: a script call's into
- * b->replies[g]; a pipeline's decoded (and freed) here, its group listed
+ * b->replies[g]; a pipeline's decoded here, its group listed
  * in b->queue[0, *nfall) when the script must append the items. */
 static void take_replies(struct redis_store *s, struct resdeliv__redis_batch *b,
                          redisReply **rep, size_t *nfall)
@@ -145,7 +125,7 @@ static void take_replies(struct redis_store *s, struct resdeliv__redis_batch *b,
                 RESDELIV__REDIS_FALLBACK) {
                 b->queue[(*nfall)++] = g;
             }
-            freeReplyObject(rep[k++]);
+            k++;
         }
     }
 }
@@ -186,6 +166,7 @@ static int redis_append(void *self, const char *app_id, size_t app_id_len,
     int rc = resdeliv__redis_batch_init(&b, s->prefix, s->prefix_len, app_id,
                                         app_id_len, items, n, &s->epochs);
 
+    resdeliv__redis_conn_begin(&s->conn);
     b.publish = s->publish;
     if (rc == 0) {
         rc = resdeliv__redis_conn_ensure(&s->conn);
@@ -211,7 +192,6 @@ static int redis_append(void *self, const char *app_id, size_t app_id_len,
         resdeliv__redis_batch_skew(&b, &s->conn.skew_ms);
         cb(arg, 0, b.results, n);
     }
-    free_group_replies(&b);
     resdeliv__redis_batch_clear(&b);
     return rc;
 }
@@ -300,6 +280,7 @@ static int redis_read(void *self, const struct resdeliv_log_key *key,
     redisReply *ex = NULL;
     int rc = keys_for(s, key, &k);
 
+    resdeliv__redis_conn_begin(&s->conn);
     if (rc != 0) {
         return rc;
     }
@@ -325,7 +306,6 @@ static int redis_read(void *self, const struct resdeliv_log_key *key,
     if (rc == 0) {
         rc = read_deliver(s, ex, max, cb, arg);
     }
-    free_replies(replies, 4);
     resdeliv__redis_keys_clear(&k);
     return rc;
 }
@@ -375,7 +355,6 @@ static int count_after(struct redis_store *s,
         rc = resdeliv__redis_decode_count(r, info, s->conn.errmsg,
                                           sizeof(s->conn.errmsg));
     }
-    free_replies(&r, 1);
     return rc;
 }
 
@@ -395,6 +374,7 @@ static int redis_info(void *self, const struct resdeliv_log_key *key,
     size_t total = 4;
     int rc = keys_for(s, key, &k);
 
+    resdeliv__redis_conn_begin(&s->conn);
     if (rc != 0) {
         return rc;
     }
@@ -417,7 +397,6 @@ static int redis_info(void *self, const struct resdeliv_log_key *key,
     if (rc == 0) {
         rc = info_decode(s, ex, after, cap, total == 5 ? probe : 0, &info);
     }
-    free_replies(replies, total);
     if (rc == 1) {
         rc = count_after(s, &k, after, cap, &info);
     }
@@ -438,6 +417,7 @@ static int redis_drop(void *self, const struct resdeliv_log_key *key,
     redisReply *r = NULL;
     int rc = keys_for(s, key, &k);
 
+    resdeliv__redis_conn_begin(&s->conn);
     if (rc != 0) {
         return rc;
     }
@@ -452,7 +432,6 @@ static int redis_drop(void *self, const struct resdeliv_log_key *key,
     if (rc == 0) {
         cb(arg, 0);
     }
-    free_replies(&r, 1);
     resdeliv__redis_keys_clear(&k);
     return rc;
 }
@@ -464,7 +443,7 @@ static void redis_destroy(void *self)
     if (s == NULL) {
         return;
     }
-    resdeliv__redis_conn_close(&s->conn);
+    resdeliv__redis_conn_free(&s->conn);
     free(s->prefix);
     memset(&s->conn.url, 0, sizeof(s->conn.url));
     free(s);

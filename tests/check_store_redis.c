@@ -1234,7 +1234,7 @@ static resdeliv_store *publishing_store(void)
 /* Message `m` announces result `r` of (chan, event "ev", data). */
 static void assert_msg(const struct bus_msg *m, const char *chan,
                        const struct resdeliv_append_result *r,
-                       const char *data)
+                       const char *data, uint32_t flags)
 {
     char want[64];
 
@@ -1242,7 +1242,7 @@ static void assert_msg(const struct bus_msg *m, const char *chan,
     ck_assert_str_eq(m->channel, want);
     ck_assert_str_eq(m->epoch, r->epoch);
     ck_assert_int_eq(resdeliv_id_cmp(&m->id, &r->id), 0);
-    ck_assert_uint_eq(m->flags, 0);
+    ck_assert_uint_eq(m->flags, flags);
     ck_assert_str_eq(m->event, "ev");
     ck_assert_str_eq(m->data, data);
 }
@@ -1272,7 +1272,7 @@ START_TEST(publish_single)
     ck_assert_uint_eq(sub.n, 4);
     for (int i = 0; i < 4; i++) {
         snprintf(d, sizeof(d), "d%d", i);
-        assert_msg(&sub.m[i], "s", &a[i], d);
+        assert_msg(&sub.m[i], "s", &a[i], d, 0);
     }
     redisFree(sub.c);
     redisFree(c);
@@ -1281,7 +1281,8 @@ START_TEST(publish_single)
 END_TEST
 
 /* A batch over two logs, interleaved: each log's channel gets its own
- * entries only, one message each, in id order; binary-safe data. */
+ * entries only, one message each, in id order, with the entry flags;
+ * binary-safe data. */
 START_TEST(publish_batch)
 {
     static const char *const chans[2] = {"x", "y"};
@@ -1297,7 +1298,7 @@ START_TEST(publish_batch)
         snprintf(data[i], sizeof(data[i]), "b%zu\n ", i);
         it[i] = (struct resdeliv_append_item){
             chans[i % 3 == 0], 1, "ev", 2, data[i], strlen(data[i]),
-            {1000, 60000}, 0, 0};
+            {1000, 60000}, i % 2 ? RESDELIV_ENTRY_OBJECT : 0u, 0};
     }
     memset(&o, 0, sizeof(o));
     ck_assert_int_eq(resdeliv_store_append(st, "pb", 2, it, 7, on_batch, &o),
@@ -1311,7 +1312,8 @@ START_TEST(publish_batch)
         size_t seen = 0;
         for (size_t j = 0; j < sub.n; j++) {
             if (sub.m[j].channel[4] == chans[log][0] && seen++ == k[log]) {
-                assert_msg(&sub.m[j], chans[log], &o.res[i], data[i]);
+                assert_msg(&sub.m[j], chans[log], &o.res[i], data[i],
+                           it[i].flags);
             }
         }
         k[log]++;
@@ -1349,10 +1351,10 @@ START_TEST(publish_epoch_lost)
     ck_assert_str_ne(o.res[0].epoch, a[1].epoch);
     sub_drain(&sub);
     ck_assert_uint_eq(sub.n, 4);
-    assert_msg(&sub.m[0], "e", &a[0], "old");
-    assert_msg(&sub.m[1], "e", &a[1], "new");
-    assert_msg(&sub.m[2], "e", &o.res[0], "n1");
-    assert_msg(&sub.m[3], "e", &o.res[1], "n2");
+    assert_msg(&sub.m[0], "e", &a[0], "old", 0);
+    assert_msg(&sub.m[1], "e", &a[1], "new", 0);
+    assert_msg(&sub.m[2], "e", &o.res[0], "n1", 0);
+    assert_msg(&sub.m[3], "e", &o.res[1], "n2", 0);
     ck_assert_int_eq(raw_key_int(c, "XLEN", k.stream, k.stream_len), 2);
     free(o.res);
     redisFree(sub.c);
