@@ -35,7 +35,16 @@ static int parse_part(const char *text, size_t len, size_t *pos, uint64_t *out,
     uint64_t v = 0;
     size_t i = *pos;
     size_t start = i;
+    /* Up to 19 digits cannot overflow: no test per digit there. */
+    size_t quick = len - i < 19 ? len : i + 19;
 
+    for (; i < quick; i++) {
+        unsigned d = (unsigned char)text[i] - (unsigned)'0';
+        if (d > 9) {
+            break;
+        }
+        v = v * 10 + d;
+    }
     for (; i < len && text[i] != '-'; i++) {
         unsigned d = (unsigned char)text[i] - (unsigned)'0';
         if (d > 9) {

@@ -59,6 +59,9 @@ struct pub_op {
     void *arg;
     void *block;             /* heap block holding this op, if any */
     int ran;                 /* the store completed */
+    /* The last epoch from the store that passed resdeliv_epoch_check():
+     * a batch's results share one, checked once. */
+    char epoch_ok[RESDELIV_EPOCH_BUFSIZE];
 };
 
 void resdeliv__log_seterr(resdeliv_log *log, const char *fmt, ...)
@@ -118,6 +121,11 @@ static size_t copy_untagged(const char *data, size_t len, char *buf,
     return len;
 }
 
+static size_t tag_checked(const resdeliv_log *log, const char *data,
+                          size_t len, const struct resdeliv__tag_plan *plan,
+                          const struct resdeliv_id *id, const char *epoch,
+                          char *buf, size_t size, uint32_t *tagged);
+
 size_t resdeliv__log_tag_into(const resdeliv_log *log, const char *data,
                               size_t len,
                               const struct resdeliv__tag_plan *plan,
@@ -125,14 +133,26 @@ size_t resdeliv__log_tag_into(const resdeliv_log *log, const char *data,
                               const char *epoch, char *buf, size_t size,
                               uint32_t *tagged)
 {
+    /* The epoch comes from the store: one that could break the JSON is
+     * not spliced in. */
+    if (data != NULL && epoch != NULL && epoch[0] != '\0' &&
+        resdeliv_epoch_check(epoch, strlen(epoch)) != 0) {
+        return copy_untagged(data, len, buf, tagged);
+    }
+    return tag_checked(log, data, len, plan, id, epoch, buf, size, tagged);
+}
+
+/* resdeliv__log_tag_into() with an epoch already checked. */
+static size_t tag_checked(const resdeliv_log *log, const char *data,
+                          size_t len, const struct resdeliv__tag_plan *plan,
+                          const struct resdeliv_id *id, const char *epoch,
+                          char *buf, size_t size, uint32_t *tagged)
+{
     struct resdeliv__tag_plan own;
     long w;
 
-    /* The epoch comes from the store: one that could break the JSON is
-     * not spliced in. */
-    if (data == NULL || (epoch != NULL && epoch[0] != '\0' &&
-                         resdeliv_epoch_check(epoch, strlen(epoch)) != 0)) {
-        return copy_untagged(data, len, buf, tagged);
+    if (data == NULL) {
+        return copy_untagged("", 0, buf, tagged);
     }
     if (plan == NULL) {
         if (resdeliv__tag_plan(data, len, &log->fields, &own) != 0) {
@@ -367,6 +387,21 @@ static size_t items_needed(const resdeliv_log *log, size_t n)
 
 /* The store appended message `i`: splice the id into its payload as
  * planned. */
+/* 1 when `epoch` may be spliced into JSON ("" is no epoch). */
+static int epoch_checked(struct pub_op *op, const char *epoch)
+{
+    size_t len = strlen(epoch);
+
+    if (len == 0 || strcmp(epoch, op->epoch_ok) == 0) {
+        return 1;
+    }
+    if (resdeliv_epoch_check(epoch, len) != 0) {
+        return 0;
+    }
+    memcpy(op->epoch_ok, epoch, len + 1);
+    return 1;
+}
+
 static void result_logged(struct pub_op *op, size_t i,
                           const struct resdeliv_append_result *ar)
 {
@@ -386,10 +421,10 @@ static void result_logged(struct pub_op *op, size_t i,
         resdeliv__log_seterr(log, "out of memory tagging a payload");
         return;
     }
-    if (pp->ok) {
-        r->payload_len = resdeliv__log_tag_into(
-            log, m->data, m->data_len, &pp->plan, &r->position.id,
-            r->position.epoch, r->payload, size, &r->tagged);
+    if (pp->ok && epoch_checked(op, r->position.epoch)) {
+        r->payload_len = tag_checked(log, m->data, m->data_len, &pp->plan,
+                                     &r->position.id, r->position.epoch,
+                                     r->payload, size, &r->tagged);
     } else {
         r->payload_len =
             copy_untagged(m->data, m->data_len, r->payload, &r->tagged);

@@ -134,7 +134,7 @@ static int batch_alloc(struct resdeliv__redis_batch *b, size_t n,
     for (int i = 0; i < 9; i++) {
         total += align_up(sz[i]);
     }
-    b->block = p = calloc(1, total);
+    b->block = p = malloc(total);
     if (p == NULL) {
         return RESDELIV_ENOMEM;
     }
@@ -142,6 +142,10 @@ static int batch_alloc(struct resdeliv__redis_batch *b, size_t n,
         *at[i] = p;
         p += align_up(sz[i]);
     }
+    /* The rest is written before it is read: only the groups, the
+     * results and the groups' reply slots start zeroed. */
+    memset(b->groups, 0, align_up(sz[0]) + align_up(sz[1]));
+    memset(b->replies, 0, n * sizeof(*b->replies));
     *keys = p;
     b->nslots = slots;
     return 0;

@@ -369,14 +369,32 @@ static char *put_num(char *o, char lead, size_t v)
     char tmp[24];
     int n = 0;
 
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
     *o++ = lead;
-    while (n > 0) {
-        *o++ = tmp[--n];
+    /* Argument counts and most lengths: one or two digits. */
+    if (v < 10) {
+        *o++ = (char)('0' + v);
+    } else if (v < 100) {
+        *o++ = (char)('0' + v / 10);
+        *o++ = (char)('0' + v % 10);
+    } else {
+        do {
+            tmp[n++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v != 0);
+        while (n > 0) {
+            *o++ = tmp[--n];
+        }
     }
+    *o++ = '\r';
+    *o++ = '\n';
+    return o;
+}
+
+static char *put_arg(char *o, const char *s, size_t len)
+{
+    o = put_num(o, '$', len);
+    memcpy(o, s, len);
+    o += len;
     *o++ = '\r';
     *o++ = '\n';
     return o;
@@ -409,11 +427,7 @@ static size_t format_cmds(struct resdeliv__redis_conn *s,
     for (size_t i = 0; i < n; i++) {
         o = put_num(o, '*', (size_t)cmds[i].argc);
         for (int k = 0; k < cmds[i].argc; k++) {
-            o = put_num(o, '$', cmds[i].len[k]);
-            memcpy(o, cmds[i].argv[k], cmds[i].len[k]);
-            o += cmds[i].len[k];
-            *o++ = '\r';
-            *o++ = '\n';
+            o = put_arg(o, cmds[i].argv[k], cmds[i].len[k]);
         }
     }
     return (size_t)(o - s->wbuf);
