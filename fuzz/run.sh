@@ -9,8 +9,8 @@
 # usage: fuzz/run.sh [-b BUILDDIR] [-t TARGET]... [SECONDS]
 #   BUILDDIR  meson build directory (default build-fuzz in the source root);
 #             configured with clang and -Dfuzz=enabled when missing
-#   TARGET    id, config, tag, pusher_frame, dedup or http_body
-#             (default: all)
+#   TARGET    id, config, tag, pusher_frame, dedup, http_body or resp
+#             (default: all; resp only in a build with hiredis)
 #   SECONDS   time per target (default $FUZZ_SECONDS or 60)
 # Extra libFuzzer flags can be given in FUZZ_ARGS.
 # Exit status: 0 when every target ran clean, 1 when one found a failure.
@@ -19,7 +19,7 @@ set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 build="$src/build-fuzz"
 targets=""
-all="id config tag pusher_frame dedup http_body"
+all="id config tag pusher_frame dedup http_body resp"
 
 while getopts b:t:h opt; do
     case $opt in
@@ -30,7 +30,6 @@ while getopts b:t:h opt; do
 done
 shift $((OPTIND - 1))
 seconds=${1:-${FUZZ_SECONDS:-60}}
-targets=${targets:-$all}
 
 case $seconds in
 '' | *[!0-9]*) echo "run.sh: SECONDS must be a number: $seconds" >&2; exit 2 ;;
@@ -40,6 +39,14 @@ if [ ! -f "$build/build.ninja" ]; then
     CC=${CC:-clang} meson setup "$build" "$src" -Dfuzz=enabled \
         -Db_sanitize=address,undefined -Db_lundef=false -Dtests=disabled \
         -Dbench=false -Dexamples=false
+fi
+if [ -z "$targets" ]; then
+    # fuzz_resp exists only when the build found hiredis.
+    for t in $all; do
+        if ninja -C "$build" -t query "fuzz/fuzz_$t" >/dev/null 2>&1; then
+            targets="$targets $t"
+        fi
+    done
 fi
 exes=""
 for t in $targets; do

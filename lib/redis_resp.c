@@ -108,6 +108,7 @@ static int line_num(const char *p, const char *end, long long lo,
                     long long hi, long long *v, const char **next)
 {
     const char *q = p + 1;
+    const char *first;
     int neg = 0;
     int digits = 0;
     long long n = 0;
@@ -116,6 +117,7 @@ static int line_num(const char *p, const char *end, long long lo,
         neg = 1;
         q++;
     }
+    first = q;
     for (; q < end && *q >= '0' && *q <= '9'; q++) {
         if (++digits > 18) {
             return -1;
@@ -126,6 +128,11 @@ static int line_num(const char *p, const char *end, long long lo,
         return 0;
     }
     if (digits == 0 || q[0] != '\r' || q[1] != '\n') {
+        return -1;
+    }
+    /* Only as Redis writes numbers and hiredis reads them: no leading
+     * zero, no "-0". */
+    if (*first == '0' && (digits > 1 || neg)) {
         return -1;
     }
     n = neg ? -n : n;
