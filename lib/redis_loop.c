@@ -6,6 +6,14 @@
  * the socket, re-registered only when the interest changes. Owners that
  * count their entry points are entered around each loop callback, so a
  * user callback run from a reply may free the owner safely.
+ *
+ * Order of the end. Owners count on hiredis answering every pending
+ * command (NULL replies) before their `gone` hook runs. hiredis 0.14 and
+ * redisAsyncFree() do it in that order; hiredis 1.x, when it drops a
+ * connection itself (an I/O error, a failed connect, a timeout), runs the
+ * cleanup hook first and the NULL replies after it. There `gone` waits
+ * until hiredis returns to the loop callback that called it (FD_GONE_OWED),
+ * so that owners see the same order with either version.
  */
 #include "redis_loop_internal.h"
 
@@ -14,6 +22,11 @@
 
 #define BACKOFF_MIN_MS 50u
 #define BACKOFF_MAX_MS 5000u
+
+/* rl->fd once hiredis closed the socket: the owner was told, or is owed
+ * its `gone` hook. */
+#define FD_CLOSED (-1)
+#define FD_GONE_OWED (-2)
 
 static void enter(struct resdeliv__redis_loop *rl)
 {
@@ -35,16 +48,38 @@ static int flag(const int *f)
     return f != NULL && *f;
 }
 
+static void gone(struct resdeliv__redis_loop *rl)
+{
+    if (rl->ops != NULL && rl->ops->gone != NULL) {
+        rl->ops->gone(rl->owner);
+    }
+}
+
+/* After a call into hiredis: a connection it dropped in that call has
+ * answered its commands by now, and its context is freed. */
+static void settle(struct resdeliv__redis_loop *rl)
+{
+    if (rl->fd == FD_GONE_OWED) {
+        rl->fd = FD_CLOSED;
+        gone(rl);
+    }
+}
+
+static int usable(const struct resdeliv__redis_loop *rl)
+{
+    return rl->ac != NULL && rl->fd >= 0;
+}
+
 static void on_io(void *arg, uint32_t events)
 {
     struct resdeliv__redis_loop *rl = arg;
 
     enter(rl);
-    if ((events & RESDELIV_LOOP_READ) && rl->ac != NULL) {
+    if ((events & RESDELIV_LOOP_READ) && usable(rl)) {
         redisAsyncHandleRead(rl->ac);
+        settle(rl);
     }
-    if ((events & RESDELIV_LOOP_WRITE) && rl->ac != NULL &&
-        !flag(rl->closing)) {
+    if ((events & RESDELIV_LOOP_WRITE) && usable(rl) && !flag(rl->closing)) {
         /* See redis_conn.c: a failed write drops the connection. */
         struct resdeliv__pipe_guard g;
         if (rl->guard) {
@@ -52,9 +87,10 @@ static void on_io(void *arg, uint32_t events)
         }
         redisAsyncHandleWrite(rl->ac);
         if (rl->guard) {
-            resdeliv__pipe_leave(&g, rl->ac == NULL || rl->ac->err != 0 ||
+            resdeliv__pipe_leave(&g, !usable(rl) || rl->ac->err != 0 ||
                                          flag(rl->lost));
         }
+        settle(rl);
     }
     leave(rl);
 }
@@ -62,7 +98,7 @@ static void on_io(void *arg, uint32_t events)
 void resdeliv__redis_loop_want(struct resdeliv__redis_loop *rl,
                                uint32_t want)
 {
-    if (rl->ac == NULL || (want == rl->want && rl->watch != NULL)) {
+    if (!usable(rl) || (want == rl->want && rl->watch != NULL)) {
         return;
     }
     if (rl->loop->watch(rl->loop->loop, rl->fd, want, on_io, rl,
@@ -109,9 +145,16 @@ static void ev_cleanup(void *p)
     rl->loop->unwatch(rl->loop->loop, &rl->watch);
     rl->loop->timer_stop(rl->loop->loop, &rl->hr_timer);
     rl->want = 0;
-    if (rl->ops != NULL && rl->ops->gone != NULL) {
-        rl->ops->gone(rl->owner);
+#if HIREDIS_MAJOR >= 1
+    /* Not from redisAsyncFree(): the NULL replies are still to come, and
+     * this runs inside on_io() or on_hr_timer(), which settle(). */
+    if (rl->ac != NULL && !(rl->ac->c.flags & REDIS_FREEING)) {
+        rl->fd = FD_GONE_OWED;
+        return;
     }
+#endif
+    rl->fd = FD_CLOSED;
+    gone(rl);
 }
 
 #if HIREDIS_MAJOR >= 1
@@ -120,8 +163,9 @@ static void on_hr_timer(void *arg)
     struct resdeliv__redis_loop *rl = arg;
 
     enter(rl);
-    if (rl->ac != NULL && !flag(rl->closing)) {
+    if (usable(rl) && !flag(rl->closing)) {
         redisAsyncHandleTimeout(rl->ac);
+        settle(rl);
     }
     leave(rl);
 }
@@ -190,6 +234,13 @@ int resdeliv__redis_loop_connect(struct resdeliv__redis_loop *rl,
 
 void resdeliv__redis_loop_detach(redisAsyncContext *ac)
 {
+    struct resdeliv__redis_loop *rl = ac->ev.data;
+
+    /* Detached inside a NULL reply: hiredis 0.14 would run no cleanup
+     * hook after this, so no `gone` either. */
+    if (rl != NULL && rl->fd == FD_GONE_OWED) {
+        rl->fd = FD_CLOSED;
+    }
     ac->data = NULL;
     ac->ev.data = NULL;
     ac->ev.addRead = NULL;
