@@ -3,6 +3,8 @@
  * Private redis-server processes for tests (see redis_server.h). The port
  * comes from binding port 0 on 127.0.0.1 and releasing it just before the
  * server binds it; a start that loses that race is retried on a new port.
+ * A server dies with the process that started it (PR_SET_PDEATHSIG), so a
+ * test that fails before stopping its own server leaves none behind.
  */
 #include "redis_server.h"
 
@@ -11,7 +13,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
 
 #define START_ATTEMPTS 3
 #define READY_WAIT_MS 5000
@@ -111,8 +112,7 @@ static int spawn(struct redis_server *srv)
     char logfile[300];
     const char *argv[24];
     int n = 0;
-    posix_spawn_file_actions_t fa;
-    int rc;
+    pid_t parent;
 
     snprintf(port, sizeof(port), "%d", srv->port);
     snprintf(logfile, sizeof(logfile), "%s/redis.log", srv->dir);
@@ -135,14 +135,20 @@ static int spawn(struct redis_server *srv)
         argv[n++] = srv->extra[i];
     }
     argv[n] = NULL;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    rc = posix_spawn(&srv->pid, srv->binary, &fa, NULL,
-                     (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    return rc == 0 ? 0 : -1;
+    parent = getpid();
+    srv->pid = fork();
+    if (srv->pid == 0) {
+        int fd = open("/dev/null", O_RDWR);
+        /* The starter may already be gone: then there is no one to wait
+         * for this server. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent ||
+            fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
+            _exit(127);
+        }
+        execv(srv->binary, (char *const *)argv);
+        _exit(127);
+    }
+    return srv->pid > 0 ? 0 : -1;
 }
 
 /* Spawn and wait for PING; a server that exits early is reaped. */
