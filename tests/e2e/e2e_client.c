@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,6 +48,7 @@ int e2e_server_start(struct e2e_server *s, const char *bin,
     const char *argv[32] = {bin, "--port", "0"};
     size_t n = 3;
     int pipefd[2];
+    pid_t parent;
 
     s->pid = -1;
     s->port = -1;
@@ -57,8 +59,14 @@ int e2e_server_start(struct e2e_server *s, const char *bin,
     if (pipe(pipefd) != 0) {
         return -1;
     }
+    parent = getpid();
     s->pid = fork();
     if (s->pid == 0) {
+        /* The server dies with the test that started it, even one that
+         * fails before stopping it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) {
+            _exit(127);
+        }
         dup2(pipefd[1], STDOUT_FILENO);
         close(pipefd[0]);
         close(pipefd[1]);
