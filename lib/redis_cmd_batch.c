@@ -31,13 +31,13 @@
  * NOMKSTREAM XADD never creates a stream, so:
  * - both GETs read the same token and every XADD added an entry: all
  *   items are in that epoch's stream, in order, with the ids returned;
- * - no XADD added anything and both GETs agree (no stream, or a stream
- *   without its epoch key... or an epoch key without its stream), or
- *   every XADD added to a stream that has no epoch key on either side:
- *   nothing of it counts, and the script appends the items instead, in a
- *   second round trip. In the last case it deletes that stream, the
- *   entries just added included, and starts a new epoch; a log whose
- *   epoch key vanished is never silently continued;
+ * - no XADD added anything (there is no stream, with or without an
+ *   epoch key) and both GETs agree, or every XADD added to a stream that
+ *   has no epoch key on either side: nothing of it counts, and the script
+ *   appends the items instead, in a second round trip. In the last case
+ *   it deletes that stream, the entries just added included, and starts a
+ *   new epoch; a log whose epoch key vanished is never silently
+ *   continued;
  * - anything else means the log was created, lost or replaced by another
  *   client during the exchange: the items fail with RESDELIV_ESTORE. Some
  *   of them may have been logged, which at-least-once delivery allows;
