@@ -109,12 +109,19 @@ fetch() {
         -o "Dir::Etc::sourceparts=$work/parts" \
         -o "Dir::State::lists=$work/lists" -o "Dir::Cache=$work/cache"
     echo "hiredis1: fetching the hiredis source package of Debian $suite"
-    if ! apt-get "$@" update > "$work/apt.log" 2>&1 ||
-        ! (cd "$work/src" && apt-get "$@" source --download-only hiredis) \
-            >> "$work/apt.log" 2>&1; then
-        tail -n 20 "$work/apt.log" >&2
-        fail "apt could not fetch the hiredis source package"
-    fi
+    # A mirror's passing hiccup is not a test failure: three tries.
+    tries=0
+    until apt-get "$@" update > "$work/apt.log" 2>&1 &&
+        (cd "$work/src" && apt-get "$@" source --download-only hiredis) \
+            >> "$work/apt.log" 2>&1; do
+        tries=$((tries + 1))
+        if [ "$tries" -ge 3 ]; then
+            tail -n 20 "$work/apt.log" >&2
+            fail "apt could not fetch the hiredis source package"
+        fi
+        echo "hiredis1: fetch failed, trying again"
+        sleep 5
+    done
     mkdir -p "$cache"
     dsc=$(find "$work/src" -maxdepth 1 -name 'hiredis_*.dsc' | head -n 1)
     [ -n "$dsc" ] || fail "apt fetched no .dsc"
