@@ -59,9 +59,6 @@ struct pub_op {
     void *arg;
     void *block;             /* heap block holding this op, if any */
     int ran;                 /* the store completed */
-    /* The last epoch from the store that passed resdeliv_epoch_check():
-     * a batch's results share one, checked once. */
-    char epoch_ok[RESDELIV_EPOCH_BUFSIZE];
 };
 
 void resdeliv__log_seterr(resdeliv_log *log, const char *fmt, ...)
@@ -388,17 +385,17 @@ static size_t items_needed(const resdeliv_log *log, size_t n)
 /* The store appended message `i`: splice the id into its payload as
  * planned. */
 /* 1 when `epoch` may be spliced into JSON ("" is no epoch). */
-static int epoch_checked(struct pub_op *op, const char *epoch)
+static int epoch_checked(resdeliv_log *log, const char *epoch)
 {
     size_t len = strlen(epoch);
 
-    if (len == 0 || strcmp(epoch, op->epoch_ok) == 0) {
+    if (len == 0 || strcmp(epoch, log->epoch_ok) == 0) {
         return 1;
     }
     if (resdeliv_epoch_check(epoch, len) != 0) {
         return 0;
     }
-    memcpy(op->epoch_ok, epoch, len + 1);
+    memcpy(log->epoch_ok, epoch, len + 1);
     return 1;
 }
 
@@ -421,7 +418,7 @@ static void result_logged(struct pub_op *op, size_t i,
         resdeliv__log_seterr(log, "out of memory tagging a payload");
         return;
     }
-    if (pp->ok && epoch_checked(op, r->position.epoch)) {
+    if (pp->ok && epoch_checked(log, r->position.epoch)) {
         r->payload_len = tag_checked(log, m->data, m->data_len, &pp->plan,
                                      &r->position.id, r->position.epoch,
                                      r->payload, size, &r->tagged);
