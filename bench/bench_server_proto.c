@@ -184,6 +184,7 @@ int bs_sub_subscribe(struct bsub *s, const char *channel, const char *last_id,
                      const char *epoch)
 {
     char text[512];
+    int has_epoch = epoch != NULL && epoch[0] != '\0';
     int n;
 
     if (last_id != NULL && last_id[0] != '\0') {
@@ -191,9 +192,8 @@ int bs_sub_subscribe(struct bsub *s, const char *channel, const char *last_id,
                      "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":"
                      "\"%s\",\"last_event_id\":\"%s\"%s%s%s}}",
                      channel, last_id,
-                     epoch != NULL && epoch[0] ? ",\"last_event_epoch\":\"" : "",
-                     epoch != NULL ? epoch : "",
-                     epoch != NULL && epoch[0] ? "\"" : "");
+                     has_epoch ? ",\"last_event_epoch\":\"" : "",
+                     has_epoch ? epoch : "", has_epoch ? "\"" : "");
     } else {
         n = snprintf(text, sizeof(text),
                      "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":"

@@ -455,7 +455,8 @@ size_t resdeliv__redis_batch_pipe(struct resdeliv__redis_batch *b, size_t g,
 
     get_epoch(&m, grp);
     for (size_t k = 0; k < grp->count; k++) {
-        const struct resdeliv_append_item *it = &items[b->order[grp->first + k]];
+        const struct resdeliv_append_item *it =
+            &items[b->order[grp->first + k]];
         arg(&m, "XADD", 4);
         arg(&m, grp->keys.stream, grp->keys.stream_len);
         arg(&m, "NOMKSTREAM", 10);
@@ -492,6 +493,7 @@ static int pipe_take(struct resdeliv__redis_batch *b,
                      const redisReply *r, char *err, size_t errsize)
 {
     char now[RESDELIV_EPOCH_BUFSIZE];
+    struct resdeliv_append_result *res;
     int rc = resdeliv__redis_reply_error(r, err, errsize);
 
     if (rc != 0 || i > grp->count + 1) {
@@ -509,8 +511,8 @@ static int pipe_take(struct resdeliv__redis_batch *b,
         grp->nils++;
         return 0;
     }
-    if (resdeliv__redis_parse_id(r,
-                                 &b->results[b->order[grp->first + i - 1]].id)) {
+    res = &b->results[b->order[grp->first + i - 1]];
+    if (resdeliv__redis_parse_id(r, &res->id) != 0) {
         return resdeliv__redis_bad_reply("XADD", err, errsize);
     }
     return 0;
