@@ -271,6 +271,11 @@ void resdeliv__tag_values_init(struct resdeliv__tag_values *v,
 int resdeliv__tag_values_id(struct resdeliv__tag_values *v,
                             const struct resdeliv_id *id);
 
+/* resdeliv__tag_apply() with the values already set. */
+long resdeliv__tag_apply_values(const char *data, size_t len,
+                                const struct resdeliv__tag_plan *plan,
+                                const struct resdeliv__tag_values *v,
+                                char *buf, size_t size);
 /* resdeliv__tag_insert() with the values already set. */
 long resdeliv__tag_insert_values(const char *data, size_t len,
                                  const struct resdeliv__tag_fields *fields,

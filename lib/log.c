@@ -384,19 +384,21 @@ static size_t items_needed(const resdeliv_log *log, size_t n)
 
 /* The store appended message `i`: splice the id into its payload as
  * planned. */
-/* 1 when `epoch` may be spliced into JSON ("" is no epoch). */
-static int epoch_checked(resdeliv_log *log, const char *epoch)
+/* Set the handle's tag values to `epoch` and `id`: 0, or -1 when the
+ * epoch may not be spliced into JSON ("" is no epoch). */
+static int tag_values(resdeliv_log *log, const char *epoch,
+                      const struct resdeliv_id *id)
 {
-    size_t len = strlen(epoch);
-
-    if (len == 0 || strcmp(epoch, log->epoch_ok) == 0) {
-        return 1;
+    if (!log->tv_ready || strcmp(epoch, log->epoch_ok) != 0) {
+        size_t len = strlen(epoch);
+        if (len > 0 && resdeliv_epoch_check(epoch, len) != 0) {
+            return -1;
+        }
+        memcpy(log->epoch_ok, epoch, len + 1);
+        resdeliv__tag_values_init(&log->tv, &log->fields, log->epoch_ok);
+        log->tv_ready = 1;
     }
-    if (resdeliv_epoch_check(epoch, len) != 0) {
-        return 0;
-    }
-    memcpy(log->epoch_ok, epoch, len + 1);
-    return 1;
+    return resdeliv__tag_values_id(&log->tv, id) == 0 ? 0 : -1;
 }
 
 static void result_logged(struct pub_op *op, size_t i,
@@ -407,6 +409,7 @@ static void result_logged(struct pub_op *op, size_t i,
     struct resdeliv_publish_result *r = &op->results[i];
     const struct pub_plan *pp = &op->plans[i];
     size_t size = resdeliv__log_tag_bound(log, m->data_len);
+    long w;
 
     r->logged = 1;
     r->position.id = ar->id;
@@ -418,10 +421,11 @@ static void result_logged(struct pub_op *op, size_t i,
         resdeliv__log_seterr(log, "out of memory tagging a payload");
         return;
     }
-    if (pp->ok && epoch_checked(log, r->position.epoch)) {
-        r->payload_len = tag_checked(log, m->data, m->data_len, &pp->plan,
-                                     &r->position.id, r->position.epoch,
-                                     r->payload, size, &r->tagged);
+    if (pp->ok && tag_values(log, r->position.epoch, &r->position.id) == 0 &&
+        (w = resdeliv__tag_apply_values(m->data, m->data_len, &pp->plan,
+                                        &log->tv, r->payload, size)) >= 0) {
+        r->payload_len = (size_t)w;
+        r->tagged = 1;
     } else {
         r->payload_len =
             copy_untagged(m->data, m->data_len, r->payload, &r->tagged);

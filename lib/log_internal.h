@@ -39,10 +39,13 @@ struct resdeliv_log {
     struct resdeliv__tag_fields fields; /* checked once, at open */
     struct resdeliv_counters counters;
     char errmsg[LOG_ERRMSG_SIZE];
-    /* The last epoch from the store that passed resdeliv_epoch_check():
-     * publishes mostly see the same one, checked once (the handle is
-     * used by one thread at a time). */
+    /* The last epoch from the store that passed resdeliv_epoch_check(),
+     * and the tag values over it: publishes mostly see the same epoch,
+     * checked once, and ids of one ms, formatted once (the handle is used
+     * by one thread at a time). */
     char epoch_ok[RESDELIV_EPOCH_BUFSIZE];
+    struct resdeliv__tag_values tv;
+    int tv_ready;
     /* Channels owed a marker (RESDELIV_UNLOGGED_EVENT): open addressing
      * with linear probing, at most RESDELIV_MAX_UNLOGGED_CHANNELS. */
     struct resdeliv__unlogged **unlogged;

@@ -237,6 +237,14 @@ long resdeliv__tag_apply(const char *data, size_t len,
     return apply_values(data, len, plan, &v, buf, size);
 }
 
+long resdeliv__tag_apply_values(const char *data, size_t len,
+                                const struct resdeliv__tag_plan *plan,
+                                const struct resdeliv__tag_values *v,
+                                char *buf, size_t size)
+{
+    return apply_values(data, len, plan, v, buf, size);
+}
+
 long resdeliv__tag_insert(const char *data, size_t len,
                           const struct resdeliv__tag_fields *fields,
                           const struct resdeliv_id *id, const char *epoch,
