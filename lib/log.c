@@ -118,11 +118,6 @@ static size_t copy_untagged(const char *data, size_t len, char *buf,
     return len;
 }
 
-static size_t tag_checked(const resdeliv_log *log, const char *data,
-                          size_t len, const struct resdeliv__tag_plan *plan,
-                          const struct resdeliv_id *id, const char *epoch,
-                          char *buf, size_t size, uint32_t *tagged);
-
 size_t resdeliv__log_tag_into(const resdeliv_log *log, const char *data,
                               size_t len,
                               const struct resdeliv__tag_plan *plan,
@@ -130,26 +125,14 @@ size_t resdeliv__log_tag_into(const resdeliv_log *log, const char *data,
                               const char *epoch, char *buf, size_t size,
                               uint32_t *tagged)
 {
-    /* The epoch comes from the store: one that could break the JSON is
-     * not spliced in. */
-    if (data != NULL && epoch != NULL && epoch[0] != '\0' &&
-        resdeliv_epoch_check(epoch, strlen(epoch)) != 0) {
-        return copy_untagged(data, len, buf, tagged);
-    }
-    return tag_checked(log, data, len, plan, id, epoch, buf, size, tagged);
-}
-
-/* resdeliv__log_tag_into() with an epoch already checked. */
-static size_t tag_checked(const resdeliv_log *log, const char *data,
-                          size_t len, const struct resdeliv__tag_plan *plan,
-                          const struct resdeliv_id *id, const char *epoch,
-                          char *buf, size_t size, uint32_t *tagged)
-{
     struct resdeliv__tag_plan own;
     long w;
 
-    if (data == NULL) {
-        return copy_untagged("", 0, buf, tagged);
+    /* The epoch comes from the store: one that could break the JSON is
+     * not spliced in. */
+    if (data == NULL || (epoch != NULL && epoch[0] != '\0' &&
+                         resdeliv_epoch_check(epoch, strlen(epoch)) != 0)) {
+        return copy_untagged(data, len, buf, tagged);
     }
     if (plan == NULL) {
         if (resdeliv__tag_plan(data, len, &log->fields, &own) != 0) {
@@ -204,8 +187,11 @@ static int open_fields(resdeliv_log *log, char *err, size_t errsize)
                        "replay_id_field and replay_epoch_field must be "
                        "distinct member names without quotes, backslashes "
                        "or control characters");
+        return rc;
     }
-    return rc;
+    /* No epoch yet: the first publish sets the values' epoch. */
+    resdeliv__tag_values_init(&log->tv, &log->fields, log->epoch_ok);
+    return 0;
 }
 
 int resdeliv_log_open(const struct resdeliv_config *cfg,
@@ -389,14 +375,13 @@ static size_t items_needed(const resdeliv_log *log, size_t n)
 static int tag_values(resdeliv_log *log, const char *epoch,
                       const struct resdeliv_id *id)
 {
-    if (!log->tv_ready || strcmp(epoch, log->epoch_ok) != 0) {
+    if (strcmp(epoch, log->epoch_ok) != 0) {
         size_t len = strlen(epoch);
         if (len > 0 && resdeliv_epoch_check(epoch, len) != 0) {
             return -1;
         }
         memcpy(log->epoch_ok, epoch, len + 1);
         resdeliv__tag_values_init(&log->tv, &log->fields, log->epoch_ok);
-        log->tv_ready = 1;
     }
     return resdeliv__tag_values_id(&log->tv, id) == 0 ? 0 : -1;
 }

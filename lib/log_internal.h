@@ -45,7 +45,6 @@ struct resdeliv_log {
      * by one thread at a time). */
     char epoch_ok[RESDELIV_EPOCH_BUFSIZE];
     struct resdeliv__tag_values tv;
-    int tv_ready;
     /* Channels owed a marker (RESDELIV_UNLOGGED_EVENT): open addressing
      * with linear probing, at most RESDELIV_MAX_UNLOGGED_CHANNELS. */
     struct resdeliv__unlogged **unlogged;

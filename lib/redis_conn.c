@@ -520,14 +520,14 @@ static int read_replies(struct resdeliv__redis_conn *s, size_t n,
     }
     off = 0;
     for (size_t i = 0; i < n; i++) {
-        long long m = resdeliv__redis_resp_scan(s->rbuf + off, have - off);
-        replies[i] = resdeliv__redis_resp_build(&s->arena, s->rbuf + off,
-                                                (size_t)m);
+        size_t used = 0;
+        replies[i] = resdeliv__redis_resp_build_next(
+            &s->arena, s->rbuf + off, have - off, &used);
         if (replies[i] == NULL) {
             snprintf(s->errmsg, sizeof(s->errmsg), "out of memory");
             return -1;
         }
-        off += (size_t)m;
+        off += used;
     }
     return 0;
 }

@@ -309,6 +309,11 @@ long long resdeliv__redis_resp_scan(const char *buf, size_t len);
  * `buf`: NULL only when out of memory. */
 redisReply *resdeliv__redis_resp_build(struct resdeliv__redis_arena *a,
                                        const char *buf, size_t len);
+/* The same for the first of replies scanned complete in buf[0..len),
+ * with its length in `*used`: the next one starts there. */
+redisReply *resdeliv__redis_resp_build_next(struct resdeliv__redis_arena *a,
+                                            const char *buf, size_t len,
+                                            size_t *used);
 
 /* Check `opts` and copy them over the defaults into `o` (borrowing its
  * strings): 0, RESDELIV_EINVAL or RESDELIV_EABI with a message. */

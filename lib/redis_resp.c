@@ -292,10 +292,21 @@ static redisReply *build(struct resdeliv__redis_arena *a, const char *p,
     return r;
 }
 
+redisReply *resdeliv__redis_resp_build_next(struct resdeliv__redis_arena *a,
+                                            const char *buf, size_t len,
+                                            size_t *used)
+{
+    const char *next = buf;
+    redisReply *r = build(a, buf, buf + len, &next);
+
+    *used = (size_t)(next - buf);
+    return r;
+}
+
 redisReply *resdeliv__redis_resp_build(struct resdeliv__redis_arena *a,
                                        const char *buf, size_t len)
 {
-    const char *next = buf;
+    size_t used;
 
-    return build(a, buf, buf + len, &next);
+    return resdeliv__redis_resp_build_next(a, buf, len, &used);
 }

@@ -109,6 +109,11 @@ static void check_reply(const char *s, size_t len)
     ref = hiredis_read(exact, len, &used);
     ck_assert_uint_eq(used, len);
     same_tree(resdeliv__redis_resp_build(&a, exact, len), ref, 0);
+    /* Followed by another reply, the build says where that one starts. */
+    used = 0;
+    same_tree(resdeliv__redis_resp_build_next(&a, more, len + 4, &used), ref,
+              0);
+    ck_assert_uint_eq(used, len);
     freeReplyObject(ref);
     resdeliv__redis_arena_free(&a);
     free(more);
