@@ -5,7 +5,6 @@
 #include "bus_fixture.h"
 
 #include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -394,23 +393,4 @@ struct resdeliv_bus_stats stats(const struct node *n)
 void kill_pubsub(struct node *n)
 {
     freeReplyObject(cmd(n->rc, "CLIENT KILL TYPE pubsub"));
-}
-
-int bus_test_main(Suite *(*make_suite)(void))
-{
-    SRunner *sr;
-    int failed;
-    int rc;
-
-    signal(SIGPIPE, SIG_IGN);
-    rc = redis_server_start(&srv, NULL);
-    if (rc != REDIS_SERVER_OK) {
-        return redis_server_skip_status(rc);
-    }
-    sr = srunner_create(make_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    redis_server_stop(&srv);
-    return failed ? 1 : 0;
 }

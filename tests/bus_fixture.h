@@ -11,7 +11,7 @@
 #define RESDELIV_TEST_BUS_FIXTURE_H
 
 #include "bus_redis_internal.h"
-#include "redis_server.h"
+#include "redis_suite.h"
 
 #include <check.h>
 #include <hiredis/hiredis.h>
@@ -20,7 +20,7 @@
 #define NSLOTS 32
 #define MAXSEEN 2048
 
-/* The program's redis-server, started by bus_test_main(). */
+/* The program's redis-server, started by redis_suite_run(). */
 extern struct redis_server srv;
 
 struct slot {
@@ -121,10 +121,5 @@ void wait_entries(struct node *n, size_t want);
 struct resdeliv_bus_stats stats(const struct node *n);
 /* Kill the bus's pub/sub connection (the store's is a normal client). */
 void kill_pubsub(struct node *n);
-
-/* Start the private redis-server, run the suite `make_suite()` makes and
- * stop the server. @return the exit status: 0 or 1, or the skip status
- * when no redis-server could be started. */
-int bus_test_main(Suite *(*make_suite)(void));
 
 #endif /* RESDELIV_TEST_BUS_FIXTURE_H */

@@ -366,5 +366,5 @@ static Suite *bus_suite(void)
 
 int main(void)
 {
-    return bus_test_main(bus_suite);
+    return redis_suite_run(&srv, NULL, bus_suite());
 }

@@ -238,5 +238,5 @@ static Suite *bus_catchup_suite(void)
 
 int main(void)
 {
-    return bus_test_main(bus_catchup_suite);
+    return redis_suite_run(&srv, NULL, bus_catchup_suite());
 }

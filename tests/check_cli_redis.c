@@ -4,11 +4,10 @@
  * stdin), replay with --after, info, and the exit codes of bad arguments
  * and store errors. The CLI path is the first argument.
  */
-#include "redis_server.h"
+#include "redis_suite.h"
 
 #include <check.h>
 #include <cjson/cJSON.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,32 +140,19 @@ END_TEST
 
 int main(int argc, char **argv)
 {
-    SRunner *sr;
     Suite *s;
     TCase *tc;
-    int failed;
-    int rc;
 
     if (argc < 2) {
         fprintf(stderr, "usage: %s PATH-TO-resdeliv-cli\n", argv[0]);
         return 1;
     }
     cli = argv[1];
-    signal(SIGPIPE, SIG_IGN);
-    rc = redis_server_start(&srv, NULL);
-    if (rc != REDIS_SERVER_OK) {
-        return redis_server_skip_status(rc);
-    }
     s = suite_create("cli_redis");
     tc = tcase_create("cli");
     tcase_add_test(tc, publish_replay_info);
     tcase_add_test(tc, epoch_changed);
     tcase_add_test(tc, exit_codes);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    redis_server_stop(&srv);
-    return failed ? 1 : 0;
+    return redis_suite_run(&srv, NULL, s);
 }

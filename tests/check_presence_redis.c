@@ -11,13 +11,12 @@
  */
 #include "presence_view_internal.h"
 #include "pusher_test_host.h"
-#include "redis_server.h"
+#include "redis_suite.h"
 
 #include <resdeliv/adapters/libuv.h>
 
 #include <hiredis/hiredis.h>
 
-#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -548,19 +547,5 @@ static Suite *presence_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-    int rc;
-
-    signal(SIGPIPE, SIG_IGN);
-    rc = redis_server_start(&srv, NULL);
-    if (rc != REDIS_SERVER_OK) {
-        return redis_server_skip_status(rc);
-    }
-    sr = srunner_create(presence_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    redis_server_stop(&srv);
-    return failed ? 1 : 0;
+    return redis_suite_run(&srv, NULL, presence_suite());
 }

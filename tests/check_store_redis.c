@@ -13,7 +13,7 @@
  * kill a server or need other settings start their own.
  */
 #include "redis_internal.h"
-#include "redis_server.h"
+#include "redis_suite.h"
 #include "store_conformance.h"
 
 #include <check.h>
@@ -1459,20 +1459,6 @@ int main(void)
 {
     static const char *const extra[] = {"--stream-node-max-entries", "4",
                                         NULL};
-    SRunner *sr;
-    int failed;
-    int rc;
 
-    /* Test code writes to sockets of servers it kills. */
-    signal(SIGPIPE, SIG_IGN);
-    rc = redis_server_start(&srv, extra);
-    if (rc != REDIS_SERVER_OK) {
-        return redis_server_skip_status(rc);
-    }
-    sr = srunner_create(redis_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    redis_server_stop(&srv);
-    return failed ? 1 : 0;
+    return redis_suite_run(&srv, extra, redis_suite());
 }

@@ -14,7 +14,7 @@
  * (libuv and/or libevent are optional test dependencies).
  */
 #include "redis_async_internal.h"
-#include "redis_server.h"
+#include "redis_suite.h"
 #include "store_conformance.h"
 
 #include <check.h>
@@ -1551,20 +1551,6 @@ int main(void)
 {
     static const char *const extra[] = {"--stream-node-max-entries", "4",
                                         NULL};
-    SRunner *sr;
-    int failed;
-    int rc;
 
-    /* Test code writes to sockets of servers it kills. */
-    signal(SIGPIPE, SIG_IGN);
-    rc = redis_server_start(&srv, extra);
-    if (rc != REDIS_SERVER_OK) {
-        return redis_server_skip_status(rc);
-    }
-    sr = srunner_create(redis_async_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    redis_server_stop(&srv);
-    return failed ? 1 : 0;
+    return redis_suite_run(&srv, extra, redis_async_suite());
 }

@@ -14,7 +14,7 @@
  *
  * Usage: check_cluster /path/to/resdeliv-server
  */
-#include "../redis_server.h"
+#include "../redis_suite.h"
 #include "e2e_scenarios.h"
 
 #include <signal.h>
@@ -337,23 +337,10 @@ static Suite *cluster_suite(void)
 
 int main(int argc, char **argv)
 {
-    SRunner *sr;
-    int failed, rc;
-
     if (argc < 2) {
         fprintf(stderr, "usage: %s /path/to/resdeliv-server\n", argv[0]);
         return 1;
     }
     server_bin = argv[1];
-    signal(SIGPIPE, SIG_IGN);
-    rc = redis_server_start(&redis, NULL);
-    if (rc != REDIS_SERVER_OK) {
-        return redis_server_skip_status(rc);
-    }
-    sr = srunner_create(cluster_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    redis_server_stop(&redis);
-    return failed ? 1 : 0;
+    return redis_suite_run(&redis, NULL, cluster_suite());
 }

@@ -17,7 +17,7 @@
  *
  * Usage: check_cluster_presence /path/to/resdeliv-server
  */
-#include "../redis_server.h"
+#include "../redis_suite.h"
 #include "e2e_scenarios.h"
 
 #include <resdeliv/auth.h>
@@ -416,23 +416,10 @@ static Suite *cluster_presence_suite(void)
 
 int main(int argc, char **argv)
 {
-    SRunner *sr;
-    int failed, rc;
-
     if (argc < 2) {
         fprintf(stderr, "usage: %s /path/to/resdeliv-server\n", argv[0]);
         return 1;
     }
     server_bin = argv[1];
-    signal(SIGPIPE, SIG_IGN);
-    rc = redis_server_start(&redis, NULL);
-    if (rc != REDIS_SERVER_OK) {
-        return redis_server_skip_status(rc);
-    }
-    sr = srunner_create(cluster_presence_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    redis_server_stop(&redis);
-    return failed ? 1 : 0;
+    return redis_suite_run(&redis, NULL, cluster_presence_suite());
 }

@@ -8,10 +8,9 @@
  *
  * Usage: check_e2e_redis /path/to/resdeliv-server
  */
-#include "../redis_server.h"
+#include "../redis_suite.h"
 #include "e2e_scenarios.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,23 +94,11 @@ static Suite *e2e_redis_suite(void)
 int main(int argc, char **argv)
 {
     static const char *const extra[] = {"--stream-node-max-entries", "4", NULL};
-    SRunner *sr;
-    int failed, rc;
 
     if (argc < 2) {
         fprintf(stderr, "usage: %s /path/to/resdeliv-server\n", argv[0]);
         return 1;
     }
     server_bin = argv[1];
-    signal(SIGPIPE, SIG_IGN);
-    rc = redis_server_start(&redis, extra);
-    if (rc != REDIS_SERVER_OK) {
-        return redis_server_skip_status(rc);
-    }
-    sr = srunner_create(e2e_redis_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    redis_server_stop(&redis);
-    return failed ? 1 : 0;
+    return redis_suite_run(&redis, extra, e2e_redis_suite());
 }
