@@ -20,6 +20,19 @@ static void on_read(void *arg, int status,
                     const struct resdeliv_stored_entry *e, size_t n,
                     const char *epoch);
 
+/* Take ticket `t` off the bus's list of calls in flight. */
+static void ticket_unlink(resdeliv__bus_t *b, struct resdeliv__bus_ticket *t)
+{
+    if (t->prev != NULL) {
+        t->prev->next = t->next;
+    } else {
+        b->calls = t->next;
+    }
+    if (t->next != NULL) {
+        t->next->prev = t->prev;
+    }
+}
+
 /* Start a store call for `ch`. @return 0 (the completion will run, maybe
  * already did) or an error (it will not). */
 int resdeliv__bus_call(struct resdeliv__bus_chan *ch, int kind)
@@ -57,14 +70,7 @@ int resdeliv__bus_call(struct resdeliv__bus_chan *ch, int kind)
                                  RESDELIV__BUS_PAGE, on_read, t);
     }
     if (rc < 0) {
-        if (t->prev != NULL) {
-            t->prev->next = t->next;
-        } else {
-            b->calls = t->next;
-        }
-        if (t->next != NULL) {
-            t->next->prev = t->prev;
-        }
+        ticket_unlink(b, t);
         free(t);
         if (kind == RESDELIV__BUS_CALL_START) {
             ch->start_busy = 0;
@@ -84,14 +90,7 @@ static struct resdeliv__bus_chan *ticket_take(struct resdeliv__bus_ticket *t)
     int stale;
 
     if (b != NULL) {
-        if (t->prev != NULL) {
-            t->prev->next = t->next;
-        } else {
-            b->calls = t->next;
-        }
-        if (t->next != NULL) {
-            t->next->prev = t->prev;
-        }
+        ticket_unlink(b, t);
     }
     stale = b == NULL || ch == NULL || b->closing ||
             (t->kind != RESDELIV__BUS_CALL_START && t->gen != ch->gen);

@@ -351,23 +351,37 @@ static void chan_activate(struct resdeliv__bus_chan *ch)
     }
 }
 
-int resdeliv_bus_subscribe(resdeliv_bus *b, const char *channel,
-                           size_t channel_len)
+/* The bus key of `channel` (the caller frees it) and its channel, NULL
+ * when the bus has none: 0, or the error subscribe and unsubscribe
+ * return. */
+static int chan_lookup(resdeliv_bus *b, const char *channel,
+                       size_t channel_len, char **key, size_t *key_len,
+                       struct resdeliv__bus_chan **ch)
 {
-    struct resdeliv__bus_chan *ch;
-    char *key = NULL;
-    size_t key_len = 0;
-
     if (b == NULL || !channel_ok(channel, channel_len)) {
         return RESDELIV_EINVAL;
     }
     if (b->closing) {
         return RESDELIV_ECLOSED;
     }
-    if (bus_key(b, channel, channel_len, &key, &key_len) != 0) {
+    if (bus_key(b, channel, channel_len, key, key_len) != 0) {
         return RESDELIV_ENOMEM;
     }
-    ch = resdeliv__bus_chan_find(b, key, key_len);
+    *ch = resdeliv__bus_chan_find(b, *key, *key_len);
+    return 0;
+}
+
+int resdeliv_bus_subscribe(resdeliv_bus *b, const char *channel,
+                           size_t channel_len)
+{
+    struct resdeliv__bus_chan *ch = NULL;
+    char *key = NULL;
+    size_t key_len = 0;
+    int rc = chan_lookup(b, channel, channel_len, &key, &key_len, &ch);
+
+    if (rc != 0) {
+        return rc;
+    }
     if (ch != NULL) {
         free(key);
     } else if ((ch = chan_new(b, channel, channel_len, key, key_len)) == NULL) {
@@ -389,20 +403,14 @@ int resdeliv_bus_subscribe(resdeliv_bus *b, const char *channel,
 int resdeliv_bus_unsubscribe(resdeliv_bus *b, const char *channel,
                              size_t channel_len)
 {
-    struct resdeliv__bus_chan *ch;
+    struct resdeliv__bus_chan *ch = NULL;
     char *key = NULL;
     size_t key_len = 0;
+    int rc = chan_lookup(b, channel, channel_len, &key, &key_len, &ch);
 
-    if (b == NULL || !channel_ok(channel, channel_len)) {
-        return RESDELIV_EINVAL;
+    if (rc != 0) {
+        return rc;
     }
-    if (b->closing) {
-        return RESDELIV_ECLOSED;
-    }
-    if (bus_key(b, channel, channel_len, &key, &key_len) != 0) {
-        return RESDELIV_ENOMEM;
-    }
-    ch = resdeliv__bus_chan_find(b, key, key_len);
     free(key);
     if (ch == NULL || ch->refs == 0) {
         return RESDELIV_ENOENT;
