@@ -69,7 +69,8 @@ RESDELIV_API void resdeliv_redis_options_init(
  * the database fails here (RESDELIV_EAUTH or RESDELIV_ESTORE with the
  * server's message); an unreachable server does not fail the call, the
  * store connects on first use. Options from another ABI major give
- * RESDELIV_EABI.
+ * RESDELIV_EABI. Entry flags (RESDELIV_ENTRY_*) are kept and read back,
+ * as with the memory store.
  * @return 0, RESDELIV_EINVAL, RESDELIV_EBADURL, RESDELIV_EAUTH,
  * RESDELIV_ESTORE, RESDELIV_ENOMEM, or RESDELIV_ENOTSUP without Redis.
  * Ownership: options copied; free with resdeliv_store_free(). Thread: safe.
